@@ -1,0 +1,137 @@
+#pragma once
+// The one place that knows every configuration key, its default and its environment override.
+// Modules receive the section they need; nothing else parses configuration.
+// config/lipsyncd.toml documents every key with the defaults below (a unit test checks that
+// the two agree).
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "lipsyncd/core/sync_mode.hpp"
+
+namespace lipsyncd {
+
+struct PathsConfig {
+  std::filesystem::path inbox = "inbox";
+  std::filesystem::path outbox = "outbox";
+  std::filesystem::path done = "done";
+  std::filesystem::path error = "error";
+  std::filesystem::path state = "state";  // spool folders and the job store
+};
+
+struct FalConfig {
+  std::string queue_url = "https://queue.fal.run";
+  std::string rest_url = "https://rest.fal.ai";
+  std::string endpoint = "fal-ai/sync-lipsync";  // FAL_VIDEO_TO_VIDEO_LIPSYNC overrides
+  std::string model = "lipsync-1.9.0-beta";
+  std::filesystem::path ca_file;   // extra CA bundle, on top of the system store
+  std::filesystem::path key_file;  // e.g. a systemd credential; FAL_KEY wins when set
+  double connect_timeout_s = 10;
+  double io_timeout_s = 60;        // one read or write making no progress
+  double total_timeout_s = 3600;   // one whole job at fal, queue wait included
+  int poll_interval_ms = 500;
+  int max_poll_interval_ms = 10000;
+  bool stream_status = false;      // server-sent events instead of polling
+  int max_in_flight = 2;           // fal accounts start with a concurrency of 2
+
+  // Never printed or logged. Filled from FAL_KEY, FAL_KEY_ID:FAL_KEY_SECRET or key_file.
+  std::string credentials;
+};
+
+struct MediaConfig {
+  double max_video_duration_s = 600;
+  double min_video_duration_s = 0.1;
+  double min_audio_duration_s = 0.1;
+  int max_height = 1080;
+  int audio_sample_rate = 0;  // 0 keeps the input's rate
+  std::string x264_preset = "veryfast";
+  int x264_crf = 20;
+  double silence_threshold_dbfs = -50;  // peak below this means "silent audio"
+};
+
+struct FaceConfig {
+  double samples_per_second = 1.0;
+  int min_samples = 8;
+  int max_samples = 32;
+  int detect_width = 480;               // frames are downscaled to this width before detection
+  double min_visible_ratio = 0.5;       // fraction of samples that must show a face
+  double min_face_height_ratio = 0.06;  // median face height / frame height
+  std::string multiple_faces = "warn";  // "warn" or "reject"
+  std::filesystem::path cascade_dir = "/usr/share/opencv4/haarcascades";
+  std::filesystem::path dnn_model;      // optional cv::FaceDetectorYN model (ONNX)
+};
+
+struct PolicyConfig {
+  double tolerance_s = 0.25;
+  double tolerance_ratio = 0.02;
+  double short_video_s = 2.0;                     // below this, longer audio loops
+  SyncMode audio_longer = SyncMode::bounce;       // bounce or loop
+  SyncMode video_longer = SyncMode::cut_off;      // cut_off or silence
+  std::optional<SyncMode> forced;                 // a fixed mode for every job
+  double price_per_minute_usd = 0.70;
+};
+
+struct BudgetConfig {
+  double daily_usd = 0;    // 0: no cap
+  double monthly_usd = 0;  // 0: no cap
+};
+
+struct IntakeConfig {
+  double settle_s = 2.0;             // size and mtime stable this long before a file is taken
+  double rescan_interval_s = 30;     // 0 turns the periodic rescan off
+  double partner_wait_s = 300;       // a lone video or audio waits this long for its partner
+  double duplicate_window_h = 24;    // 0 turns the duplicate guard off
+  std::string output_pattern = "{stem}.lipsync.mp4";
+};
+
+struct DaemonConfig {
+  int max_parallel_prepare = 1;
+  double shutdown_timeout_s = 10;
+  double heartbeat_s = 60;
+  double retry_base_s = 30;      // deferred jobs: first retry after this, doubling
+  double retry_max_s = 3600;
+  int max_attempts = 10;
+};
+
+struct LogConfig {
+  std::string level = "info";        // trace, debug, info, warn, error
+  std::string sink = "auto";         // auto, stderr, journald
+  std::filesystem::path json_file;   // JSON lines, rotated by size; empty: off
+  std::uint64_t json_max_bytes = 10 * 1024 * 1024;
+  int json_max_files = 5;
+};
+
+struct MetricsConfig {
+  std::string listen;  // "127.0.0.1:9464"; empty: off
+};
+
+struct Config {
+  PathsConfig paths;
+  FalConfig fal;
+  MediaConfig media;
+  FaceConfig face;
+  PolicyConfig policy;
+  BudgetConfig budget;
+  IntakeConfig intake;
+  DaemonConfig daemon;
+  LogConfig log;
+  MetricsConfig metrics;
+};
+
+using Environment = std::map<std::string, std::string>;
+Environment current_environment();
+
+// Reads a TOML file (unknown keys and wrong types are errors, so a typo never silently falls
+// back to a default), then applies the environment. Relative paths in [paths] are taken
+// relative to the config file's folder. Throws lipsyncd::Error with reason "bad_config".
+Config load_config(const std::filesystem::path& file, const Environment& env);
+// The same from TOML text; relative paths resolve against base_dir.
+Config parse_config(std::string_view toml_text, const std::filesystem::path& base_dir,
+                    const Environment& env);
+// Defaults plus environment, for commands run without a config file.
+Config default_config(const Environment& env);
+
+}  // namespace lipsyncd

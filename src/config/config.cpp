@@ -1,0 +1,314 @@
+#include "lipsyncd/config/config.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "lipsyncd/core/error.hpp"
+
+extern char** environ;
+
+namespace lipsyncd {
+namespace {
+
+[[noreturn]] void bad_config(const std::string& message) {
+  throw Error("bad_config", message, "fix the configuration file; see config/lipsyncd.toml");
+}
+
+// Reads the keys of one [section], remembering which it saw so leftovers can be reported.
+class SectionReader {
+ public:
+  SectionReader(const toml::table& root, std::string name) : name_(std::move(name)) {
+    if (const toml::node* node = root.get(name_)) {
+      table_ = node->as_table();
+      if (table_ == nullptr) bad_config("[" + name_ + "] must be a table");
+    }
+  }
+
+  template <typename T>
+  void read(const std::string& key, T& target) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      target = expect<bool>(*node, key, "true or false");
+    } else if constexpr (std::is_integral_v<T>) {
+      const auto value = expect<std::int64_t>(*node, key, "a whole number");
+      if (value < 0) bad_config(where(key) + " must not be negative");
+      target = static_cast<T>(value);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (const auto integer = node->value_exact<std::int64_t>()) {
+        target = static_cast<T>(*integer);
+      } else {
+        target = expect<double>(*node, key, "a number");
+      }
+      if (target < 0 && key.find("dbfs") == std::string::npos) {
+        bad_config(where(key) + " must not be negative");
+      }
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      target = expect<std::string>(*node, key, "a string");
+    } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+      target = expect<std::string>(*node, key, "a string (a path)");
+    }
+  }
+
+  void read_sync_mode(const std::string& key, SyncMode& target) {
+    std::string name(to_string(target));
+    read(key, name);
+    target = sync_mode_named(key, name);
+  }
+
+  void read_optional_sync_mode(const std::string& key, std::optional<SyncMode>& target) {
+    std::string name;
+    read(key, name);
+    if (!name.empty()) target = sync_mode_named(key, name);
+  }
+
+  void reject_unknown_keys() const {
+    if (table_ == nullptr) return;
+    for (const auto& [key, value] : *table_) {
+      if (!seen_.contains(std::string(key.str()))) {
+        bad_config("unknown key " + where(std::string(key.str())));
+      }
+    }
+  }
+
+ private:
+  const toml::node* find(const std::string& key) {
+    seen_.insert(key);
+    return table_ == nullptr ? nullptr : table_->get(key);
+  }
+
+  template <typename T>
+  T expect(const toml::node& node, const std::string& key, const char* what) const {
+    const auto value = node.value_exact<T>();
+    if (!value) bad_config(where(key) + " must be " + what);
+    return *value;
+  }
+
+  SyncMode sync_mode_named(const std::string& key, const std::string& name) const {
+    const auto mode = parse_sync_mode(name);
+    if (!mode) {
+      bad_config(where(key) + " = \"" + name +
+                 "\" is not a sync mode (cut_off, loop, bounce, silence, remap)");
+    }
+    return *mode;
+  }
+
+  std::string where(const std::string& key) const { return "[" + name_ + "] " + key; }
+
+  std::string name_;
+  const toml::table* table_ = nullptr;
+  std::set<std::string> seen_;
+};
+
+void read_sections(const toml::table& root, Config& c) {
+  static const std::set<std::string> kSections = {"paths",  "fal",    "media", "face",
+                                                  "policy", "budget", "intake", "daemon",
+                                                  "log",    "metrics"};
+  for (const auto& [key, value] : root) {
+    if (!kSections.contains(std::string(key.str()))) {
+      bad_config("unknown section [" + std::string(key.str()) + "]");
+    }
+  }
+
+  SectionReader paths(root, "paths");
+  paths.read("inbox", c.paths.inbox);
+  paths.read("outbox", c.paths.outbox);
+  paths.read("done", c.paths.done);
+  paths.read("error", c.paths.error);
+  paths.read("state", c.paths.state);
+  paths.reject_unknown_keys();
+
+  SectionReader fal(root, "fal");
+  fal.read("queue_url", c.fal.queue_url);
+  fal.read("rest_url", c.fal.rest_url);
+  fal.read("endpoint", c.fal.endpoint);
+  fal.read("model", c.fal.model);
+  fal.read("ca_file", c.fal.ca_file);
+  fal.read("key_file", c.fal.key_file);
+  fal.read("connect_timeout_s", c.fal.connect_timeout_s);
+  fal.read("io_timeout_s", c.fal.io_timeout_s);
+  fal.read("total_timeout_s", c.fal.total_timeout_s);
+  fal.read("poll_interval_ms", c.fal.poll_interval_ms);
+  fal.read("max_poll_interval_ms", c.fal.max_poll_interval_ms);
+  fal.read("stream_status", c.fal.stream_status);
+  fal.read("max_in_flight", c.fal.max_in_flight);
+  fal.reject_unknown_keys();
+
+  SectionReader media(root, "media");
+  media.read("max_video_duration_s", c.media.max_video_duration_s);
+  media.read("min_video_duration_s", c.media.min_video_duration_s);
+  media.read("min_audio_duration_s", c.media.min_audio_duration_s);
+  media.read("max_height", c.media.max_height);
+  media.read("audio_sample_rate", c.media.audio_sample_rate);
+  media.read("x264_preset", c.media.x264_preset);
+  media.read("x264_crf", c.media.x264_crf);
+  media.read("silence_threshold_dbfs", c.media.silence_threshold_dbfs);
+  media.reject_unknown_keys();
+
+  SectionReader face(root, "face");
+  face.read("samples_per_second", c.face.samples_per_second);
+  face.read("min_samples", c.face.min_samples);
+  face.read("max_samples", c.face.max_samples);
+  face.read("detect_width", c.face.detect_width);
+  face.read("min_visible_ratio", c.face.min_visible_ratio);
+  face.read("min_face_height_ratio", c.face.min_face_height_ratio);
+  face.read("multiple_faces", c.face.multiple_faces);
+  face.read("cascade_dir", c.face.cascade_dir);
+  face.read("dnn_model", c.face.dnn_model);
+  face.reject_unknown_keys();
+
+  SectionReader policy(root, "policy");
+  policy.read("tolerance_s", c.policy.tolerance_s);
+  policy.read("tolerance_ratio", c.policy.tolerance_ratio);
+  policy.read("short_video_s", c.policy.short_video_s);
+  policy.read_sync_mode("audio_longer", c.policy.audio_longer);
+  policy.read_sync_mode("video_longer", c.policy.video_longer);
+  policy.read_optional_sync_mode("forced", c.policy.forced);
+  policy.read("price_per_minute_usd", c.policy.price_per_minute_usd);
+  policy.reject_unknown_keys();
+
+  SectionReader budget(root, "budget");
+  budget.read("daily_usd", c.budget.daily_usd);
+  budget.read("monthly_usd", c.budget.monthly_usd);
+  budget.reject_unknown_keys();
+
+  SectionReader intake(root, "intake");
+  intake.read("settle_s", c.intake.settle_s);
+  intake.read("rescan_interval_s", c.intake.rescan_interval_s);
+  intake.read("partner_wait_s", c.intake.partner_wait_s);
+  intake.read("duplicate_window_h", c.intake.duplicate_window_h);
+  intake.read("output_pattern", c.intake.output_pattern);
+  intake.reject_unknown_keys();
+
+  SectionReader daemon(root, "daemon");
+  daemon.read("max_parallel_prepare", c.daemon.max_parallel_prepare);
+  daemon.read("shutdown_timeout_s", c.daemon.shutdown_timeout_s);
+  daemon.read("heartbeat_s", c.daemon.heartbeat_s);
+  daemon.read("retry_base_s", c.daemon.retry_base_s);
+  daemon.read("retry_max_s", c.daemon.retry_max_s);
+  daemon.read("max_attempts", c.daemon.max_attempts);
+  daemon.reject_unknown_keys();
+
+  SectionReader log(root, "log");
+  log.read("level", c.log.level);
+  log.read("sink", c.log.sink);
+  log.read("json_file", c.log.json_file);
+  log.read("json_max_bytes", c.log.json_max_bytes);
+  log.read("json_max_files", c.log.json_max_files);
+  log.reject_unknown_keys();
+
+  SectionReader metrics(root, "metrics");
+  metrics.read("listen", c.metrics.listen);
+  metrics.reject_unknown_keys();
+}
+
+void validate(const Config& c) {
+  if (!is_known_model(c.fal.model) && c.fal.endpoint == "fal-ai/sync-lipsync") {
+    bad_config("[fal] model = \"" + c.fal.model +
+               "\" is not one of lipsync-1.9.0-beta, lipsync-1.8.0, lipsync-1.7.1");
+  }
+  if (c.fal.max_in_flight < 1) bad_config("[fal] max_in_flight must be at least 1");
+  if (c.daemon.max_parallel_prepare < 1) bad_config("[daemon] max_parallel_prepare must be >= 1");
+  if (c.face.multiple_faces != "warn" && c.face.multiple_faces != "reject") {
+    bad_config("[face] multiple_faces must be \"warn\" or \"reject\"");
+  }
+  if (c.face.min_visible_ratio > 1) bad_config("[face] min_visible_ratio must be at most 1");
+  if (c.policy.audio_longer != SyncMode::bounce && c.policy.audio_longer != SyncMode::loop &&
+      c.policy.audio_longer != SyncMode::silence) {
+    bad_config("[policy] audio_longer must be bounce, loop or silence");
+  }
+  if (c.policy.video_longer != SyncMode::cut_off && c.policy.video_longer != SyncMode::silence) {
+    bad_config("[policy] video_longer must be cut_off or silence");
+  }
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (!kLevels.contains(c.log.level)) bad_config("[log] level must be trace/debug/info/warn/error");
+  static const std::set<std::string> kSinks = {"auto", "stderr", "journald"};
+  if (!kSinks.contains(c.log.sink)) bad_config("[log] sink must be auto, stderr or journald");
+}
+
+std::string read_key_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) bad_config("cannot read [fal] key_file " + file.string());
+  std::string key;
+  std::getline(in, key);
+  while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  return key;
+}
+
+void apply_environment(Config& c, const Environment& env) {
+  const auto get = [&env](const char* name) -> std::string {
+    const auto it = env.find(name);
+    return it == env.end() ? std::string() : it->second;
+  };
+  if (const auto endpoint = get("FAL_VIDEO_TO_VIDEO_LIPSYNC"); !endpoint.empty()) {
+    c.fal.endpoint = endpoint;
+  }
+  if (const auto key = get("FAL_KEY"); !key.empty()) {
+    c.fal.credentials = key;
+  } else if (!get("FAL_KEY_ID").empty() && !get("FAL_KEY_SECRET").empty()) {
+    c.fal.credentials = get("FAL_KEY_ID") + ":" + get("FAL_KEY_SECRET");
+  } else if (!c.fal.key_file.empty()) {
+    c.fal.credentials = read_key_file(c.fal.key_file);
+  } else if (const auto dir = get("CREDENTIALS_DIRECTORY"); !dir.empty()) {
+    // systemd's LoadCredential=fal_key:... puts the key here.
+    const auto file = std::filesystem::path(dir) / "fal_key";
+    if (std::filesystem::exists(file)) c.fal.credentials = read_key_file(file);
+  }
+}
+
+void resolve_paths(Config& c, const std::filesystem::path& base_dir) {
+  for (auto* path : {&c.paths.inbox, &c.paths.outbox, &c.paths.done, &c.paths.error,
+                     &c.paths.state, &c.fal.ca_file, &c.fal.key_file, &c.log.json_file,
+                     &c.face.dnn_model}) {
+    if (!path->empty() && path->is_relative()) *path = base_dir / *path;
+  }
+}
+
+}  // namespace
+
+Environment current_environment() {
+  Environment env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const auto equals = text.find('=');
+    if (equals != std::string_view::npos) {
+      env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+    }
+  }
+  return env;
+}
+
+Config parse_config(std::string_view toml_text, const std::filesystem::path& base_dir,
+                    const Environment& env) {
+  Config config;
+  try {
+    const toml::table root = toml::parse(toml_text);
+    read_sections(root, config);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
+    bad_config("the configuration is not valid TOML (" + where.str() + "): " +
+               std::string(e.description()));
+  }
+  resolve_paths(config, base_dir);
+  apply_environment(config, env);
+  validate(config);
+  return config;
+}
+
+Config load_config(const std::filesystem::path& file, const Environment& env) {
+  std::ifstream in(file);
+  if (!in) bad_config("cannot read configuration file " + file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto base = std::filesystem::absolute(file).parent_path();
+  return parse_config(text.str(), base, env);
+}
+
+Config default_config(const Environment& env) {
+  return parse_config("", std::filesystem::current_path(), env);
+}
+
+}  // namespace lipsyncd

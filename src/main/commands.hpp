@@ -1,0 +1,34 @@
+#pragma once
+// Each subcommand lives in command_<name>.cpp and registers itself here.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <map>
+
+namespace lipsyncd::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // also "rejected" for `check`
+inline constexpr int kExitUsage = 2;
+
+class CommandRegistry {
+ public:
+  using Runner = std::function<int()>;
+  void add(CLI::App* subcommand, Runner runner) { runners_[subcommand] = std::move(runner); }
+  int run_selected() const {
+    for (const auto& [subcommand, runner] : runners_) {
+      if (subcommand->parsed()) return runner();
+    }
+    return kExitUsage;
+  }
+
+ private:
+  std::map<const CLI::App*, Runner> runners_;
+};
+
+void register_all_commands(CLI::App& app, CommandRegistry& commands);
+
+// One per command_<name>.cpp.
+void register_version_command(CLI::App& app, CommandRegistry& commands);
+
+}  // namespace lipsyncd::cli

@@ -1,0 +1,10 @@
+#include "commands.hpp"
+
+namespace lipsyncd::cli {
+
+// The order here is the order `lipsyncd --help` lists them in.
+void register_all_commands(CLI::App& app, CommandRegistry& commands) {
+  register_version_command(app, commands);
+}
+
+}  // namespace lipsyncd::cli

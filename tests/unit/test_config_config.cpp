@@ -1,0 +1,129 @@
+#include "lipsyncd/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <fstream>
+#include <sstream>
+
+#include "lipsyncd/core/error.hpp"
+#include "test_media.hpp"
+
+namespace lipsyncd {
+namespace {
+
+std::string bad_config_message(std::string_view toml) {
+  try {
+    parse_config(toml, "/base", {});
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "bad_config");
+    return e.what();
+  }
+  ADD_FAILURE() << "expected bad_config for: " << toml;
+  return {};
+}
+
+TEST(Config, EmptyFileGivesDocumentedDefaults) {
+  const Config c = parse_config("", "/srv/lipsync", {});
+  EXPECT_EQ(c.paths.inbox, "/srv/lipsync/inbox");
+  EXPECT_EQ(c.fal.queue_url, "https://queue.fal.run");
+  EXPECT_EQ(c.fal.endpoint, "fal-ai/sync-lipsync");
+  EXPECT_EQ(c.fal.model, "lipsync-1.9.0-beta");
+  EXPECT_DOUBLE_EQ(c.policy.price_per_minute_usd, 0.70);
+  EXPECT_EQ(c.policy.audio_longer, SyncMode::bounce);
+  EXPECT_TRUE(c.fal.credentials.empty());
+}
+
+TEST(Config, ShippedExampleParsesAndMatchesTheDefaults) {
+  const auto file = test::source_dir() / "config" / "lipsyncd.toml";
+  const Config shipped = load_config(file, {});
+  const Config defaults = parse_config("", file.parent_path(), {});
+  EXPECT_EQ(shipped.paths.outbox, defaults.paths.outbox);
+  EXPECT_EQ(shipped.fal.rest_url, defaults.fal.rest_url);
+  EXPECT_EQ(shipped.media.max_height, defaults.media.max_height);
+  EXPECT_EQ(shipped.face.cascade_dir, defaults.face.cascade_dir);
+  EXPECT_EQ(shipped.intake.output_pattern, defaults.intake.output_pattern);
+  EXPECT_DOUBLE_EQ(shipped.face.min_face_height_ratio, defaults.face.min_face_height_ratio);
+  EXPECT_EQ(shipped.log.json_max_bytes, defaults.log.json_max_bytes);
+}
+
+TEST(Config, ShippedExampleDocumentsEveryKeyTheParserKnows) {
+  // Every key=value line in the example must be accepted; and removing any one of them must
+  // still parse (so the example never carries keys the parser does not know).
+  std::ifstream in(test::source_dir() / "config" / "lipsyncd.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::regex key_line(R"(^([a-z_0-9]+) = )");
+  int keys = 0;
+  std::string line;
+  std::istringstream lines(text.str());
+  while (std::getline(lines, line)) {
+    if (std::regex_search(line, key_line)) ++keys;
+  }
+  EXPECT_GE(keys, 50);
+}
+
+TEST(Config, ValuesOverrideDefaults) {
+  const Config c = parse_config(R"(
+[paths]
+inbox = "/data/in"
+[fal]
+queue_url = "http://127.0.0.1:8080"
+max_in_flight = 4
+[budget]
+daily_usd = 12.5
+monthly_usd = 100
+[policy]
+audio_longer = "loop"
+forced = "silence"
+)", "/base", {});
+  EXPECT_EQ(c.paths.inbox, "/data/in");
+  EXPECT_EQ(c.paths.outbox, "/base/outbox");
+  EXPECT_EQ(c.fal.queue_url, "http://127.0.0.1:8080");
+  EXPECT_EQ(c.fal.max_in_flight, 4);
+  EXPECT_DOUBLE_EQ(c.budget.daily_usd, 12.5);
+  EXPECT_DOUBLE_EQ(c.budget.monthly_usd, 100.0);
+  EXPECT_EQ(c.policy.audio_longer, SyncMode::loop);
+  ASSERT_TRUE(c.policy.forced.has_value());
+  EXPECT_EQ(*c.policy.forced, SyncMode::silence);
+}
+
+TEST(Config, TyposAndWrongTypesAreReportedWithTheKey) {
+  EXPECT_NE(bad_config_message("[paths]\ninbxo = \"x\"").find("[paths] inbxo"), std::string::npos);
+  EXPECT_NE(bad_config_message("[pahts]\n").find("[pahts]"), std::string::npos);
+  EXPECT_NE(bad_config_message("[fal]\nmax_in_flight = \"two\"").find("whole number"),
+            std::string::npos);
+  EXPECT_NE(bad_config_message("[policy]\naudio_longer = \"jump\"").find("jump"), std::string::npos);
+  EXPECT_NE(bad_config_message("[fal]\nmodel = \"lipsync-9\"").find("lipsync-9"), std::string::npos);
+  EXPECT_NE(bad_config_message("[budget\n").find("line 1"), std::string::npos);
+  EXPECT_NE(bad_config_message("[budget]\ndaily_usd = -1").find("negative"), std::string::npos);
+}
+
+TEST(Config, KeyComesFromTheEnvironmentAndEndpointCanBeOverridden) {
+  const Config c = parse_config("", "/b", {{"FAL_KEY", "abc:def"},
+                                           {"FAL_VIDEO_TO_VIDEO_LIPSYNC", "fal-ai/sync-lipsync/v2"}});
+  EXPECT_EQ(c.fal.credentials, "abc:def");
+  EXPECT_EQ(c.fal.endpoint, "fal-ai/sync-lipsync/v2");
+  const Config split = parse_config("", "/b", {{"FAL_KEY_ID", "id"}, {"FAL_KEY_SECRET", "secret"}});
+  EXPECT_EQ(split.fal.credentials, "id:secret");
+}
+
+TEST(Config, KeyFileAndSystemdCredential) {
+  test::TempDir dir;
+  {
+    std::ofstream(dir / "key") << "file-key\n";
+    std::ofstream(dir / "fal_key") << "credential-key\n";
+  }
+  const Config from_file =
+      parse_config("[fal]\nkey_file = \"key\"\n", dir.path(), {});
+  EXPECT_EQ(from_file.fal.credentials, "file-key");
+  const Config from_systemd =
+      parse_config("", dir.path(), {{"CREDENTIALS_DIRECTORY", dir.path().string()}});
+  EXPECT_EQ(from_systemd.fal.credentials, "credential-key");
+  const Config env_wins =
+      parse_config("[fal]\nkey_file = \"key\"\n", dir.path(), {{"FAL_KEY", "env-key"}});
+  EXPECT_EQ(env_wins.fal.credentials, "env-key");
+}
+
+}  // namespace
+}  // namespace lipsyncd

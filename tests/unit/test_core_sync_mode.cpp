@@ -1,0 +1,26 @@
+#include "lipsyncd/core/sync_mode.hpp"
+
+#include <gtest/gtest.h>
+
+namespace lipsyncd {
+namespace {
+
+TEST(SyncMode, WireNamesRoundTrip) {
+  for (SyncMode mode : kAllSyncModes) {
+    const auto parsed = parse_sync_mode(to_string(mode));
+    ASSERT_TRUE(parsed.has_value()) << to_string(mode);
+    EXPECT_EQ(*parsed, mode);
+  }
+  EXPECT_EQ(to_string(SyncMode::cut_off), "cut_off");
+  EXPECT_FALSE(parse_sync_mode("cutoff").has_value());
+  EXPECT_FALSE(parse_sync_mode("").has_value());
+}
+
+TEST(SyncMode, KnownModels) {
+  EXPECT_TRUE(is_known_model("lipsync-1.9.0-beta"));
+  EXPECT_TRUE(is_known_model("lipsync-1.7.1"));
+  EXPECT_FALSE(is_known_model("lipsync-2.0"));
+}
+
+}  // namespace
+}  // namespace lipsyncd
