@@ -26,9 +26,9 @@ extern char** environ;
 namespace lipsyncd::test {
 
 struct ChildOptions {
-  std::vector<std::string> env;      // extra "NAME=value" entries on top of this environment
-  std::vector<std::string> unset;    // names removed from the inherited environment
-  std::filesystem::path working_dir; // empty: the test's own
+  std::vector<std::string> env{};    // extra "NAME=value" entries on top of this environment
+  std::vector<std::string> unset{};  // names removed from the inherited environment
+  std::filesystem::path working_dir{};  // empty: the test's own
 };
 
 class ChildProcess {
