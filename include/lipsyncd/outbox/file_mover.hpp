@@ -1,0 +1,37 @@
+#pragma once
+// Moves and publishes files between the daemon's folders without ever overwriting a file that
+// belongs to another job: a taken name gets a numbered suffix. A move is a rename; across
+// filesystems it is copy + fsync + rename + unlink, and the result says so for the log.
+
+#include <filesystem>
+#include <string>
+
+namespace lipsyncd::outbox {
+
+struct MovedFile {
+  std::filesystem::path destination;
+  bool crossed_filesystems = false;  // copied then unlinked: worth a log line
+};
+
+// "clip.lipsync.mp4" -> "clip.lipsync-2.mp4" for n = 2 (the suffix goes before the final
+// extension, so the sidecar and the video keep matching names).
+std::string numbered_name(const std::string& name, int n);
+
+// The first of name, name-2, name-3, ... that does not exist in `directory`.
+std::filesystem::path unused_path(const std::filesystem::path& directory, const std::string& name);
+
+// Places `source` into `directory` under `name` (or a numbered variant when taken), keeping
+// the source. The name
+// appears complete in one step (link, never a visible partial file) and nothing is overwritten.
+// Idempotent after a crash: when a previous run already placed this very file (same inode, or
+// identical bytes after a cross-filesystem copy) under a candidate name, that name is reused.
+MovedFile place_into(const std::filesystem::path& source, const std::filesystem::path& directory,
+                     const std::string& name);
+// place_into, then removes `source`.
+MovedFile move_into(const std::filesystem::path& source, const std::filesystem::path& directory,
+                    const std::string& name);
+
+// Whether two files hold the same bytes (sizes first, then contents).
+bool same_contents(const std::filesystem::path& a, const std::filesystem::path& b);
+
+}  // namespace lipsyncd::outbox

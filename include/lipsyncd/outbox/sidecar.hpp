@@ -1,0 +1,36 @@
+#pragma once
+// The `<stem>.lipsync.json` written beside every delivered video: what was asked of fal, what
+// came back, what it cost and how long each stage took. Plain data plus its JSON form.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lipsyncd::outbox {
+
+struct Sidecar {
+  std::string job_id;
+  std::string request_id;
+  std::string endpoint;
+  std::string model;
+  std::string sync_mode;
+  std::string sync_mode_reason;     // why the policy (or the user) chose it
+  std::vector<std::string> inputs;  // original file names
+  double video_duration_s = 0;
+  double audio_duration_s = 0;
+  double output_duration_s = 0;  // measured by probing the delivered file
+  double estimated_cost_usd = 0;
+  double billed_minutes = 0;
+  double billed_cost_usd = 0;
+  std::map<std::string, double> stage_seconds;  // "prepare", "upload", "queue", "download", ...
+  std::optional<std::string> duplicate_of;      // job whose result was reused, if any
+  std::string delivered_at;                     // ISO-8601 UTC
+};
+
+std::string to_json(const Sidecar& sidecar);
+
+// "clip.lipsync.mp4" -> "clip.lipsync.json".
+std::string sidecar_name_for(const std::string& video_name);
+
+}  // namespace lipsyncd::outbox

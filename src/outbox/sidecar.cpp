@@ -1,0 +1,39 @@
+#include "lipsyncd/outbox/sidecar.hpp"
+
+#include <boost/json.hpp>
+
+namespace lipsyncd::outbox {
+
+std::string to_json(const Sidecar& s) {
+  boost::json::object stages;
+  for (const auto& [stage, seconds] : s.stage_seconds) stages[stage] = seconds;
+  boost::json::array inputs;
+  for (const auto& name : s.inputs) inputs.emplace_back(name);
+  boost::json::object root{
+      {"job_id", s.job_id},
+      {"request_id", s.request_id},
+      {"endpoint", s.endpoint},
+      {"model", s.model},
+      {"sync_mode", s.sync_mode},
+      {"sync_mode_reason", s.sync_mode_reason},
+      {"inputs", std::move(inputs)},
+      {"video_duration_s", s.video_duration_s},
+      {"audio_duration_s", s.audio_duration_s},
+      {"output_duration_s", s.output_duration_s},
+      {"estimated_cost_usd", s.estimated_cost_usd},
+      {"billed_minutes", s.billed_minutes},
+      {"billed_cost_usd", s.billed_cost_usd},
+      {"stage_seconds", std::move(stages)},
+      {"delivered_at", s.delivered_at},
+  };
+  if (s.duplicate_of) root["duplicate_of"] = *s.duplicate_of;
+  return boost::json::serialize(root) + "\n";
+}
+
+std::string sidecar_name_for(const std::string& video_name) {
+  const auto dot = video_name.rfind('.');
+  if (dot == std::string::npos || dot == 0) return video_name + ".json";
+  return video_name.substr(0, dot) + ".json";
+}
+
+}  // namespace lipsyncd::outbox

@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "lipsyncd/core/error.hpp"
+#include "lipsyncd/outbox/delivery.hpp"
+#include "test_media.hpp"
+
+namespace lipsyncd::outbox {
+namespace {
+
+using test::TempDir;
+
+void write(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+boost::json::object read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return boost::json::parse(text.str()).as_object();
+}
+
+const std::string kFakeMp4 = std::string(
+                                 "\0\0\0\x18"
+                                 "ftypisom",
+                                 12) +
+                             "rest of the file";
+
+VideoProber prober_saying(double seconds, bool has_video = true) {
+  return [=](const std::filesystem::path&) { return VideoFacts{has_video, seconds}; };
+}
+
+TEST(OutboxDelivery, VerifyAcceptsAnMp4OfTheExpectedLength) {
+  TempDir dir;
+  write(dir / "r.mp4", kFakeMp4);
+  const auto facts = verify_result(dir / "r.mp4", 4.5, 0.1, prober_saying(4.53));
+  EXPECT_DOUBLE_EQ(facts.duration_s, 4.53);
+}
+
+TEST(OutboxDelivery, VerifyRejectsWrongLengthNonMp4AndAudioOnly) {
+  TempDir dir;
+  write(dir / "r.mp4", kFakeMp4);
+  write(dir / "html.mp4", "<html>error page</html>");
+  try {
+    verify_result(dir / "r.mp4", 10, 0.1, prober_saying(4.5));
+    FAIL() << "a result of the wrong length was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "result_invalid");
+    EXPECT_TRUE(e.is_transient());
+  }
+  EXPECT_THROW(verify_result(dir / "html.mp4", 0, 0.1, prober_saying(1)), Error);
+  EXPECT_THROW(verify_result(dir / "r.mp4", 0, 0.1, prober_saying(1, false)), Error);
+  const VideoProber broken = [](const std::filesystem::path&) -> VideoFacts {
+    throw Error("not_decodable", "cannot decode");
+  };
+  EXPECT_THROW(verify_result(dir / "r.mp4", 0, 0.1, broken), Error);
+}
+
+TEST(OutboxDelivery, DeliverPlacesVideoAndSidecarWithMatchingNames) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", kFakeMp4);
+  write(dir / "outbox/clip.lipsync.mp4", "another job's result");
+  Sidecar sidecar;
+  sidecar.job_id = "J1";
+  sidecar.request_id = "req-1";
+  sidecar.endpoint = "fal-ai/sync-lipsync";
+  sidecar.model = "lipsync-1.9.0-beta";
+  sidecar.sync_mode = "bounce";
+  sidecar.sync_mode_reason = "audio longer";
+  sidecar.stage_seconds["upload"] = 1.5;
+  const auto delivered =
+      deliver_result(dir / "spool/result.mp4", dir / "outbox", "clip.lipsync.mp4", sidecar);
+  EXPECT_EQ(delivered.video, dir / "outbox/clip.lipsync-2.mp4");
+  EXPECT_EQ(delivered.sidecar, dir / "outbox/clip.lipsync-2.json");
+  const auto json = read_json(delivered.sidecar);
+  EXPECT_EQ(json.at("request_id").as_string(), "req-1");
+  EXPECT_EQ(json.at("sync_mode").as_string(), "bounce");
+  EXPECT_EQ(json.at("sync_mode_reason").as_string(), "audio longer");
+  EXPECT_DOUBLE_EQ(json.at("stage_seconds").at("upload").as_double(), 1.5);
+  EXPECT_FALSE(json.at("delivered_at").as_string().empty());
+
+  // Repeating the delivery (a crash before it was recorded) does not make a second copy.
+  const auto again =
+      deliver_result(dir / "spool/result.mp4", dir / "outbox", "clip.lipsync.mp4", sidecar);
+  EXPECT_EQ(again.video, delivered.video);
+  EXPECT_FALSE(std::filesystem::exists(dir / "outbox/clip.lipsync-3.mp4"));
+}
+
+TEST(OutboxDelivery, RejectMovesInputsAndWritesTheReport) {
+  TempDir dir;
+  write(dir / "spool/J2/talk me.mp4", "video");
+  write(dir / "spool/J2/talk me.wav", "audio");
+  ErrorReport report;
+  report.job_id = "J2";
+  report.stage = "prepare";
+  report.reason_code = "no_face";
+  report.message = "no face found in talk me.mp4";
+  report.hint = "use a clip with one visible face";
+  const auto path = reject_inputs({{dir / "spool/J2/talk me.mp4", "talk me.mp4"},
+                                   {dir / "spool/J2/talk me.wav", "talk me.wav"}},
+                                  dir / "error", "talk me", report);
+  EXPECT_EQ(path, dir / "error/talk me.error.json");
+  EXPECT_TRUE(std::filesystem::exists(dir / "error/talk me.mp4"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "error/talk me.wav"));
+  const auto json = read_json(path);
+  EXPECT_EQ(json.at("reason_code").as_string(), "no_face");
+  EXPECT_EQ(json.at("stage").as_string(), "prepare");
+  EXPECT_EQ(json.at("files").as_array().size(), 2u);
+  EXPECT_FALSE(json.contains("request_id"));
+}
+
+TEST(OutboxDelivery, ArchiveKeepsSubfoldersAndSkipsAlreadyMovedInputs) {
+  TempDir dir;
+  write(dir / "spool/J3/a.mp4", "video");
+  const auto archived = archive_inputs(
+      {{dir / "spool/J3/a.mp4", "take1/a.mp4"}, {dir / "spool/J3/gone.wav", "take1/gone.wav"}},
+      dir / "done");
+  ASSERT_EQ(archived.files.size(), 1u);
+  EXPECT_EQ(archived.files[0], dir / "done/take1/a.mp4");
+}
+
+TEST(OutboxDelivery, OutputPatternExpandsTheStem) {
+  EXPECT_EQ(output_name("{stem}.lipsync.mp4", "clip"), "clip.lipsync.mp4");
+  EXPECT_EQ(output_name("synced/{stem}-{stem}.mp4", "a"), "synced/a-a.mp4");
+  EXPECT_EQ(output_name("fixed.mp4", "a"), "fixed.mp4");
+}
+
+}  // namespace
+}  // namespace lipsyncd::outbox

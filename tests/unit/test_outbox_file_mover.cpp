@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "lipsyncd/outbox/file_mover.hpp"
+#include "test_media.hpp"
+
+namespace lipsyncd::outbox {
+namespace {
+
+using test::TempDir;
+
+void write(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string read(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(OutboxFileMover, NumberedNamesKeepTheFinalExtension) {
+  EXPECT_EQ(numbered_name("clip.lipsync.mp4", 1), "clip.lipsync.mp4");
+  EXPECT_EQ(numbered_name("clip.lipsync.mp4", 2), "clip.lipsync-2.mp4");
+  EXPECT_EQ(numbered_name("clip.wav", 3), "clip-3.wav");
+  EXPECT_EQ(numbered_name("README", 2), "README-2");
+  EXPECT_EQ(numbered_name(".hidden", 2), ".hidden-2");
+  EXPECT_EQ(numbered_name("über clip.mp4", 2), "über clip-2.mp4");
+}
+
+TEST(OutboxFileMover, MoveNeverOverwritesAnotherFile) {
+  TempDir dir;
+  write(dir / "out/clip.mp4", "someone else's");
+  write(dir / "spool/clip.mp4", "mine");
+  const auto moved = move_into(dir / "spool/clip.mp4", dir / "out", "clip.mp4");
+  EXPECT_EQ(moved.destination, dir / "out/clip-2.mp4");
+  EXPECT_FALSE(moved.crossed_filesystems);
+  EXPECT_EQ(read(dir / "out/clip.mp4"), "someone else's");
+  EXPECT_EQ(read(dir / "out/clip-2.mp4"), "mine");
+  EXPECT_FALSE(std::filesystem::exists(dir / "spool/clip.mp4"));
+}
+
+TEST(OutboxFileMover, PlacingTwiceAfterACrashFindsTheFirstPlacement) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", "video bytes");
+  const auto first = place_into(dir / "spool/result.mp4", dir / "out", "clip.lipsync.mp4");
+  const auto second = place_into(dir / "spool/result.mp4", dir / "out", "clip.lipsync.mp4");
+  EXPECT_EQ(first.destination, second.destination);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/clip.lipsync-2.mp4"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "spool/result.mp4"));  // place keeps the source
+}
+
+TEST(OutboxFileMover, UnusedPathSkipsTakenNames) {
+  TempDir dir;
+  write(dir / "a.json", "1");
+  write(dir / "a-2.json", "2");
+  EXPECT_EQ(unused_path(dir.path(), "a.json"), dir / "a-3.json");
+  EXPECT_EQ(unused_path(dir.path(), "b.json"), dir / "b.json");
+}
+
+TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
+  // /dev/shm is a tmpfs on Linux, normally another filesystem than /tmp's.
+  const std::filesystem::path shm = "/dev/shm";
+  struct stat a {};
+  struct stat b {};
+  TempDir dir;
+  ASSERT_EQ(::stat(shm.c_str(), &a), 0) << "this test needs /dev/shm";
+  ASSERT_EQ(::stat(dir.path().c_str(), &b), 0);
+  ASSERT_NE(a.st_dev, b.st_dev) << "/dev/shm and the temp folder share a filesystem here";
+  const auto target = shm / ("lipsyncd-mover-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(target);
+  write(dir / "in.bin", std::string(300000, 'x'));
+  const auto moved = move_into(dir / "in.bin", target, "in.bin");
+  EXPECT_TRUE(moved.crossed_filesystems);
+  EXPECT_EQ(read(target / "in.bin"), std::string(300000, 'x'));
+  EXPECT_FALSE(std::filesystem::exists(dir / "in.bin"));
+  // No temporary file is left behind.
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(target)) ++entries;
+  EXPECT_EQ(entries, 1u);
+  std::filesystem::remove_all(target);
+}
+
+TEST(OutboxFileMover, SameContentsComparesBytes) {
+  TempDir dir;
+  write(dir / "a", "hello");
+  write(dir / "b", "hello");
+  write(dir / "c", "hellO");
+  EXPECT_TRUE(same_contents(dir / "a", dir / "b"));
+  EXPECT_FALSE(same_contents(dir / "a", dir / "c"));
+  EXPECT_FALSE(same_contents(dir / "a", dir / "missing"));
+}
+
+}  // namespace
+}  // namespace lipsyncd::outbox
