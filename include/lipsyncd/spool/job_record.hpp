@@ -1,0 +1,115 @@
+#pragma once
+// One job as the store knows it: where its files are, what was asked, what was decided, what
+// fal said, and where it stands. Plain values; the store reads and writes them whole.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lipsyncd/core/job_request.hpp"
+#include "lipsyncd/core/sync_mode.hpp"
+#include "lipsyncd/spool/job_state.hpp"
+
+namespace lipsyncd::spool {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Sortable by creation time, e.g. "20261125T060236.123Z-3f9a2c"; safe as a folder name.
+using JobId = std::string;
+
+// An input after the claim: where it lives now (inside the job's spool folder) and where the
+// user put it, so error/ and done/ can give it back under its original name.
+struct SpooledFile {
+  std::filesystem::path path;           // absolute, inside state/spool/<job_id>/
+  std::filesystem::path original_path;  // where it was in the inbox
+  std::string original_name() const { return original_path.filename().string(); }
+};
+
+struct JobOptions {
+  std::optional<std::string> model;
+  std::optional<SyncMode> sync_mode;
+  std::optional<std::string> output_name;
+};
+
+// The decision taken while preparing (set by mark_prepared).
+struct JobPlan {
+  SyncMode sync_mode = SyncMode::cut_off;
+  std::string reason;  // "audio 0.53 s longer, video >= 2 s"
+  std::string model;
+  double video_s = 0;
+  double audio_s = 0;
+  double output_s = 0;
+  double estimated_usd = 0;
+  std::filesystem::path normalized_video;  // inside the spool folder; empty when passed through
+  std::filesystem::path normalized_audio;
+};
+
+// fal storage URLs of the prepared inputs (set by mark_uploaded), needed to submit after a
+// restart without uploading again.
+struct JobUploads {
+  std::string video_url;
+  std::string audio_url;
+};
+
+// What fal produced (set by mark_completed).
+struct JobResult {
+  std::string url;
+  std::uint64_t size_bytes = 0;
+  std::optional<double> billed_usd;   // when fal reports billing; else the estimate stands
+  std::optional<JobId> duplicate_of;  // filled by the duplicate guard instead of fal
+};
+
+struct JobError {
+  std::string stage;  // "intake", "prepare", "upload", "submit", "poll", "deliver", ...
+  std::string reason_code;
+  std::string message;
+  std::string hint;
+};
+
+struct JobRecord {
+  JobId id;
+  std::string name;  // stem, names the outputs
+  JobSource source = JobSource::same_stem;
+  JobState state = JobState::accepted;
+  std::optional<JobState> resume_state;  // deferred / held: where to continue
+  std::optional<HoldReason> hold_reason;
+  int attempts = 0;  // transient failures so far (each defer adds one)
+  std::optional<TimePoint> next_attempt_at;
+
+  std::filesystem::path spool_dir;  // state/spool/<id>/
+  SpooledFile video;
+  SpooledFile audio;
+  std::vector<SpooledFile> extras;
+  JobOptions options;
+  std::string content_hash;  // sha256 over both inputs' bytes and the effective options
+
+  std::optional<JobPlan> plan;
+  std::optional<JobUploads> uploads;
+  std::string endpoint;        // fal endpoint the job was (or is being) submitted to
+  std::string request_id;      // set once fal answered the submit; then poll only, never resubmit
+  bool submit_intent = false;  // the POST may have been sent (true from submitting onwards)
+  std::optional<JobResult> result;
+  std::vector<std::filesystem::path> delivered_paths;
+  std::optional<JobError> error;
+
+  TimePoint created_at{};
+  TimePoint updated_at{};                    // last transition
+  std::map<JobState, TimePoint> entered_at;  // last time the job entered each state
+
+  // The stage the job is in or waiting to return to (resume_state while deferred/held).
+  JobState stage() const { return resume_state.value_or(state); }
+};
+
+// One row of the history table: every transition, in order.
+struct JobEvent {
+  TimePoint at{};
+  std::optional<JobState> from;  // empty for the claim
+  JobState to = JobState::accepted;
+  std::string detail;  // human-readable: reason code + message, request id, ...
+};
+
+}  // namespace lipsyncd::spool
