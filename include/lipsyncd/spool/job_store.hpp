@@ -24,6 +24,7 @@
 namespace lipsyncd::spool {
 
 class Database;
+struct ClaimManifest;
 
 // The seam for time: tests pass a fake clock and never sleep.
 using Clock = std::function<TimePoint()>;
@@ -142,8 +143,12 @@ class JobStore {
   Recovery recover();
 
  private:
-  JobRecord transition(const JobId& id, JobState to, const std::string& detail,
-                       const std::function<void(JobRecord&)>& change);
+  // One transaction: loads the job, lets `change` edit it and name the target state, checks
+  // the arrow, writes the row and the history event.
+  JobRecord transition(const JobId& id, const std::string& detail,
+                       const std::function<JobState(JobRecord&)>& change);
+  ClaimResult finish_claim(const ClaimManifest& manifest);
+  std::vector<JobId> reclaim_interrupted_claims();
 
   JobStoreSettings settings_;
   std::filesystem::path spool_root_;

@@ -8,6 +8,7 @@
 // fal bills in UTC, so "today" means the UTC day (documented in config/lipsyncd.toml).
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -34,7 +35,8 @@ struct BudgetBreach {
 
 class SpendLedger {
  public:
-  explicit SpendLedger(Database& database) : database_(database) {}
+  // Shares the store's connection and lock; JobStore owns it (see JobStore::ledger()).
+  SpendLedger(Database& database, std::mutex& mutex) : database_(database), mutex_(mutex) {}
 
   SpendSummary spend(TimePoint now) const;
   // Caps of 0 mean "no cap". Checks the daily cap first.
@@ -50,6 +52,7 @@ class SpendLedger {
 
  private:
   Database& database_;
+  std::mutex& mutex_;
 };
 
 }  // namespace lipsyncd::spool

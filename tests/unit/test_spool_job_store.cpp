@@ -1,0 +1,469 @@
+// The job store: claims, the state machine as persisted, queries, and the duplicate guard.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "lipsyncd/spool/job_store.hpp"
+#include "test_media.hpp"
+
+namespace lipsyncd::spool {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using testing::ElementsAre;
+
+void write_bytes(const fs::path& file, const std::string& bytes) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary) << bytes;
+}
+
+std::string read_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A clock that only moves when the test says so.
+struct FakeClock {
+  TimePoint now = TimePoint(std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}) + hours(6);
+  Clock clock() {
+    return [this] { return now; };
+  }
+};
+
+class JobStoreTest : public testing::Test {
+ protected:
+  JobStoreTest() { fs::create_directories(inbox()); }
+
+  fs::path inbox() const { return dir_ / "inbox"; }
+  fs::path state() const { return dir_ / "state"; }
+
+  std::unique_ptr<JobStore> open_store() {
+    return std::make_unique<JobStore>(
+        JobStoreSettings{state(), "lipsync-1.9.0-beta", time_.clock()});
+  }
+
+  JobRequest drop_pair(const std::string& stem, const std::string& video_bytes = "VIDEO",
+                       const std::string& audio_bytes = "AUDIO") {
+    JobRequest request;
+    request.name = stem;
+    request.video = inbox() / (stem + ".mp4");
+    request.audio = inbox() / (stem + ".wav");
+    write_bytes(request.video, video_bytes);
+    write_bytes(request.audio, audio_bytes);
+    return request;
+  }
+
+  // Takes a claimed job to `submitted`, as the daemon would.
+  JobRecord submitted_job(JobStore& store, const std::string& stem, double estimate = 0.7) {
+    const auto id = store.claim(drop_pair(stem)).job.id;
+    JobPlan plan;
+    plan.estimated_usd = estimate;
+    plan.sync_mode = SyncMode::bounce;
+    store.mark_prepared(id, plan);
+    store.mark_uploaded(id, {"https://v.example/v.mp4", "https://v.example/a.wav"});
+    store.mark_submitting(id, "fal-ai/sync-lipsync");
+    return store.mark_submitted(id, "req-" + stem);
+  }
+
+  test::TempDir dir_;
+  FakeClock time_;
+};
+
+TEST_F(JobStoreTest, ClaimMovesTheInputsIntoTheJobsSpoolFolderAndRecordsAcceptedJob) {
+  auto store = open_store();
+  auto request = drop_pair("my clip ü", "video-bytes", "audio-bytes");
+  request.model = "lipsync-1.8.0";
+  request.output_name = "out.mp4";
+
+  const ClaimResult claimed = store->claim(request);
+  const JobRecord& job = claimed.job;
+
+  EXPECT_FALSE(claimed.copied_across_filesystems);
+  EXPECT_FALSE(fs::exists(request.video));
+  EXPECT_FALSE(fs::exists(request.audio));
+  EXPECT_EQ(read_bytes(job.video.path), "video-bytes");
+  EXPECT_EQ(read_bytes(job.audio.path), "audio-bytes");
+  EXPECT_EQ(job.video.original_path, request.video);
+  EXPECT_EQ(job.audio.original_name(), "my clip ü.wav");
+  EXPECT_EQ(job.spool_dir, store->spool_root() / job.id);
+  EXPECT_EQ(job.video.path.parent_path().parent_path(), job.spool_dir);
+  EXPECT_EQ(job.state, JobState::accepted);
+  EXPECT_EQ(job.name, "my clip ü");
+  EXPECT_EQ(job.options.model, "lipsync-1.8.0");
+  EXPECT_EQ(job.options.output_name, "out.mp4");
+  EXPECT_EQ(job.content_hash.size(), 64u);
+  EXPECT_EQ(job.created_at, time_.now);
+
+  const JobRecord stored = store->get(job.id);
+  EXPECT_EQ(stored.video.path, job.video.path);
+  EXPECT_EQ(stored.content_hash, job.content_hash);
+  const auto events = store->history(job.id);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].from.has_value());
+  EXPECT_EQ(events[0].to, JobState::accepted);
+}
+
+TEST_F(JobStoreTest, JobIdsSortByCreationTime) {
+  auto store = open_store();
+  const auto first = store->claim(drop_pair("a")).job.id;
+  time_.now += std::chrono::milliseconds(1);
+  const auto second = store->claim(drop_pair("b")).job.id;
+  time_.now += hours(30);
+  const auto third = store->claim(drop_pair("c")).job.id;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_THAT(first, testing::StartsWith("20261125T060000.000Z-"));
+}
+
+TEST_F(JobStoreTest, ClaimOfAFolderJobTakesTheExtrasAndRemovesTheEmptiedFolder) {
+  auto store = open_store();
+  JobRequest request;
+  request.name = "take";
+  request.source = JobSource::folder;
+  request.folder = inbox() / "take";
+  request.video = request.folder / "face.mov";
+  request.audio = request.folder / "voice.flac";
+  request.extras = {request.folder / "job.json"};
+  write_bytes(request.video, "v");
+  write_bytes(request.audio, "a");
+  write_bytes(request.extras[0], "{}");
+
+  const JobRecord job = store->claim(request).job;
+
+  EXPECT_FALSE(fs::exists(request.folder));
+  ASSERT_EQ(job.extras.size(), 1u);
+  EXPECT_EQ(read_bytes(job.extras[0].path), "{}");
+  EXPECT_EQ(job.extras[0].original_path, request.folder / "job.json");
+  EXPECT_EQ(store->get(job.id).source, JobSource::folder);
+}
+
+TEST_F(JobStoreTest, InputsWithTheSameFileNameGetDistinctSpoolNames) {
+  auto store = open_store();
+  JobRequest request;
+  request.name = "same";
+  request.source = JobSource::manifest;
+  request.video = inbox() / "a" / "x.mp4";
+  request.audio = inbox() / "b" / "x.mp4";
+  write_bytes(request.video, "video");
+  write_bytes(request.audio, "audio");
+  const JobRecord job = store->claim(request).job;
+  EXPECT_NE(job.video.path, job.audio.path);
+  EXPECT_EQ(read_bytes(job.video.path), "video");
+  EXPECT_EQ(read_bytes(job.audio.path), "audio");
+}
+
+TEST_F(JobStoreTest, ClaimWithAVanishedInputPutsTheOtherBackAndLeavesNoJob) {
+  auto store = open_store();
+  auto request = drop_pair("clip");
+  fs::remove(request.audio);
+
+  try {
+    store->claim(request);
+    FAIL() << "claim of a vanished input succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "input_vanished");
+    EXPECT_FALSE(e.is_transient());
+  }
+  EXPECT_EQ(read_bytes(request.video), "VIDEO");
+  EXPECT_TRUE(fs::is_empty(store->spool_root()));
+  EXPECT_TRUE(store->unfinished().empty());
+}
+
+TEST_F(JobStoreTest, ClaimAcrossFilesystemsCopiesThenRemovesTheOriginal) {
+  // /dev/shm is a tmpfs on Linux, the test's temporary folder usually is not.
+  std::string pattern = "/dev/shm/lipsyncd-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  const fs::path other_fs = pattern;
+  struct Cleanup {
+    fs::path path;
+    ~Cleanup() { fs::remove_all(path); }
+  } cleanup{other_fs};
+
+  auto store = open_store();
+  JobRequest request;
+  request.name = "far";
+  request.video = other_fs / "far.mp4";
+  request.audio = other_fs / "far.wav";
+  write_bytes(request.video, std::string(3 << 20, 'v'));  // more than one copy buffer
+  write_bytes(request.audio, "audio");
+
+  const ClaimResult claimed = store->claim(request);
+
+  EXPECT_TRUE(claimed.copied_across_filesystems);
+  EXPECT_FALSE(fs::exists(request.video));
+  EXPECT_FALSE(fs::exists(request.audio));
+  EXPECT_EQ(read_bytes(claimed.job.video.path), std::string(3 << 20, 'v'));
+  EXPECT_THAT(store->history(claimed.job.id)[0].detail, testing::HasSubstr("across"));
+}
+
+TEST_F(JobStoreTest, TheWholeHappyPathIsPersistedAndSurvivesReopening) {
+  JobId id;
+  {
+    auto store = open_store();
+    id = store->claim(drop_pair("clip")).job.id;
+    JobPlan plan{SyncMode::bounce, "audio longer", "lipsync-1.9.0-beta", 4.0, 4.53, 4.53, 0.05,
+                 "/x/video.mp4",   "/x/audio.wav"};
+    time_.now += seconds(5);
+    store->mark_prepared(id, plan);
+    store->mark_uploaded(id, {"https://fal/v", "https://fal/a"});
+    store->mark_submitting(id, "fal-ai/sync-lipsync");
+    EXPECT_TRUE(store->get(id).submit_intent);
+    store->mark_submitted(id, "req-123");
+    time_.now += seconds(40);
+    store->mark_completed(id, {"https://fal/out.mp4", 12345, 0.06, std::nullopt});
+    store->mark_delivered(id, {"/outbox/clip.lipsync.mp4", "/outbox/clip.lipsync.json"});
+  }
+  auto reopened = open_store();
+  const JobRecord job = reopened->get(id);
+  EXPECT_EQ(job.state, JobState::delivered);
+  ASSERT_TRUE(job.plan);
+  EXPECT_EQ(job.plan->sync_mode, SyncMode::bounce);
+  EXPECT_EQ(job.plan->reason, "audio longer");
+  EXPECT_DOUBLE_EQ(job.plan->output_s, 4.53);
+  EXPECT_EQ(job.plan->normalized_audio, "/x/audio.wav");
+  ASSERT_TRUE(job.uploads);
+  EXPECT_EQ(job.uploads->audio_url, "https://fal/a");
+  EXPECT_EQ(job.endpoint, "fal-ai/sync-lipsync");
+  EXPECT_EQ(job.request_id, "req-123");
+  ASSERT_TRUE(job.result);
+  EXPECT_EQ(job.result->size_bytes, 12345u);
+  EXPECT_EQ(job.result->billed_usd, 0.06);
+  EXPECT_THAT(job.delivered_paths,
+              ElementsAre("/outbox/clip.lipsync.mp4", "/outbox/clip.lipsync.json"));
+  EXPECT_EQ(job.entered_at.at(JobState::prepared) - job.created_at, seconds(5));
+  EXPECT_EQ(job.entered_at.at(JobState::completed) - job.created_at, seconds(45));
+
+  std::vector<JobState> path;
+  for (const auto& event : reopened->history(id)) path.push_back(event.to);
+  EXPECT_THAT(path, ElementsAre(JobState::accepted, JobState::prepared, JobState::uploaded,
+                                JobState::submitting, JobState::submitted, JobState::completed,
+                                JobState::delivered));
+  EXPECT_TRUE(reopened->unfinished().empty());
+}
+
+void expect_illegal(const std::function<void()>& action) {
+  try {
+    action();
+    ADD_FAILURE() << "an illegal transition was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "illegal_transition") << e.what();
+  }
+}
+
+TEST_F(JobStoreTest, IllegalTransitionsThrowAndChangeNothing) {
+  auto store = open_store();
+  const auto id = store->claim(drop_pair("clip")).job.id;
+  expect_illegal([&] { store->mark_submitted(id, "req"); });
+  expect_illegal([&] { store->mark_uploaded(id, {}); });
+  expect_illegal([&] { store->mark_submitting(id, "fal-ai/sync-lipsync"); });
+  expect_illegal([&] { store->mark_delivered(id, {}); });
+  expect_illegal([&] { store->resume(id); });
+  EXPECT_EQ(store->get(id).state, JobState::accepted);
+  EXPECT_EQ(store->history(id).size(), 1u);
+
+  const auto submitted = submitted_job(*store, "other").id;
+  // A job at fal waits for fal: never for the budget or a person.
+  expect_illegal([&] { store->hold(submitted, HoldReason::budget, "cap"); });
+  expect_illegal([&] { store->mark_submitting(submitted, "again"); });
+
+  store->cancel(id, "by test");
+  expect_illegal([&] { store->mark_prepared(id, {}); });
+  expect_illegal([&] { store->retry(id); });
+  try {
+    store->get("no-such-job");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "unknown_job");
+  }
+}
+
+TEST_F(JobStoreTest, ADeferredJobComesDueAtItsRetryTimeAndResumesItsStage) {
+  auto store = open_store();
+  const auto id = store->claim(drop_pair("clip")).job.id;
+  store->mark_prepared(id, {});
+  const TimePoint retry_at = time_.now + seconds(30);
+  const JobRecord deferred = store->defer(id,
+                                          {
+                                              "upload",
+                                              "network_error",
+                                              "connection reset",
+                                              "",
+                                          },
+                                          retry_at);
+
+  EXPECT_EQ(deferred.state, JobState::deferred);
+  EXPECT_EQ(deferred.resume_state, JobState::prepared);
+  EXPECT_EQ(deferred.stage(), JobState::prepared);
+  EXPECT_EQ(deferred.attempts, 1);
+  EXPECT_EQ(store->next_deferred_at(), retry_at);
+  EXPECT_TRUE(store->due_deferred(time_.now).empty());
+  // A parked job only goes back where it came from.
+  expect_illegal([&] { store->mark_uploaded(id, {}); });
+
+  time_.now += seconds(30);
+  ASSERT_EQ(store->due_deferred(time_.now).size(), 1u);
+  const JobRecord resumed = store->resume(id);
+  EXPECT_EQ(resumed.state, JobState::prepared);
+  EXPECT_FALSE(resumed.resume_state);
+  EXPECT_FALSE(resumed.next_attempt_at);
+  EXPECT_EQ(resumed.attempts, 1);  // kept for the backoff of the next failure
+  EXPECT_FALSE(store->next_deferred_at());
+  EXPECT_EQ(store->mark_uploaded(id, {}).state, JobState::uploaded);
+}
+
+TEST_F(JobStoreTest, DeferringASubmitThatNeverLeftResumesFromUploadedWithoutTheIntent) {
+  auto store = open_store();
+  const auto id = store->claim(drop_pair("clip")).job.id;
+  store->mark_prepared(id, {});
+  store->mark_uploaded(id, {});
+  store->mark_submitting(id, "fal-ai/sync-lipsync");
+  const JobRecord deferred =
+      store->defer(id, {"submit", "connect_failed", "no route", ""}, time_.now);
+  EXPECT_EQ(deferred.resume_state, JobState::uploaded);
+  EXPECT_FALSE(deferred.submit_intent);
+  EXPECT_EQ(store->resume(id).state, JobState::uploaded);
+}
+
+TEST_F(JobStoreTest, FailedJobsKeepTheirErrorAndRetryStartsThemAfresh) {
+  auto store = open_store();
+  const auto id = submitted_job(*store, "clip").id;
+  const JobRecord failed = store->fail(id, {"poll", "fal_failed", "fal said no", "try again"});
+  EXPECT_EQ(failed.state, JobState::failed);
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->stage, "poll");
+  EXPECT_EQ(failed.error->hint, "try again");
+  EXPECT_TRUE(store->unfinished().empty());
+
+  const JobRecord retried = store->retry(id);
+  EXPECT_EQ(retried.state, JobState::accepted);
+  EXPECT_TRUE(retried.request_id.empty());
+  EXPECT_FALSE(retried.error);
+  EXPECT_FALSE(retried.plan);
+  EXPECT_EQ(retried.attempts, 0);
+}
+
+TEST_F(JobStoreTest, RetryOfAHeldJobResumesIt) {
+  auto store = open_store();
+  const auto id = store->claim(drop_pair("clip")).job.id;
+  store->mark_prepared(id, {});
+  const JobRecord held = store->hold(id, HoldReason::budget, "daily budget reached");
+  EXPECT_EQ(held.hold_reason, HoldReason::budget);
+  ASSERT_EQ(store->held_for_budget().size(), 1u);
+  EXPECT_EQ(store->retry(id).state, JobState::prepared);
+  EXPECT_TRUE(store->held_for_budget().empty());
+  EXPECT_FALSE(store->get(id).hold_reason);
+}
+
+TEST_F(JobStoreTest, DuplicateGuardFindsADeliveredJobWithTheSameContentWithinTheWindow) {
+  auto store = open_store();
+  const auto first = store->claim(drop_pair("one", "same video", "same audio")).job;
+  store->mark_prepared(first.id, {});
+  store->mark_completed(first.id, {"https://fal/out", 1, std::nullopt, std::nullopt});
+  store->mark_delivered(first.id, {"/outbox/one.lipsync.mp4"});
+
+  time_.now += hours(1);
+  const auto again = store->claim(drop_pair("two", "same video", "same audio")).job;
+  auto other_options = drop_pair("three", "same video", "same audio");
+  other_options.sync_mode = SyncMode::loop;
+  const auto different_mode = store->claim(other_options).job;
+  const auto different_audio = store->claim(drop_pair("four", "same video", "other")).job;
+
+  EXPECT_EQ(again.content_hash, first.content_hash);
+  EXPECT_NE(different_mode.content_hash, first.content_hash);
+  EXPECT_NE(different_audio.content_hash, first.content_hash);
+
+  const auto duplicate = store->find_delivered_duplicate(again.content_hash, hours(24), again.id);
+  ASSERT_TRUE(duplicate);
+  EXPECT_EQ(duplicate->id, first.id);
+  EXPECT_FALSE(store->find_delivered_duplicate(different_mode.content_hash, hours(24)));
+  EXPECT_FALSE(store->find_delivered_duplicate(again.content_hash, seconds(0)));
+  EXPECT_FALSE(store->find_delivered_duplicate(first.content_hash, hours(24), first.id));
+
+  // The duplicate takes the earlier result without going to fal.
+  const JobRecord completed =
+      store->mark_completed(again.id, {"https://fal/out", 1, std::nullopt, first.id});
+  EXPECT_EQ(completed.result->duplicate_of, first.id);
+
+  time_.now += hours(24);
+  EXPECT_FALSE(store->find_delivered_duplicate(again.content_hash, hours(24), again.id));
+}
+
+TEST_F(JobStoreTest, TheDefaultModelCountsInTheContentHash) {
+  const auto hash_with = [&](const std::string& default_model, const std::string& stem) {
+    JobStore store(JobStoreSettings{state(), default_model, time_.clock()});
+    return store.claim(drop_pair(stem)).job.content_hash;
+  };
+  EXPECT_NE(hash_with("lipsync-1.9.0-beta", "a"), hash_with("lipsync-1.8.0", "b"));
+}
+
+TEST_F(JobStoreTest, StatusListsUnfinishedAndRecentJobsWithAgesFromTheClock) {
+  auto store = open_store();
+  const auto waiting = store->claim(drop_pair("waiting")).job.id;
+  time_.now += minutes(2);
+  const auto deferred = store->claim(drop_pair("deferred")).job.id;
+  store->defer(deferred, {"prepare", "busy", "disk busy", ""}, time_.now + minutes(5));
+  time_.now += seconds(1);
+  const auto done = store->claim(drop_pair("done")).job.id;
+  store->cancel(done, "not wanted");
+  time_.now += minutes(1);
+
+  const auto rows = store->status();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].id, waiting);
+  EXPECT_EQ(rows[0].age, minutes(3) + seconds(1));
+  EXPECT_EQ(rows[1].state, JobState::deferred);
+  EXPECT_EQ(rows[1].stage, JobState::accepted);
+  EXPECT_EQ(rows[1].reason_code, "busy");
+  EXPECT_EQ(rows[1].in_state_for, minutes(1) + seconds(1));
+  EXPECT_EQ(rows[1].attempts, 1);
+  EXPECT_EQ(rows[2].state, JobState::cancelled);
+  EXPECT_EQ(store->status(0).size(), 2u);
+
+  const auto counts = store->count_by_state();
+  EXPECT_EQ(counts.at(JobState::accepted), 1);
+  EXPECT_EQ(counts.at(JobState::deferred), 1);
+  EXPECT_EQ(counts.at(JobState::cancelled), 1);
+}
+
+TEST_F(JobStoreTest, ASecondProcessSeesTransitionsAtOnce) {
+  auto daemon = open_store();
+  auto cli = open_store();  // `lipsyncd status` opening the same state folder
+  const auto id = daemon->claim(drop_pair("clip")).job.id;
+  EXPECT_EQ(cli->get(id).state, JobState::accepted);
+  cli->cancel(id, "lipsyncd cancel");
+  EXPECT_EQ(daemon->get(id).state, JobState::cancelled);
+}
+
+TEST_F(JobStoreTest, TheDatabaseIsInWalModeWithAVersionedSchema) {
+  open_store();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((state() / "jobs.sqlite3").c_str(), &db), SQLITE_OK);
+  const auto pragma = [db](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+    sqlite3_step(stmt);
+    std::string value(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+    sqlite3_finalize(stmt);
+    return value;
+  };
+  EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "1");
+  sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  try {
+    open_store();
+    ADD_FAILURE() << "a store from the future was opened";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "store_too_new");
+  }
+}
+
+}  // namespace
+}  // namespace lipsyncd::spool
