@@ -1,0 +1,63 @@
+#include "lipsyncd/observe/daemon_metrics.hpp"
+
+#include <chrono>
+
+namespace lipsyncd::observe {
+
+std::vector<double> stage_duration_buckets() {
+  return {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+}
+
+DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
+    : jobs(registry.gauge("lipsyncd_jobs", "Jobs in the job store by state.", {"state"})),
+      jobs_finished(registry.counter(
+          "lipsyncd_jobs_finished_total",
+          "Jobs that reached a final state, by outcome (delivered, failed, rejected, cancelled, "
+          "duplicate) and reason code (empty when delivered).",
+          {"outcome", "reason_code"})),
+      stage_duration(registry.histogram("lipsyncd_stage_duration_seconds",
+                                        "Time a job spent in each stage.", {"stage"},
+                                        stage_duration_buckets())),
+      uploaded_bytes(registry
+                         .counter("lipsyncd_uploaded_bytes_total",
+                                  "Bytes sent to fal (inputs uploaded to fal storage).")
+                         .with({})),
+      downloaded_bytes(registry
+                           .counter("lipsyncd_downloaded_bytes_total",
+                                    "Bytes received from fal (results downloaded).")
+                           .with({})),
+      fal_responses(registry.counter("lipsyncd_fal_http_responses_total",
+                                     "HTTP responses from fal by operation and status code.",
+                                     {"operation", "code"})),
+      fal_retries(registry.counter("lipsyncd_fal_retries_total",
+                                   "Requests to fal retried after a transient failure.",
+                                   {"operation"})),
+      spend_usd(registry
+                    .counter("lipsyncd_spend_usd_total",
+                             "Money committed at fal in US dollars (estimated at submit).")
+                    .with({})),
+      budget_remaining_usd(registry.gauge(
+          "lipsyncd_budget_remaining_usd",
+          "Budget left in the current period in US dollars; absent when the period has no cap.",
+          {"period"})),
+      watcher_events(registry.counter("lipsyncd_watcher_events_total",
+                                      "File system events seen by the inbox watcher by kind "
+                                      "(close_write, moved_to, created_dir, rescan_found).",
+                                      {"kind"})),
+      oldest_job_age_seconds(registry
+                                 .gauge("lipsyncd_oldest_job_age_seconds",
+                                        "Age of the oldest unfinished job (0 when idle).")
+                                 .with({})),
+      job_events(registry.counter("lipsyncd_job_events_total",
+                                  "Job events logged, by event name (see the Monitoring "
+                                  "section of the README).",
+                                  {"event"})),
+      start_time_seconds(registry
+                             .gauge("lipsyncd_start_time_seconds",
+                                    "When the daemon started, in seconds since the Unix epoch.")
+                             .with({})) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  start_time_seconds.set(std::chrono::duration<double>(now).count());
+}
+
+}  // namespace lipsyncd::observe
