@@ -249,6 +249,10 @@ void put_back(const ClaimManifest& manifest) {
 JobStore::JobStore(JobStoreSettings settings)
     : settings_(std::move(settings)), spool_root_(settings_.state_dir / "spool") {
   if (!settings_.clock) settings_.clock = system_now;
+  // The store keeps milliseconds; records handed out must equal what a later read returns.
+  settings_.clock = [clock = std::move(settings_.clock)] {
+    return std::chrono::floor<std::chrono::milliseconds>(clock());
+  };
   std::error_code ec;
   fs::create_directories(spool_root_, ec);
   if (ec) {
