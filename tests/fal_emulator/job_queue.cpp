@@ -1,0 +1,267 @@
+#include "job_queue.hpp"
+
+#include <boost/json.hpp>
+#include <ctime>
+#include <filesystem>
+
+#include "lipsyncd/core/error.hpp"
+#include "sync_renderer.hpp"
+
+namespace lipsyncd::emulator {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+std::string iso_timestamp_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto seconds = std::chrono::system_clock::to_time_t(now);
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+      1000000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char with_fraction[80];
+  std::snprintf(with_fraction, sizeof with_fraction, "%s.%06lld", text,
+                static_cast<long long>(micros));
+  return with_fraction;
+}
+
+namespace {
+
+// fal's model-error shape: a 422 whose detail names the input field and a typed error.
+JobResult input_error(std::string_view field, const std::string& url, const std::string& message,
+                      std::string_view type) {
+  json::object entry{{"loc", json::array{"body", field}},
+                     {"msg", message},
+                     {"type", type},
+                     {"url", "https://docs.fal.ai/errors#" + std::string(type)},
+                     {"input", url}};
+  return JobResult{422, json::object{{"detail", json::array{entry}}}, message, std::string(type),
+                   false};
+}
+
+}  // namespace
+
+JobQueue::JobQueue(FileStore& store, JobTiming timing, CompletionHook on_complete)
+    : store_(store), timing_(timing), on_complete_(std::move(on_complete)) {
+  for (int i = 0; i < std::max(1, timing_.workers); ++i) workers_.emplace_back([this] { work(); });
+}
+
+JobQueue::~JobQueue() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& worker : workers_) worker.join();
+}
+
+std::string JobQueue::submit(JobRequest request) {
+  const std::string id = new_request_id();
+  {
+    std::lock_guard lock(mutex_);
+    Job job;
+    job.state.id = id;
+    job.state.app = request.app;
+    job.request = std::move(request);
+    job.created = std::chrono::steady_clock::now();
+    jobs_.emplace(id, std::move(job));
+    queued_.push_back(id);
+  }
+  changed_.notify_all();
+  return id;
+}
+
+JobSnapshot JobQueue::snapshot_locked(const Job& job) const {
+  JobSnapshot copy = job.state;
+  if (copy.status == JobStatus::in_queue) {
+    for (size_t i = 0; i < queued_.size(); ++i) {
+      if (queued_[i] == job.state.id) copy.queue_position = static_cast<int>(i);
+    }
+  }
+  return copy;
+}
+
+std::optional<JobSnapshot> JobQueue::find(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  return snapshot_locked(it->second);
+}
+
+CancelOutcome JobQueue::cancel(const std::string& id) {
+  std::optional<JobSnapshot> finished;
+  std::string webhook;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = jobs_.find(id);
+    if (it == jobs_.end()) return CancelOutcome::unknown;
+    auto& job = it->second;
+    if (job.state.status == JobStatus::completed) return CancelOutcome::already_completed;
+    if (job.state.status == JobStatus::in_progress) return CancelOutcome::in_progress;
+    std::erase(queued_, id);
+    job.state.status = JobStatus::completed;
+    job.state.result = JobResult{400, json::object{{"detail", "Request was cancelled"}},
+                                 "Request was cancelled", "request_cancelled", false};
+    job.state.logs.push_back({iso_timestamp_now(), "Request was cancelled while queued"});
+    finished = job.state;
+    webhook = job.request.webhook_url;
+  }
+  changed_.notify_all();
+  if (on_complete_) on_complete_(*finished, webhook);
+  return CancelOutcome::requested;
+}
+
+void JobQueue::work() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    std::string id;
+    changed_.wait(lock, [&] {
+      if (stopping_) return true;
+      for (const auto& queued : queued_) {
+        if (!jobs_.at(queued).claimed) return true;
+      }
+      return false;
+    });
+    if (stopping_) return;
+    for (const auto& queued : queued_) {
+      if (!jobs_.at(queued).claimed) {
+        id = queued;
+        break;
+      }
+    }
+    auto& job = jobs_.at(id);
+    job.claimed = true;
+    const auto ready = job.created + std::chrono::milliseconds(timing_.queue_delay_ms);
+    changed_.wait_until(
+        lock, ready, [&] { return stopping_ || jobs_.at(id).state.status != JobStatus::in_queue; });
+    if (stopping_) return;
+    if (job.state.status != JobStatus::in_queue) continue;  // cancelled while waiting
+    std::erase(queued_, id);
+    const auto timeout = job.request.start_timeout_s;
+    if (timeout &&
+        std::chrono::steady_clock::now() - job.created > std::chrono::duration<double>(*timeout)) {
+      lock.unlock();
+      complete(id, JobResult{504, json::object{{"detail", "Request timed out before it started"}},
+                             "Request timed out before it started", "request_timeout", true});
+      lock.lock();
+      continue;
+    }
+    job.state.status = JobStatus::in_progress;
+    job.started = std::chrono::steady_clock::now();
+    lock.unlock();
+    changed_.notify_all();
+    process(id);
+    lock.lock();
+  }
+}
+
+void JobQueue::add_log(const std::string& id, std::string message) {
+  std::lock_guard lock(mutex_);
+  jobs_.at(id).state.logs.push_back({iso_timestamp_now(), std::move(message)});
+}
+
+void JobQueue::process(const std::string& id) {
+  JobRequest request;
+  std::chrono::steady_clock::time_point started;
+  {
+    std::lock_guard lock(mutex_);
+    request = jobs_.at(id).request;
+    started = jobs_.at(id).started;
+  }
+  JobResult result = run_app(id, request);
+  // Processing takes at least --processing-ms, so clients see IN_PROGRESS with growing logs.
+  std::unique_lock lock(mutex_);
+  changed_.wait_until(lock, started + std::chrono::milliseconds(timing_.processing_ms),
+                      [&] { return stopping_; });
+  lock.unlock();
+  complete(id, std::move(result));
+}
+
+JobResult JobQueue::run_app(const std::string& id, const JobRequest& request) {
+  add_log(id,
+          "fal emulator: no lip movement is synthesized; the output is the input video "
+          "fitted to the audio by sync_mode " +
+              std::string(to_string(request.input.sync_mode)));
+  if (request.forced_failure) {
+    add_log(id, "fal emulator: failing this request on purpose (app_failure fault)");
+    return *request.forced_failure;
+  }
+  add_log(id, "Downloading video_url");
+  const auto video = store_.find_by_url(request.input.video_url);
+  if (!video) {
+    return input_error("video_url", request.input.video_url,
+                       "Failed to download the file. Please check if the URL is accessible.",
+                       "file_download_error");
+  }
+  add_log(id, "Downloading audio_url");
+  const auto audio = store_.find_by_url(request.input.audio_url);
+  if (!audio) {
+    return input_error("audio_url", request.input.audio_url,
+                       "Failed to download the file. Please check if the URL is accessible.",
+                       "file_download_error");
+  }
+  // Which input is bad matters to the client, so probe each one separately first.
+  try {
+    if (!probe_media(video->path).has_video) throw Error("input_not_decodable", "no video stream");
+  } catch (const Error&) {
+    return input_error("video_url", request.input.video_url,
+                       "The video could not be decoded or has no video stream.",
+                       "video_load_error");
+  }
+  try {
+    if (!probe_media(audio->path).has_audio) throw Error("input_not_decodable", "no audio stream");
+  } catch (const Error&) {
+    return input_error("audio_url", request.input.audio_url,
+                       "The audio could not be decoded or has no audio stream.",
+                       "audio_load_error");
+  }
+  add_log(id, "Rendering with model " + request.input.model);
+  const auto scratch = store_.scratch_dir(id);
+  const auto output = scratch / "output.mp4";
+  const auto begin = std::chrono::steady_clock::now();
+  try {
+    render_lipsync_output(video->path, audio->path, request.input.sync_mode, output, scratch);
+  } catch (const Error& e) {
+    add_log(id, std::string("Rendering failed: ") + e.what());
+    return JobResult{500, json::object{{"detail", "Internal server error"}},
+                     "Internal server error", "internal_server_error", false};
+  }
+  const auto size = fs::file_size(output);
+  std::string url;
+  if (request.drop_output) {
+    // The result_file_404 fault: the result names a file the CDN never got.
+    url = store_.base_url() + "/files/" + random_hex(12) + "/" + id + ".mp4";
+  } else {
+    url = store_.store_output(output, id + ".mp4", "video/mp4");
+  }
+  std::error_code ignored;
+  fs::remove_all(scratch, ignored);
+  add_log(id, "Done");
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.at(id).state.inference_time_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  }
+  json::object video_out{
+      {"url", url}, {"content_type", "video/mp4"}, {"file_name", id + ".mp4"}, {"file_size", size}};
+  return JobResult{200, json::object{{"video", video_out}}, "", "", false};
+}
+
+void JobQueue::complete(const std::string& id, JobResult result) {
+  JobSnapshot finished;
+  std::string webhook;
+  {
+    std::lock_guard lock(mutex_);
+    auto& job = jobs_.at(id);
+    job.state.status = JobStatus::completed;
+    job.state.result = std::move(result);
+    finished = job.state;
+    webhook = job.request.webhook_url;
+  }
+  changed_.notify_all();
+  if (on_complete_) on_complete_(finished, webhook);
+}
+
+}  // namespace lipsyncd::emulator

@@ -1,0 +1,106 @@
+#pragma once
+// fal's queue for the emulated app: IN_QUEUE (with a position) → IN_PROGRESS (growing logs) →
+// COMPLETED, with cancel only while queued and results kept after completion. A few worker
+// threads download the inputs from the emulator's own storage and render the output.
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "file_store.hpp"
+#include "input_validation.hpp"
+
+namespace lipsyncd::emulator {
+
+enum class JobStatus { in_queue, in_progress, completed };
+
+struct JobResult {
+  int http_status = 200;
+  boost::json::value body;
+  std::string error;          // empty on success; what status shows as `error`
+  std::string error_type;     // what status shows as `error_type`
+  bool user_timeout = false;  // 504 because x-fal-request-timeout ran out
+};
+
+struct JobRequest {
+  std::string app;       // owner/alias, e.g. "fal-ai/sync-lipsync"
+  std::string endpoint;  // as submitted, e.g. "fal-ai/sync-lipsync/v2"
+  LipsyncInput input;
+  std::string webhook_url;                  // empty: none
+  std::optional<double> start_timeout_s;    // x-fal-request-timeout
+  std::optional<JobResult> forced_failure;  // the app_failure fault
+  bool drop_output = false;                 // the result_file_404 fault
+};
+
+struct JobLogLine {
+  std::string timestamp;
+  std::string message;
+};
+
+struct JobSnapshot {
+  std::string id;
+  std::string app;
+  JobStatus status = JobStatus::in_queue;
+  int queue_position = 0;
+  std::vector<JobLogLine> logs;
+  std::optional<JobResult> result;  // once completed
+  double inference_time_s = 0;
+};
+
+enum class CancelOutcome { requested, already_completed, in_progress, unknown };
+
+struct JobTiming {
+  int queue_delay_ms = 0;  // least time a request stays IN_QUEUE
+  int processing_ms = 0;   // least time a request stays IN_PROGRESS
+  int workers = 2;
+};
+
+class JobQueue {
+ public:
+  using CompletionHook = std::function<void(const JobSnapshot&, const std::string& webhook_url)>;
+  JobQueue(FileStore& store, JobTiming timing, CompletionHook on_complete);
+  ~JobQueue();
+  JobQueue(const JobQueue&) = delete;
+  JobQueue& operator=(const JobQueue&) = delete;
+
+  std::string submit(JobRequest request);
+  std::optional<JobSnapshot> find(const std::string& id) const;
+  CancelOutcome cancel(const std::string& id);
+
+ private:
+  struct Job {
+    JobRequest request;
+    JobSnapshot state;
+    std::chrono::steady_clock::time_point created;
+    std::chrono::steady_clock::time_point started;
+    bool claimed = false;
+  };
+  void work();
+  void process(const std::string& id);
+  JobResult run_app(const std::string& id, const JobRequest& request);
+  void add_log(const std::string& id, std::string message);
+  void complete(const std::string& id, JobResult result);
+  JobSnapshot snapshot_locked(const Job& job) const;
+
+  FileStore& store_;
+  JobTiming timing_;
+  CompletionHook on_complete_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, Job> jobs_;
+  std::deque<std::string> queued_;  // IN_QUEUE ids, oldest first
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+std::string iso_timestamp_now();
+
+}  // namespace lipsyncd::emulator
