@@ -64,7 +64,8 @@ class InboxWatcher {
 
  private:
   class Impl;
-  std::unique_ptr<Impl> impl_;
+  // Shared so that handlers still queued on the io_context after destruction find it gone.
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace lipsyncd::intake

@@ -1,0 +1,314 @@
+// The inbox watcher on a real folder with real inotify and a real io_context: settle rules,
+// the three pairing forms end to end, refused paths, ignored names and re-examination.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <fstream>
+#include <thread>
+
+#include "lipsyncd/core/error.hpp"
+#include "lipsyncd/intake/inbox_watcher.hpp"
+#include "test_media.hpp"
+
+namespace lipsyncd::intake {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+void write_file(const fs::path& file, const std::string& bytes) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary) << bytes;
+}
+
+// Real-looking headers, so content sniffing sees what the extension says.
+const std::string kWav = std::string("RIFF\x24\x00\x00\x00WAVEfmt ", 16) + std::string(64, 'a');
+const std::string kMp4 = std::string(
+                             "\x00\x00\x00\x18"
+                             "ftypisom",
+                             12) +
+                         std::string(64, 'v');
+
+class InboxWatcherTest : public testing::Test {
+ protected:
+  InboxWatcherTest() {
+    fs::create_directories(inbox());
+    settings_.settle_s = 0.3;
+    settings_.partner_wait_s = 0.6;
+    settings_.rescan_interval_s = 0;
+  }
+
+  fs::path inbox() const { return dir_ / "inbox"; }
+
+  void start() {
+    watcher_ = std::make_unique<InboxWatcher>(
+        io_, inbox(), settings_,
+        IntakeCallbacks{
+            [this](JobRequest request) {
+              requests_.push_back(std::move(request));
+              request_times_.push_back(Clock::now());
+            },
+            [this](Rejection rejection) { rejections_.push_back(std::move(rejection)); }});
+    watcher_->start();
+  }
+
+  // Runs the event loop until `done` or the time-out; returns `done()`.
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 3s) {
+    const auto deadline = Clock::now() + timeout;
+    while (!done() && Clock::now() < deadline) {
+      io_.run_for(5ms);
+      if (io_.stopped()) io_.restart();
+    }
+    return done();
+  }
+  void run_for(std::chrono::milliseconds time) {
+    run_until([] { return false; }, time);
+  }
+
+  test::TempDir dir_;
+  IntakeConfig settings_;
+  boost::asio::io_context io_;
+  std::unique_ptr<InboxWatcher> watcher_;
+  std::vector<JobRequest> requests_;
+  std::vector<Clock::time_point> request_times_;
+  std::vector<Rejection> rejections_;
+};
+
+TEST_F(InboxWatcherTest, ASameStemPairIsOfferedRightAfterTheSecondFileIsClosed) {
+  start();
+  write_file(inbox() / "my clip ü.mp4", kMp4);
+  write_file(inbox() / "my clip ü.wav", kWav);
+  const auto closed = Clock::now();
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+
+  // The close event is enough: no waiting for settle_s.
+  EXPECT_LT(request_times_[0] - closed, 250ms);
+  const JobRequest& request = requests_[0];
+  EXPECT_EQ(request.name, "my clip ü");
+  EXPECT_EQ(request.source, JobSource::same_stem);
+  EXPECT_EQ(request.video, fs::canonical(inbox()) / "my clip ü.mp4");
+  EXPECT_EQ(request.audio, fs::canonical(inbox()) / "my clip ü.wav");
+  EXPECT_TRUE(request.extras.empty());
+  run_for(400ms);
+  EXPECT_EQ(requests_.size(), 1u);  // offered once
+  EXPECT_TRUE(rejections_.empty());
+}
+
+TEST_F(InboxWatcherTest, FilesAlreadyThereAtStartAreTakenOnceStableForSettleTime) {
+  write_file(inbox() / "early.mov", kMp4);
+  write_file(inbox() / "early.flac", "fLaC");
+  const auto started = Clock::now();
+  start();
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_GE(request_times_[0] - started, 300ms);  // nothing told us they were complete
+  EXPECT_EQ(requests_[0].name, "early");
+}
+
+TEST_F(InboxWatcherTest, AFileStillBeingWrittenIsNeverTakenEvenWhenItPausesLongerThanSettle) {
+  write_file(inbox() / "slow.wav", kWav);
+  start();
+  run_for(50ms);
+  std::atomic<bool> writer_done = false;
+  std::thread writer([&] {
+    std::ofstream out(inbox() / "slow.mp4", std::ios::binary);
+    out << kMp4;
+    for (int chunk = 0; chunk < 6; ++chunk) {
+      out << std::string(4096, 'x') << std::flush;
+      std::this_thread::sleep_for(400ms);  // longer than settle_s: size and mtime look stable
+    }
+    out.close();
+    writer_done = true;
+  });
+  const bool taken_early = run_until([&] { return !requests_.empty() || writer_done; }, 5s);
+  EXPECT_TRUE(taken_early);
+  EXPECT_TRUE(requests_.empty()) << "taken while the writer still had it open";
+  writer.join();
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_EQ(fs::file_size(requests_[0].video), kMp4.size() + 6 * 4096);
+}
+
+TEST_F(InboxWatcherTest, ALoneFileIsRejectedAfterPartnerWait) {
+  start();
+  const auto dropped = Clock::now();
+  write_file(inbox() / "clip.mp4", kMp4);
+  ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }));
+  EXPECT_GE(Clock::now() - dropped, 600ms);
+  EXPECT_EQ(rejections_[0].reason_code, "no_audio_found");
+  EXPECT_EQ(rejections_[0].message, "no audio found for clip.mp4");
+  EXPECT_THAT(rejections_[0].files, testing::ElementsAre(fs::canonical(inbox()) / "clip.mp4"));
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(InboxWatcherTest, APartnerArrivingWithinPartnerWaitCompletesThePair) {
+  start();
+  write_file(inbox() / "clip.wav", kWav);
+  run_for(300ms);
+  write_file(inbox() / "clip.mp4", kMp4);
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_TRUE(rejections_.empty());
+}
+
+TEST_F(InboxWatcherTest, AManifestNamesFilesAnywhereInTheInboxAndCarriesOptions) {
+  start();
+  write_file(inbox() / "takes" / "take one.mp4", kMp4);
+  write_file(inbox() / "voice ü.wav", kWav);
+  write_file(inbox() / "promo.job.json",
+             R"({"video": "takes/take one.mp4", "audio": "voice ü.wav", "sync_mode": "loop",
+                 "model": "lipsync-1.8.0", "output": "promo final.mp4"})");
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  run_for(700ms);  // nothing else may happen to the named files (no lone-file rejections)
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_TRUE(rejections_.empty());
+  const JobRequest& request = requests_[0];
+  const fs::path root = fs::canonical(inbox());
+  EXPECT_EQ(request.name, "promo");
+  EXPECT_EQ(request.source, JobSource::manifest);
+  EXPECT_EQ(request.video, root / "takes" / "take one.mp4");
+  EXPECT_EQ(request.audio, root / "voice ü.wav");
+  EXPECT_THAT(request.extras, testing::ElementsAre(root / "promo.job.json"));
+  EXPECT_EQ(request.sync_mode, SyncMode::loop);
+  EXPECT_EQ(request.model, "lipsync-1.8.0");
+  EXPECT_EQ(request.output_name, "promo final.mp4");
+}
+
+TEST_F(InboxWatcherTest, ManifestPathsThatEscapeTheInboxAreRefused) {
+  const fs::path outside = dir_ / "secret.wav";
+  write_file(outside, kWav);
+  write_file(inbox() / "clip.mp4", kMp4);
+  fs::create_symlink(outside, inbox() / "link.wav");
+  start();
+  write_file(inbox() / "dots.job.json", R"({"video": "clip.mp4", "audio": "../secret.wav"})");
+  write_file(inbox() / "absolute.job.json",
+             R"({"video": "clip.mp4", "audio": ")" + outside.string() + R"("})");
+  write_file(inbox() / "symlink.job.json", R"({"video": "clip.mp4", "audio": "link.wav"})");
+  ASSERT_TRUE(run_until([&] { return rejections_.size() >= 3; }));
+  std::map<std::string, std::string> reasons;
+  for (const auto& rejection : rejections_) {
+    ASSERT_EQ(rejection.files.size(), 1u);
+    reasons[rejection.files[0].filename().string()] = rejection.reason_code;
+  }
+  EXPECT_EQ(reasons["dots.job.json"], "path_outside_inbox");
+  EXPECT_EQ(reasons["absolute.job.json"], "path_outside_inbox");
+  EXPECT_EQ(reasons["symlink.job.json"], "path_outside_inbox");
+  EXPECT_TRUE(requests_.empty());
+  EXPECT_TRUE(fs::exists(outside));
+}
+
+TEST_F(InboxWatcherTest, AFolderMovedInBecomesOneJobWithItsJobJson) {
+  const fs::path staging = dir_ / "staging" / "Interview 2";
+  write_file(staging / "camera.mov", kMp4);
+  write_file(staging / "mic.m4a", "audio");
+  write_file(staging / "job.json", R"({"sync_mode": "bounce"})");
+  start();
+  fs::rename(staging, inbox() / "Interview 2");
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  const fs::path folder = fs::canonical(inbox()) / "Interview 2";
+  const JobRequest& request = requests_[0];
+  EXPECT_EQ(request.source, JobSource::folder);
+  EXPECT_EQ(request.name, "Interview 2");
+  EXPECT_EQ(request.folder, folder);
+  EXPECT_EQ(request.video, folder / "camera.mov");
+  EXPECT_EQ(request.audio, folder / "mic.m4a");
+  EXPECT_THAT(request.extras, testing::ElementsAre(folder / "job.json"));
+  EXPECT_EQ(request.sync_mode, SyncMode::bounce);
+}
+
+TEST_F(InboxWatcherTest, AFolderFilledFileByFileIsWatchedToo) {
+  start();
+  fs::create_directory(inbox() / "take");
+  run_for(50ms);
+  write_file(inbox() / "take" / "v.mp4", kMp4);
+  run_for(100ms);
+  EXPECT_TRUE(requests_.empty());
+  write_file(inbox() / "take" / "a.wav", kWav);
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_EQ(requests_[0].source, JobSource::folder);
+  EXPECT_EQ(requests_[0].name, "take");
+}
+
+TEST_F(InboxWatcherTest, HiddenAndTemporaryNamesAreIgnoredUntilRenamedToTheirRealName) {
+  start();
+  write_file(inbox() / ".clip.mp4", kMp4);
+  write_file(inbox() / "clip.mp4.part", kMp4);
+  write_file(inbox() / "clip.wav.crdownload", kWav);
+  write_file(inbox() / "upload.tmp", kWav);
+  write_file(inbox() / "~lock.wav", kWav);
+  run_for(900ms);  // longer than settle and partner wait together
+  EXPECT_TRUE(requests_.empty());
+  EXPECT_TRUE(rejections_.empty());
+  EXPECT_EQ(watcher_->pending_count(), 0u);
+
+  fs::rename(inbox() / "clip.mp4.part", inbox() / "clip.mp4");
+  fs::rename(inbox() / "clip.wav.crdownload", inbox() / "clip.wav");
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }, 1s));
+  EXPECT_EQ(requests_[0].name, "clip");
+}
+
+TEST_F(InboxWatcherTest, AManifestFixedAfterItsRejectionIsExaminedAgainAtOnce) {
+  start();
+  write_file(inbox() / "clip.mp4", kMp4);
+  write_file(inbox() / "voice.wav", kWav);
+  write_file(inbox() / "clip.job.json", R"({"video": "clip.mp4", "audio": )");
+  ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }));
+  EXPECT_EQ(rejections_[0].reason_code, "bad_manifest");
+
+  // The daemon left it where it was; the user fixes it in place.
+  const auto fixed = Clock::now();
+  write_file(inbox() / "clip.job.json", R"({"video": "clip.mp4", "audio": "voice.wav"})");
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_LT(Clock::now() - fixed, 300ms);  // no waiting for settle or a restart
+  EXPECT_EQ(requests_[0].audio.filename(), "voice.wav");
+}
+
+TEST_F(InboxWatcherTest, FilesHandedOutAreNotOfferedTwiceUnlessReexamined) {
+  write_file(inbox() / "clip.mp4", kMp4);
+  write_file(inbox() / "clip.wav", kWav);
+  start();
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  watcher_->rescan();  // the daemon did not move them (yet): still not offered again
+  run_for(500ms);
+  EXPECT_EQ(requests_.size(), 1u);
+
+  watcher_->reexamine(requests_[0].files());
+  ASSERT_TRUE(run_until([&] { return requests_.size() == 2; }));
+  EXPECT_EQ(requests_[1].video, requests_[0].video);
+}
+
+TEST_F(InboxWatcherTest, ThePeriodicRescanFindsFilesInotifyCannotReport) {
+  settings_.rescan_interval_s = 0.2;
+  start();
+  watcher_->stop();  // as if inotify had missed everything (a network share)
+  watcher_ = nullptr;
+  write_file(inbox() / "nfs.mp4", kMp4);
+  write_file(inbox() / "nfs.wav", kWav);
+  start();
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_EQ(requests_[0].name, "nfs");
+}
+
+TEST_F(InboxWatcherTest, NoCallbackRunsAfterStop) {
+  start();
+  write_file(inbox() / "clip.mp4", kMp4);
+  write_file(inbox() / "clip.wav", kWav);
+  watcher_->stop();
+  run_for(500ms);
+  EXPECT_TRUE(requests_.empty());
+  watcher_ = nullptr;
+  run_for(50ms);  // handlers still queued must find the watcher gone
+}
+
+TEST_F(InboxWatcherTest, AMissingInboxIsReportedAtStart) {
+  watcher_ = std::make_unique<InboxWatcher>(io_, dir_ / "nope", settings_, IntakeCallbacks{});
+  try {
+    watcher_->start();
+    FAIL() << "started on a missing inbox";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "inbox_unwatchable");
+  }
+}
+
+}  // namespace
+}  // namespace lipsyncd::intake
