@@ -29,7 +29,6 @@ class CommandRegistry {
 void register_all_commands(CLI::App& app, CommandRegistry& commands);
 
 // One per command_<name>.cpp.
-void register_check_command(CLI::App& app, CommandRegistry& commands);
 void register_submit_command(CLI::App& app, CommandRegistry& commands);
 void register_version_command(CLI::App& app, CommandRegistry& commands);
 

@@ -4,7 +4,6 @@ namespace lipsyncd::cli {
 
 // The order here is the order `lipsyncd --help` lists them in.
 void register_all_commands(CLI::App& app, CommandRegistry& commands) {
-  register_check_command(app, commands);
   register_submit_command(app, commands);
   register_version_command(app, commands);
 }
