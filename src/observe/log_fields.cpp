@@ -22,16 +22,13 @@ ScopedLogFields::~ScopedLogFields() {
 }
 
 std::string journal_field_name(const std::string& key) {
-  std::string name;
-  name.reserve(key.size());
+  // journald ignores fields that start with '_' (trusted fields) or a digit.
+  const bool needs_prefix =
+      key.empty() || std::isalpha(static_cast<unsigned char>(key.front())) == 0;
+  std::string name = needs_prefix ? "F_" : "";
   for (const char c : key) {
     const auto byte = static_cast<unsigned char>(c);
     name += std::isalnum(byte) != 0 ? static_cast<char>(std::toupper(byte)) : '_';
-  }
-  // journald ignores fields that start with '_' (trusted fields) or a digit.
-  if (name.empty() || name.front() == '_' ||
-      std::isdigit(static_cast<unsigned char>(name.front())) != 0) {
-    name.insert(0, "F");
   }
   return name;
 }

@@ -2,6 +2,7 @@
 // Every metric family lipsyncd exports (issue 6), created up front in one registry so the
 // daemon only increments them and /metrics always lists every name, even before first use.
 
+#include "lipsyncd/observe/job_event.hpp"
 #include "lipsyncd/observe/metrics_registry.hpp"
 
 namespace lipsyncd::observe {
@@ -11,6 +12,9 @@ std::vector<double> stage_duration_buckets();
 
 struct DaemonMetrics {
   explicit DaemonMetrics(MetricsRegistry& registry);
+
+  // lipsyncd_job_events_total{event} += 1; call it beside log_event().
+  void count_event(EventName event) { job_events.with({std::string(to_string(event))}).inc(); }
 
   GaugeFamily& jobs;                  // lipsyncd_jobs{state}: jobs in the store by state
   CounterFamily& jobs_finished;       // lipsyncd_jobs_finished_total{outcome,reason_code}

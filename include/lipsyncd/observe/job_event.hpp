@@ -36,19 +36,20 @@ enum class Severity { trace, debug, info, warn, error };
 // The default severity of an event: failures are errors, refusals and delays are warnings.
 Severity default_severity(EventName name) noexcept;
 
+// Every member has an initializer, so designated initializers may name only what they set.
 struct JobEvent {
   EventName event = EventName::accepted;
-  std::string job_id;
-  std::string stage;        // the job's stage when the event happened, e.g. "upload"
-  std::string request_id;   // fal's request id once submitted
-  std::string reason_code;  // for rejected, deferred, failed, held
-  std::optional<std::uint64_t> bytes;
-  std::optional<double> seconds;
-  std::optional<double> cost_usd;
-  std::optional<int> queue_position;
-  std::string retry_at;              // ISO 8601 UTC, for deferred
-  std::string message;               // one sentence for people; the event name when empty
-  std::optional<Severity> severity;  // default_severity(event) when unset
+  std::string job_id{};
+  std::string stage{};        // the job's stage when the event happened, e.g. "upload"
+  std::string request_id{};   // fal's request id once submitted
+  std::string reason_code{};  // for rejected, deferred, failed, held
+  std::optional<std::uint64_t> bytes{};
+  std::optional<double> seconds{};
+  std::optional<double> cost_usd{};
+  std::optional<int> queue_position{};
+  std::string retry_at{};              // ISO 8601 UTC, for deferred
+  std::string message{};               // one sentence for people; the event name when empty
+  std::optional<Severity> severity{};  // default_severity(event) when unset
 };
 
 }  // namespace lipsyncd::observe

@@ -28,7 +28,7 @@ using JournalWriter = std::function<bool(const std::vector<std::string>& fields)
 // Where the sinks write; tests point them elsewhere.
 struct LogOutputs {
   std::FILE* text_stream = stderr;
-  JournalWriter journal_writer;  // empty: the system journal
+  JournalWriter journal_writer{};  // empty: the system journal
 };
 
 // The logger for `config`; throws lipsyncd::Error ("log_file_unwritable") when the JSON file

@@ -18,13 +18,13 @@ namespace lipsyncd::observe {
 
 struct HealthStatus {
   bool ok = false;
-  std::string detail;  // e.g. "watcher live, store writable" or what is wrong
+  std::string detail{};  // e.g. "watcher live, store writable" or what is wrong
 };
 // Asked on the io_context's thread for each GET /healthz: keep it cheap and non-blocking.
 using HealthCheck = std::function<HealthStatus()>;
 
 struct ListenAddress {
-  std::string host;  // a loopback IP literal
+  std::string host{};  // a loopback IP literal
   std::uint16_t port = 0;
 };
 

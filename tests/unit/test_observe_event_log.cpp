@@ -1,0 +1,136 @@
+// Job events become one line with stable field names, at the severity their meaning calls
+// for; heartbeats carry the same numbers as the sd_notify STATUS= line.
+
+#include <gtest/gtest.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/base_sink.h>
+
+#include <algorithm>
+
+#include "lipsyncd/observe/event_log.hpp"
+
+namespace lipsyncd::observe {
+namespace {
+
+const LogField* find(const LogFields& fields, const std::string& key) {
+  const auto it = std::find_if(fields.begin(), fields.end(),
+                               [&](const LogField& field) { return field.key == key; });
+  return it == fields.end() ? nullptr : &*it;
+}
+
+// Captures level, message and the structured fields seen while each message is logged.
+class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  struct Line {
+    spdlog::level::level_enum level;
+    std::string message;
+    LogFields fields;
+  };
+  std::vector<Line> lines;
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const auto* fields = current_log_fields();
+    lines.push_back({msg.level, std::string(msg.payload.data(), msg.payload.size()),
+                     fields != nullptr ? *fields : LogFields{}});
+  }
+  void flush_() override {}
+};
+
+TEST(ObserveEventLog, FieldsCarryEveryValueSetAndNothingElse) {
+  JobEvent event;
+  event.event = EventName::uploaded;
+  event.job_id = "j-17";
+  event.stage = "upload";
+  event.bytes = 1234567;
+  event.seconds = 2.5;
+  const auto fields = fields_of(event);
+  ASSERT_NE(find(fields, "event"), nullptr);
+  EXPECT_EQ(find(fields, "event")->value, "uploaded");
+  EXPECT_EQ(find(fields, "job_id")->value, "j-17");
+  EXPECT_EQ(find(fields, "stage")->value, "upload");
+  EXPECT_EQ(find(fields, "bytes")->value, "1234567");
+  EXPECT_TRUE(find(fields, "bytes")->numeric);
+  EXPECT_EQ(find(fields, "seconds")->value, "2.5");
+  EXPECT_EQ(find(fields, "request_id"), nullptr);
+  EXPECT_EQ(find(fields, "cost_usd"), nullptr);
+  EXPECT_EQ(find(fields, "reason_code"), nullptr);
+}
+
+TEST(ObserveEventLog, EventNamesAreStable) {
+  EXPECT_EQ(to_string(EventName::queue_position), "queue_position");
+  EXPECT_EQ(to_string(EventName::deferred), "deferred");
+  EXPECT_EQ(to_string(EventName::delivered), "delivered");
+  EXPECT_EQ(to_string(EventName::held), "held");
+}
+
+TEST(ObserveEventLog, SeverityFollowsTheEventUnlessOverridden) {
+  auto sink = std::make_shared<CapturingSink>();
+  spdlog::logger logger("test", sink);
+  logger.set_level(spdlog::level::trace);
+
+  log_event(logger, {.event = EventName::failed, .job_id = "a", .reason_code = "no_face"});
+  log_event(logger,
+            {.event = EventName::deferred, .job_id = "b", .retry_at = "2026-11-25T07:00:00Z"});
+  log_event(logger, {.event = EventName::delivered, .job_id = "c", .cost_usd = 0.35});
+  log_event(logger, {.event = EventName::delivered, .job_id = "d", .severity = Severity::debug});
+
+  ASSERT_EQ(sink->lines.size(), 4u);
+  EXPECT_EQ(sink->lines[0].level, spdlog::level::err);
+  EXPECT_EQ(sink->lines[1].level, spdlog::level::warn);
+  EXPECT_EQ(find(sink->lines[1].fields, "retry_at")->value, "2026-11-25T07:00:00Z");
+  EXPECT_EQ(sink->lines[2].level, spdlog::level::info);
+  EXPECT_EQ(find(sink->lines[2].fields, "cost_usd")->value, "0.35");
+  EXPECT_EQ(sink->lines[3].level, spdlog::level::debug);
+  EXPECT_EQ(sink->lines[0].message, "job a failed");  // default text when no message is given
+}
+
+TEST(ObserveEventLog, MessageBracesAreNotFormatPlaceholders) {
+  auto sink = std::make_shared<CapturingSink>();
+  spdlog::logger logger("test", sink);
+  log_event(logger, {.event = EventName::rejected, .job_id = "x", .message = "bad name {}{:d}"});
+  ASSERT_EQ(sink->lines.size(), 1u);
+  EXPECT_EQ(sink->lines[0].message, "bad name {}{:d}");
+}
+
+TEST(ObserveEventLog, FieldsAreOnlyPublishedDuringTheCall) {
+  auto sink = std::make_shared<CapturingSink>();
+  spdlog::logger logger("test", sink);
+  log_event(logger, {.event = EventName::accepted, .job_id = "y"});
+  EXPECT_EQ(current_log_fields(), nullptr);
+  logger.info("plain line");
+  ASSERT_EQ(sink->lines.size(), 2u);
+  EXPECT_TRUE(sink->lines[1].fields.empty());
+}
+
+TEST(ObserveEventLog, HeartbeatLogsTheStatusLineWithItsNumbers) {
+  auto sink = std::make_shared<CapturingSink>();
+  spdlog::logger logger("test", sink);
+  Heartbeat heartbeat;
+  heartbeat.queued = 2;
+  heartbeat.preparing = 1;
+  heartbeat.at_fal = 3;
+  heartbeat.delivered_today = 14;
+  heartbeat.held = 1;
+  heartbeat.spend_today_usd = 4.2;
+  log_heartbeat(logger, heartbeat);
+  ASSERT_EQ(sink->lines.size(), 1u);
+  EXPECT_EQ(sink->lines[0].message,
+            "2 queued, 1 preparing, 3 at fal, 1 held by budget, 14 delivered today, $4.20 "
+            "spent today");
+  EXPECT_EQ(sink->lines[0].message, status_line(heartbeat));
+  EXPECT_EQ(find(sink->lines[0].fields, "event")->value, "heartbeat");
+  EXPECT_EQ(find(sink->lines[0].fields, "at_fal")->value, "3");
+  EXPECT_EQ(find(sink->lines[0].fields, "spend_today_usd")->value, "4.2");
+}
+
+TEST(ObserveEventLog, JournalFieldNamesAreUpperCaseAndValid) {
+  EXPECT_EQ(journal_field_name("job_id"), "JOB_ID");
+  EXPECT_EQ(journal_field_name("cost_usd"), "COST_USD");
+  EXPECT_EQ(journal_field_name("_trusted"), "F__TRUSTED");
+  EXPECT_EQ(journal_field_name("9lives"), "F_9LIVES");
+  EXPECT_EQ(journal_field_name("a-b.c"), "A_B_C");
+}
+
+}  // namespace
+}  // namespace lipsyncd::observe
