@@ -300,6 +300,44 @@ TEST_F(InboxWatcherTest, NoCallbackRunsAfterStop) {
   run_for(50ms);  // handlers still queued must find the watcher gone
 }
 
+TEST_F(InboxWatcherTest, TwoVideosForOneStemAreRejectedAsAmbiguous) {
+  start();
+  write_file(inbox() / "clip.mp4", kMp4);
+  write_file(inbox() / "clip.mov", kMp4);
+  write_file(inbox() / "clip.wav", kWav);
+  ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }));
+  EXPECT_EQ(rejections_[0].reason_code, "ambiguous_pair");
+  EXPECT_EQ(rejections_[0].files.size(), 3u);
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(InboxWatcherTest, ContentDecidesWhenTheExtensionDoesNot) {
+  start();
+  write_file(inbox() / "face.jpg", "\xff\xd8\xff\xe0 picture");  // the media check refuses it
+  write_file(inbox() / "face.voice", kWav);                      // sniffed: RIFF WAVE
+  write_file(inbox() / "notes.txt", "call Bob");
+  ASSERT_TRUE(run_until([&] { return !requests_.empty() && !rejections_.empty(); }));
+  EXPECT_EQ(requests_[0].video.filename(), "face.jpg");
+  EXPECT_EQ(requests_[0].audio.filename(), "face.voice");
+  EXPECT_EQ(rejections_[0].reason_code, "unknown_file_type");
+  EXPECT_EQ(rejections_[0].files[0].filename(), "notes.txt");
+}
+
+TEST_F(InboxWatcherTest, AManifestWaitsForItsInputsThenRejectsWhatNeverCame) {
+  start();
+  write_file(inbox() / "a.job.json", R"({"video": "a-cam.mp4", "audio": "a-mic.wav"})");
+  write_file(inbox() / "b.job.json", R"({"video": "b-cam.mp4", "audio": "b-mic.wav"})");
+  run_for(200ms);
+  write_file(inbox() / "a-cam.mp4", kMp4);
+  write_file(inbox() / "a-mic.wav", kWav);
+  write_file(inbox() / "b-cam.mp4", kMp4);
+  ASSERT_TRUE(run_until([&] { return !requests_.empty() && !rejections_.empty(); }));
+  EXPECT_EQ(requests_[0].name, "a");
+  EXPECT_EQ(rejections_[0].reason_code, "missing_input");
+  EXPECT_THAT(rejections_[0].message, testing::HasSubstr("b-mic.wav"));
+  EXPECT_THAT(rejections_[0].files, testing::ElementsAre(fs::canonical(inbox()) / "b.job.json"));
+}
+
 TEST_F(InboxWatcherTest, AMissingInboxIsReportedAtStart) {
   watcher_ = std::make_unique<InboxWatcher>(io_, dir_ / "nope", settings_, IntakeCallbacks{});
   try {
