@@ -192,12 +192,7 @@ double render_lipsync_output(const fs::path& video, const fs::path& audio, SyncM
       }
       break;
     case SyncMode::silence:
-      if (video_shorter) {
-        video_chain += ",tpad=stop_mode=clone:stop_duration=" + seconds(target - v + 1);
-      } else {
-        audio_chain = "[1:a]apad=whole_dur=" + seconds(target);
-      }
-      break;
+      break;  // the padding below is the whole mode: last frame held, or silence added
     case SyncMode::remap:
       video_chain = "[0:v]setpts=(PTS-STARTPTS)*" + seconds(a / v) + "," + video_prelude(fps);
       break;
@@ -208,8 +203,13 @@ double render_lipsync_output(const fs::path& video, const fs::path& audio, SyncM
   if (loop_audio) inputs.insert(inputs.end(), {"-stream_loop", "-1"});
   inputs.insert(inputs.end(), {"-i", audio_input.string()});
 
-  const std::string filter = video_chain + ",trim=duration=" + seconds(target) +
-                             ",setpts=PTS-STARTPTS[v];" + audio_chain +
+  // Durations are the containers' (what ffprobe and fal report); a stream may end a little
+  // before its container does, so every mode holds the last frame and pads silence up to the
+  // target before cutting there. For `silence` that padding is the mode itself.
+  const std::string filter = video_chain +
+                             ",tpad=stop_mode=clone:stop_duration=" + seconds(target + 1) +
+                             ",trim=duration=" + seconds(target) + ",setpts=PTS-STARTPTS[v];" +
+                             audio_chain + ",apad=whole_dur=" + seconds(target) +
                              ",atrim=duration=" + seconds(target) + ",asetpts=PTS-STARTPTS[a]";
   std::vector<std::string> args = inputs;
   args.insert(args.end(), {"-filter_complex",
