@@ -125,8 +125,8 @@ class JobStore {
   std::vector<JobRecord> due_deferred(TimePoint now) const;  // deferred, next_attempt_at <= now
   std::optional<TimePoint> next_deferred_at() const;         // earliest pending retry
   std::vector<JobRecord> held_for_budget() const;
-  // A delivered job with the same content hash created within `window` before now (the
-  // newest), never `except` itself.
+  // The newest job with the same content hash delivered within `window` before now, never
+  // `except` itself. A window of 0 turns the guard off (nothing is found).
   std::optional<JobRecord> find_delivered_duplicate(const std::string& content_hash,
                                                     std::chrono::seconds window,
                                                     const JobId& except = {}) const;

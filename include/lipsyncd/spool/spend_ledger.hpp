@@ -5,7 +5,7 @@
 // amount if known, else its estimate, in the period of its submit.
 //
 // Periods are UTC calendar days and months: the daemon may run on a server in any zone and
-// fal bills in UTC, so "today" means the UTC day (documented in config/lipsyncd.toml).
+// fal bills in UTC, so "today" means the UTC day; `lipsyncd status` should say "UTC".
 
 #include <chrono>
 #include <mutex>
