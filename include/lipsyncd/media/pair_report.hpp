@@ -1,0 +1,39 @@
+#pragma once
+// Everything known about a video + audio pair before any money is spent: both probes, the
+// face statistics, the sync plan, and the verdict with its reason. `lipsyncd check` prints it;
+// the daemon can store it beside a job (to_json).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lipsyncd/media/face_check.hpp"
+#include "lipsyncd/media/media_info.hpp"
+#include "lipsyncd/media/sync_plan.hpp"
+
+namespace lipsyncd::media {
+
+enum class Verdict { accept, accept_with_warning, reject };
+std::string_view to_string(Verdict verdict) noexcept;
+
+struct PairReport {
+  Verdict verdict = Verdict::reject;
+  std::string reason_code;  // "" for a plain accept; the warning's or rejection's code otherwise
+  std::string message;      // one sentence a person can act on
+  std::string hint;
+  std::optional<MediaInfo> video;  // absent when the video could not be probed
+  std::optional<MediaInfo> audio;
+  bool video_needs_transcode = false;
+  bool audio_needs_transcode = false;
+  std::optional<FaceReport> face;  // absent when the pair was rejected before the face check
+  std::optional<SyncPlan> plan;
+};
+
+// One JSON object: verdict, reason_code, message, hint, video, audio (duration_s, codecs,
+// needs_transcode, ...), face (visible_ratio, median_face_height_ratio, max_faces, ...),
+// sync_mode, sync_mode_reason, output_duration_s, estimated_cost_usd. Unknown values are null.
+std::string to_json(const PairReport& report);
+// A few aligned lines for people (what `lipsyncd check` prints without --json).
+std::string to_text(const PairReport& report);
+
+}  // namespace lipsyncd::media

@@ -1,0 +1,157 @@
+#include "lipsyncd/media/pair_report.hpp"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace lipsyncd::media {
+namespace {
+
+namespace json = boost::json;
+
+// JSON has no infinity (digital silence is -inf dBFS): such values become null.
+json::value number(double value) {
+  if (!std::isfinite(value)) return nullptr;
+  return std::round(value * 1000) / 1000;
+}
+
+json::object input_json(const MediaInfo& info, bool needs_transcode) {
+  json::object object;
+  object["file"] = info.file.string();
+  object["bytes"] = info.bytes;
+  object["container"] = info.container;
+  object["duration_s"] = number(info.duration_s);
+  object["video_codec"] = info.video ? json::value(info.video->codec) : nullptr;
+  object["audio_codec"] = info.audio ? json::value(info.audio->codec) : nullptr;
+  if (info.video) {
+    object["width"] = info.video->display_width();
+    object["height"] = info.video->display_height();
+    object["fps"] = number(info.video->fps);
+    object["variable_frame_rate"] = info.video->variable_frame_rate;
+    object["rotation"] = info.video->rotation;
+    object["pixel_format"] = info.video->pixel_format;
+  }
+  if (info.audio) {
+    object["sample_rate"] = info.audio->sample_rate;
+    object["channels"] = info.audio->channels;
+  }
+  if (info.loudness) {
+    object["peak_dbfs"] = number(info.loudness->peak_dbfs);
+    object["rms_dbfs"] = number(info.loudness->rms_dbfs);
+  }
+  object["needs_transcode"] = needs_transcode;
+  return object;
+}
+
+json::object face_json(const FaceReport& face) {
+  json::object object;
+  object["samples"] = face.samples;
+  object["visible_ratio"] = number(face.visible_ratio);
+  object["median_face_height_ratio"] = number(face.median_face_height_ratio);
+  object["max_faces"] = face.max_faces;
+  object["samples_with_several_faces"] = face.samples_with_several_faces;
+  object["detector"] = face.detector;
+  return object;
+}
+
+json::object span_json(const TimeSpan& span) {
+  return {{"start_s", number(span.start_s)}, {"duration_s", number(span.duration_s)}};
+}
+
+std::string fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string describe_input(const MediaInfo& info, bool needs_transcode) {
+  std::ostringstream out;
+  out << info.file.filename().string() << " (" << container_display_name(info.container) << ", "
+      << fixed(info.duration_s, 3) + " s";
+  if (info.video) {
+    out << ", " << info.video->codec << " " << info.video->display_width() << "x"
+        << info.video->display_height() << " " + fixed(info.video->fps, 2) + " fps";
+    if (info.video->variable_frame_rate) out << " variable";
+    if (info.video->rotation != 0) out << ", rotated " << info.video->rotation << " deg";
+  }
+  if (info.audio) {
+    out << ", " << info.audio->codec << " " << info.audio->sample_rate << " Hz "
+        << info.audio->channels << " ch";
+  }
+  if (info.loudness) out << ", peak " + fixed(info.loudness->peak_dbfs, 1) + " dBFS";
+  out << ") -> " << (needs_transcode ? "transcode" : "no re-encode");
+  return out.str();
+}
+
+}  // namespace
+
+std::string_view to_string(Verdict verdict) noexcept {
+  switch (verdict) {
+    case Verdict::accept:
+      return "accept";
+    case Verdict::accept_with_warning:
+      return "accept_with_warning";
+    case Verdict::reject:
+      return "reject";
+  }
+  return "reject";
+}
+
+std::string to_json(const PairReport& report) {
+  json::object object;
+  object["verdict"] = to_string(report.verdict);
+  object["reason_code"] =
+      report.reason_code.empty() ? json::value(nullptr) : json::value(report.reason_code);
+  object["message"] = report.message;
+  object["hint"] = report.hint;
+  object["video"] = report.video
+                        ? json::value(input_json(*report.video, report.video_needs_transcode))
+                        : json::value(nullptr);
+  object["audio"] = report.audio
+                        ? json::value(input_json(*report.audio, report.audio_needs_transcode))
+                        : json::value(nullptr);
+  object["face"] = report.face ? json::value(face_json(*report.face)) : json::value(nullptr);
+  if (report.plan) {
+    object["sync_mode"] = to_string(report.plan->mode);
+    object["sync_mode_reason"] = report.plan->reason;
+    object["output_duration_s"] = number(report.plan->output_duration_s);
+    object["estimated_cost_usd"] = number(report.plan->estimated_cost_usd);
+    object["video_span"] = span_json(report.plan->video_span);
+    object["audio_span"] = span_json(report.plan->audio_span);
+  } else {
+    for (const char* key : {"sync_mode", "sync_mode_reason", "output_duration_s",
+                            "estimated_cost_usd", "video_span", "audio_span"}) {
+      object[key] = nullptr;
+    }
+  }
+  return json::serialize(object);
+}
+
+std::string to_text(const PairReport& report) {
+  std::ostringstream out;
+  if (report.video)
+    out << "video:    " << describe_input(*report.video, report.video_needs_transcode) << "\n";
+  if (report.audio)
+    out << "audio:    " << describe_input(*report.audio, report.audio_needs_transcode) << "\n";
+  if (report.face) {
+    out << "face:     "
+        << "visible in " + fixed(report.face->visible_ratio * 100, 0) + "%"
+        << " of " << report.face->samples << " samples, "
+        << "median height " + fixed(report.face->median_face_height_ratio * 100, 0) +
+               "% of the frame"
+        << ", at most " << report.face->max_faces << " at once\n";
+  }
+  if (report.plan) {
+    out << "sync:     " << to_string(report.plan->mode) << " (" << report.plan->reason << ")\n"
+        << "output:   " << fixed(report.plan->output_duration_s, 3) + " s"
+        << ", estimated cost $" + fixed(report.plan->estimated_cost_usd, 2) << "\n";
+  }
+  out << "verdict:  " << to_string(report.verdict);
+  if (!report.reason_code.empty()) out << " [" << report.reason_code << "]";
+  out << "\n          " << report.message << "\n";
+  if (!report.hint.empty()) out << "hint:     " << report.hint << "\n";
+  return out.str();
+}
+
+}  // namespace lipsyncd::media

@@ -1,0 +1,52 @@
+#pragma once
+// Decodes one stream (the best video or audio stream) of a file frame by frame, with seeking.
+// Used by the face check (sparse frames), the normalizer and the loudness meter, so opening,
+// decoding and error handling live in one place. Not thread-safe; one per task.
+
+#include <filesystem>
+#include <vector>
+
+#include "libav_handles.hpp"
+
+namespace lipsyncd::media {
+
+class StreamDecoder {
+ public:
+  // threads: 0 lets libavcodec choose; 1 keeps the decoder on the calling thread.
+  StreamDecoder(const std::filesystem::path& file, AVMediaType type, int threads);
+
+  AVFormatContext* format() const { return format_.get(); }
+  AVStream* stream() const { return stream_; }
+  AVCodecContext* codec() const { return codec_.get(); }
+
+  // The next decoded frame (owned by the decoder, valid until the next call), or nullptr at
+  // the end of the stream. Throws Error not_decodable when nothing at all can be decoded.
+  AVFrame* next_frame();
+  // Jumps to the keyframe at or before `seconds`; the next frames start there.
+  void seek(double seconds);
+
+  double seconds(int64_t timestamp) const;
+  int64_t timestamp(double seconds) const;
+  // Presentation time of a frame from next_frame(), in seconds from the stream's start.
+  double frame_seconds(const AVFrame* frame) const;
+  // Keyframe times from the container's index (empty when the container has none).
+  std::vector<double> keyframe_seconds() const;
+
+ private:
+  bool feed_packet();
+
+  std::filesystem::path file_;
+  libav::InputFormat format_;
+  AVStream* stream_ = nullptr;
+  libav::CodecContext codec_;
+  libav::Packet packet_ = libav::make_packet();
+  libav::Frame frame_ = libav::make_frame();
+  bool draining_ = false;
+  int decode_errors_ = 0;
+  long frames_decoded_ = 0;
+};
+
+// Opens a file for reading with content sniffing; Error not_decodable when libav cannot.
+libav::InputFormat open_input(const std::filesystem::path& file);
+
+}  // namespace lipsyncd::media
