@@ -186,11 +186,18 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       watches_.erase(dir);
       return;
     }
+    if ((event.mask & IN_MOVE_SELF) && dir->second != inbox_) {
+      // The watch follows the folder to wherever it went; its events would name wrong paths.
+      ::inotify_rm_watch(stream_->native_handle(), event.wd);
+      watches_.erase(dir);
+      return;
+    }
     if (name.empty() || is_ignored_name(name)) return;
     const fs::path path = dir->second / name;
     if (event.mask & IN_ISDIR) {
       // A folder moved in arrives complete; one created here fills up file by file.
       if (event.mask & (IN_CREATE | IN_MOVED_TO)) scan(path, (event.mask & IN_MOVED_TO) != 0);
+      if (event.mask & (IN_DELETE | IN_MOVED_FROM)) forget_tree(path);
       return;
     }
     if (event.mask & (IN_DELETE | IN_MOVED_FROM)) {
@@ -216,7 +223,33 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       file.closed = true;
       file.closed_at = steady_clock::now();
       if (const auto signature = signature_of(path)) file.signature = *signature;
+      revive_partners_of(path);
     }
+  }
+
+  // A file rejected as lone that is still in the inbox (the daemon could not move it) gets
+  // another chance when a file with its stem arrives next to it.
+  void revive_partners_of(const fs::path& path) {
+    for (auto it = rejected_.begin(); it != rejected_.end();) {
+      const fs::path candidate = it->first;
+      ++it;
+      if (candidate.parent_path() == path.parent_path() && candidate != path &&
+          stem_of(candidate) == stem_of(path)) {
+        rejected_.erase(candidate);
+        track(candidate, true, true);  // it had settled before
+      }
+    }
+  }
+
+  // A folder left the inbox: forget everything inside it.
+  void forget_tree(const fs::path& folder) {
+    const auto inside = [&folder](const fs::path& path) {
+      const auto relative = path.lexically_relative(folder);
+      return !relative.empty() && *relative.begin() != "..";
+    };
+    std::erase_if(tracked_, [&](const auto& entry) { return inside(entry.first); });
+    std::erase_if(handed_out_, [&](const auto& entry) { return inside(entry.first); });
+    std::erase_if(rejected_, [&](const auto& entry) { return inside(entry.first); });
   }
 
   void forget_verdict(const fs::path& path) {

@@ -363,6 +363,31 @@ TEST_F(InboxWatcherTest, FiftyPairsDroppedAtOnceBecomeFiftyJobsClaimedIntoTheSpo
   EXPECT_EQ(store.unfinished().size(), 50u);
 }
 
+TEST_F(InboxWatcherTest, ARejectedLoneFileLeftInPlacePairsWithAPartnerArrivingLater) {
+  start();
+  write_file(inbox() / "late.mp4", kMp4);
+  ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }));
+  EXPECT_EQ(rejections_[0].reason_code, "no_audio_found");
+  // The daemon could not move it to error/; the missing audio arrives after all.
+  write_file(inbox() / "late.wav", kWav);
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_EQ(requests_[0].video.filename(), "late.mp4");
+  EXPECT_EQ(rejections_.size(), 1u);
+}
+
+TEST_F(InboxWatcherTest, AFolderMovedOutIsForgotten) {
+  start();
+  write_file(inbox() / "draft" / "v.mp4", kMp4);
+  run_for(100ms);
+  fs::rename(inbox() / "draft", dir_ / "draft");
+  run_for(900ms);  // past the partner wait: nothing to reject, nothing watched there
+  EXPECT_TRUE(rejections_.empty());
+  EXPECT_EQ(watcher_->pending_count(), 0u);
+  write_file(dir_ / "draft" / "a.wav", kWav);  // outside the inbox now
+  run_for(200ms);
+  EXPECT_TRUE(requests_.empty());
+}
+
 TEST_F(InboxWatcherTest, AMissingInboxIsReportedAtStart) {
   watcher_ = std::make_unique<InboxWatcher>(io_, dir_ / "nope", settings_, IntakeCallbacks{});
   try {
