@@ -199,6 +199,32 @@ TEST_F(InboxWatcherTest, ManifestPathsThatEscapeTheInboxAreRefused) {
   EXPECT_TRUE(fs::exists(outside));
 }
 
+TEST_F(InboxWatcherTest, ManifestsWithUnknownKeysOrBadValuesAreRefusedWithTheReason) {
+  start();
+  write_file(inbox() / "clip.mp4", kMp4);
+  write_file(inbox() / "voice.wav", kWav);
+  write_file(inbox() / "typo.job.json",
+             R"({"video": "clip.mp4", "audio": "voice.wav", "sync-mode": "loop"})");
+  write_file(inbox() / "mode.job.json",
+             R"({"video": "clip.mp4", "audio": "voice.wav", "sync_mode": "stretch"})");
+  write_file(inbox() / "output.job.json",
+             R"({"video": "clip.mp4", "audio": "voice.wav", "output": "../../etc/x.mp4"})");
+  write_file(inbox() / "list.job.json", R"(["clip.mp4", "voice.wav"])");
+  write_file(inbox() / "half.job.json", R"({"video": "clip.mp4"})");
+  ASSERT_TRUE(run_until([&] { return rejections_.size() >= 5; }));
+  std::map<std::string, std::string> messages;
+  for (const auto& rejection : rejections_) {
+    EXPECT_EQ(rejection.reason_code, "bad_manifest") << rejection.message;
+    messages[rejection.files.at(0).filename().string()] = rejection.message;
+  }
+  EXPECT_THAT(messages["typo.job.json"], testing::HasSubstr("unknown key \"sync-mode\""));
+  EXPECT_THAT(messages["mode.job.json"], testing::HasSubstr("stretch"));
+  EXPECT_THAT(messages["output.job.json"], testing::HasSubstr("plain file name"));
+  EXPECT_THAT(messages["list.job.json"], testing::HasSubstr("not a JSON object"));
+  EXPECT_THAT(messages["half.job.json"], testing::HasSubstr("needs both"));
+  EXPECT_TRUE(requests_.empty());
+}
+
 TEST_F(InboxWatcherTest, AFolderMovedInBecomesOneJobWithItsJobJson) {
   const fs::path staging = dir_ / "staging" / "Interview 2";
   write_file(staging / "camera.mov", kMp4);

@@ -5,7 +5,9 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "lipsyncd/spool/job_store.hpp"
 #include "test_media.hpp"
@@ -439,6 +441,30 @@ TEST_F(JobStoreTest, ASecondProcessSeesTransitionsAtOnce) {
   EXPECT_EQ(cli->get(id).state, JobState::accepted);
   cli->cancel(id, "lipsyncd cancel");
   EXPECT_EQ(daemon->get(id).state, JobState::cancelled);
+}
+
+TEST_F(JobStoreTest, ClaimsAndTransitionsFromSeveralThreadsDoNotInterfere) {
+  auto store = open_store();
+  std::vector<JobRequest> requests;
+  for (int i = 0; i < 16; ++i) requests.push_back(drop_pair("t" + std::to_string(i)));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures = 0;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 16; i += 4) {
+        try {
+          const auto id = store->claim(requests[static_cast<std::size_t>(i)]).job.id;
+          store->mark_prepared(id, {});
+          store->ledger().spend(time_.now);
+        } catch (const Error&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(store->count_by_state().at(JobState::prepared), 16);
 }
 
 TEST_F(JobStoreTest, TheDatabaseIsInWalModeWithAVersionedSchema) {
