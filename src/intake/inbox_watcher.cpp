@@ -340,7 +340,9 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       file.settled_since.reset();
       return false;
     }
-    if (file.closed) {
+    // An empty file closed may be a placeholder a downloader fills through a second open:
+    // only settle_s of calm makes it final.
+    if (file.closed && file.signature.size > 0) {
       return now - file.closed_at >= std::min<steady_clock::duration>(kClosedQuiet, settle());
     }
     return !file.writing && now - file.last_change >= settle();

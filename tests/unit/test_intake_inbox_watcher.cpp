@@ -132,6 +132,27 @@ TEST_F(InboxWatcherTest, AFileStillBeingWrittenIsNeverTakenEvenWhenItPausesLonge
   EXPECT_EQ(fs::file_size(requests_[0].video), kMp4.size() + 6 * 4096);
 }
 
+TEST_F(InboxWatcherTest, AnEmptyFileWaitsForSettleTimeEvenWhenClosed) {
+  settings_.settle_s = 1.5;
+  start();
+  write_file(inbox() / "clip.wav", kWav);
+  const auto dropped = Clock::now();
+  write_file(inbox() / "clip.mp4", "");  // a placeholder, filled through a second open
+  run_for(200ms);
+  EXPECT_TRUE(requests_.empty());
+  write_file(inbox() / "clip.mp4", kMp4);
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_EQ(fs::file_size(requests_[0].video), kMp4.size());
+  EXPECT_LT(Clock::now() - dropped, 1200ms);  // the content's close was enough
+
+  // An empty file nobody fills is taken after settle_s (the media check rejects it).
+  write_file(inbox() / "empty.wav", kWav);
+  const auto empty_dropped = Clock::now();
+  write_file(inbox() / "empty.mp4", "");
+  ASSERT_TRUE(run_until([&] { return requests_.size() == 2; }));
+  EXPECT_GE(Clock::now() - empty_dropped, 1500ms);
+}
+
 TEST_F(InboxWatcherTest, ALoneFileIsRejectedAfterPartnerWait) {
   start();
   const auto dropped = Clock::now();
