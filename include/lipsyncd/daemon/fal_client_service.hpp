@@ -1,0 +1,35 @@
+#pragma once
+// FalService on the real fal::Client (one client for the whole daemon, on the event loop).
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+
+#include "lipsyncd/config/config.hpp"
+#include "lipsyncd/daemon/fal_service.hpp"
+
+namespace lipsyncd::fal {
+class Client;
+class ClientObserver;
+}  // namespace lipsyncd::fal
+
+namespace lipsyncd::daemon {
+
+class FalClientService : public FalService {
+ public:
+  FalClientService(boost::asio::any_io_executor executor, const FalConfig& config);
+  ~FalClientService() override;
+
+  boost::asio::awaitable<std::string> upload(std::filesystem::path file) override;
+  boost::asio::awaitable<std::string> submit(fal::LipsyncInput input) override;
+  boost::asio::awaitable<ResultFile> wait_for_result(
+      std::string request_id, std::function<void(const fal::Progress&)> on_progress) override;
+  boost::asio::awaitable<void> download(std::string url, std::filesystem::path destination,
+                                        std::optional<std::uint64_t> size_bytes) override;
+  boost::asio::awaitable<void> cancel(std::string request_id) override;
+  std::string endpoint() const override;
+
+ private:
+  std::unique_ptr<fal::Client> client_;
+};
+
+}  // namespace lipsyncd::daemon

@@ -1,0 +1,39 @@
+#pragma once
+// The pipeline's seam to fal.ai: the few operations a job needs, as coroutines on the event
+// loop. The real implementation wraps fal::Client; unit tests pass a fake. Failures throw
+// fal::FalError (or lipsyncd::Error); submit throws FalErrorKind::ambiguous_submit when the
+// request may have been created, and must never be resent by the caller in that case.
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "lipsyncd/fal/types.hpp"
+
+namespace lipsyncd::daemon {
+
+struct ResultFile {
+  std::string url;
+  std::optional<std::uint64_t> size_bytes;
+};
+
+class FalService {
+ public:
+  virtual ~FalService() = default;
+  virtual boost::asio::awaitable<std::string> upload(std::filesystem::path file) = 0;
+  // Returns the request_id.
+  virtual boost::asio::awaitable<std::string> submit(fal::LipsyncInput input) = 0;
+  // Follows the request until it completes; returns its output file. on_progress sees queue
+  // positions and new log lines.
+  virtual boost::asio::awaitable<ResultFile> wait_for_result(
+      std::string request_id, std::function<void(const fal::Progress&)> on_progress) = 0;
+  virtual boost::asio::awaitable<void> download(std::string url, std::filesystem::path destination,
+                                                std::optional<std::uint64_t> size_bytes) = 0;
+  virtual boost::asio::awaitable<void> cancel(std::string request_id) = 0;
+  virtual std::string endpoint() const = 0;
+};
+
+}  // namespace lipsyncd::daemon

@@ -1,0 +1,89 @@
+#pragma once
+// Drives one job through the spool's state machine: prepare (on the bounded CPU pool), upload,
+// submit, follow, download, verify, deliver. Each transition is committed to the store BEFORE
+// its side effect; the submit intent is stored before the POST and the request_id as soon as
+// it returns; a job with a request_id is only ever polled; an ambiguous submit parks the job
+// for a person. Transient failures defer the job with backoff, final ones send it to error/.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "lipsyncd/config/config.hpp"
+#include "lipsyncd/daemon/async_semaphore.hpp"
+#include "lipsyncd/daemon/fal_service.hpp"
+#include "lipsyncd/daemon/media_work.hpp"
+#include "lipsyncd/observe/job_event.hpp"
+#include "lipsyncd/spool/job_store.hpp"
+
+namespace lipsyncd::daemon {
+
+using EventSink = std::function<void(const observe::JobEvent&)>;
+
+struct PipelineContext {
+  spool::JobStore& store;
+  MediaWork& media;
+  FalService& fal;
+  boost::asio::any_io_executor io;   // the event loop; the store and fal are used only here
+  boost::asio::any_io_executor cpu;  // the bounded pool for media work
+  EventSink on_event;
+};
+
+class JobPipeline {
+ public:
+  JobPipeline(PipelineContext context, std::shared_ptr<const Config> config);
+
+  // SIGHUP reload: later steps use the new settings; the concurrency limits follow.
+  void set_config(std::shared_ptr<const Config> config);
+
+  // Runs the job from its stored state until it is delivered, failed, parked (deferred or
+  // held) or the pipeline stops. Never throws: every failure becomes a transition.
+  boost::asio::awaitable<void> run(spool::JobId id);
+
+  // No new step starts after this; running jobs return at their next step boundary.
+  void stop() { stopping_ = true; }
+  bool stopping() const noexcept { return stopping_; }
+
+  std::size_t preparing() const noexcept { return prepare_slots_.in_use(); }
+  std::size_t at_fal() const noexcept { return fal_slots_.in_use(); }
+  // Steps that should not be cut short by a shutdown (the submit round trip, the delivery).
+  std::size_t in_critical_section() const noexcept { return critical_; }
+
+  // The stage a state belongs to, as logs and error reports name it ("prepare", "upload",...).
+  static std::string stage_name(spool::JobState state);
+
+ private:
+  class CriticalSection;
+
+  boost::asio::awaitable<void> prepare(const spool::JobRecord& job);
+  boost::asio::awaitable<void> upload(const spool::JobRecord& job);
+  boost::asio::awaitable<void> submit(const spool::JobRecord& job);
+  boost::asio::awaitable<void> follow(const spool::JobRecord& job);
+  boost::asio::awaitable<void> deliver(const spool::JobRecord& job);
+
+  // The duplicate guard: takes an earlier delivered result with the same content hash.
+  bool reuse_earlier_result(const spool::JobRecord& job);
+  // Holds the job when its estimate would break a budget cap; true when held.
+  bool hold_for_budget(const spool::JobRecord& job);
+  // Turns a failure into deferred / held / failed (+ error/), or nothing when the job was
+  // cancelled or finished meanwhile.
+  void handle_failure(const spool::JobId& id, std::exception_ptr failure);
+
+  template <typename Work>
+  auto on_cpu(Work& work) -> boost::asio::awaitable<decltype(work())>;
+
+  void emit(observe::JobEvent event) const;
+
+  PipelineContext context_;
+  std::shared_ptr<const Config> config_;
+  AsyncSemaphore prepare_slots_;
+  AsyncSemaphore fal_slots_;
+  std::size_t critical_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace lipsyncd::daemon

@@ -1,0 +1,563 @@
+#include "lipsyncd/daemon/job_pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <optional>
+
+#include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/error.hpp"
+#include "lipsyncd/daemon/job_files.hpp"
+#include "lipsyncd/daemon/retry_backoff.hpp"
+#include "lipsyncd/fal/error.hpp"
+#include "lipsyncd/outbox/delivery.hpp"
+#include "lipsyncd/outbox/file_mover.hpp"
+
+// GCC 12 reports -Wmismatched-new-delete for some Asio coroutine frames: it pairs the
+// frame's sized operator delete (Asio's recycling allocator) with a plain ::operator new it
+// inlined from elsewhere. The pair is Asio's own and matches; the warning is a false
+// positive of GCC 12 with coroutine frames.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace lipsyncd::daemon {
+namespace {
+
+using boost::asio::awaitable;
+using boost::asio::use_awaitable;
+using spool::JobRecord;
+using spool::JobState;
+using EventName = observe::EventName;
+
+constexpr const char* kResultFileName = "result.mp4";
+
+double seconds_between(spool::TimePoint from, spool::TimePoint to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+std::optional<double> stage_seconds(const JobRecord& job, JobState from, JobState to) {
+  const auto start = job.entered_at.find(from);
+  const auto end = job.entered_at.find(to);
+  if (start == job.entered_at.end() || end == job.entered_at.end()) return std::nullopt;
+  return seconds_between(start->second, end->second);
+}
+
+std::string iso_utc(spool::TimePoint at) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(at);
+  std::tm utc{};
+  ::gmtime_r(&t, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+std::string output_file_name(const JobRecord& job, const Config& config) {
+  if (job.options.output_name && !job.options.output_name->empty()) {
+    // Only a file name: an output can never be placed outside the outbox.
+    return std::filesystem::path(*job.options.output_name).filename().string();
+  }
+  return std::filesystem::path(outbox::output_name(config.intake.output_pattern, job.name))
+      .filename()
+      .string();
+}
+
+}  // namespace
+
+// Counts steps that a shutdown should let finish, so the drain can wait for them.
+class JobPipeline::CriticalSection {
+ public:
+  explicit CriticalSection(std::size_t& counter) : counter_(counter) { ++counter_; }
+  CriticalSection(const CriticalSection&) = delete;
+  CriticalSection& operator=(const CriticalSection&) = delete;
+  ~CriticalSection() { --counter_; }
+
+ private:
+  std::size_t& counter_;
+};
+
+JobPipeline::JobPipeline(PipelineContext context, std::shared_ptr<const Config> config)
+    : context_(std::move(context)),
+      config_(std::move(config)),
+      prepare_slots_(context_.io, static_cast<std::size_t>(config_->daemon.max_parallel_prepare)),
+      fal_slots_(context_.io, static_cast<std::size_t>(config_->fal.max_in_flight)) {}
+
+void JobPipeline::set_config(std::shared_ptr<const Config> config) {
+  config_ = std::move(config);
+  prepare_slots_.set_limit(static_cast<std::size_t>(config_->daemon.max_parallel_prepare));
+  fal_slots_.set_limit(static_cast<std::size_t>(config_->fal.max_in_flight));
+}
+
+std::string JobPipeline::stage_name(JobState state) {
+  switch (state) {
+    case JobState::accepted:
+      return "prepare";
+    case JobState::prepared:
+      return "upload";
+    case JobState::uploaded:
+    case JobState::submitting:
+      return "submit";
+    case JobState::submitted:
+      return "fal";
+    case JobState::completed:
+      return "deliver";
+    default:
+      return std::string(spool::to_string(state));
+  }
+}
+
+template <typename Work>
+auto JobPipeline::on_cpu(Work& work) -> awaitable<decltype(work())> {
+  using Result = decltype(work());
+  // Hop to the pool, work, and hop back: the store and fal are only touched on the loop.
+  co_await boost::asio::post(context_.cpu, use_awaitable);
+  std::exception_ptr failure;
+  std::optional<Result> result;
+  try {
+    result.emplace(work());
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_await boost::asio::post(context_.io, use_awaitable);
+  if (failure) std::rethrow_exception(failure);
+  co_return std::move(*result);
+}
+
+void JobPipeline::emit(observe::JobEvent event) const {
+  if (context_.on_event) context_.on_event(event);
+}
+
+awaitable<void> JobPipeline::run(spool::JobId id) {
+  // The fal slot is held from the upload until the result is delivered, across steps.
+  std::optional<SemaphoreUnit> fal_unit;
+  for (;;) {
+    if (stopping_) co_return;
+    std::optional<JobRecord> job;
+    std::exception_ptr failure;
+    try {
+      job = context_.store.find(id);
+      if (!job || spool::is_final(job->state)) co_return;
+      switch (job->state) {
+        case JobState::deferred:
+          if (job->next_attempt_at && *job->next_attempt_at > context_.store.now()) co_return;
+          context_.store.resume(id);
+          continue;
+        case JobState::held:
+        case JobState::submitting:  // only after a crash: recovery parks it for a person
+          co_return;
+        case JobState::accepted:
+          if (reuse_earlier_result(*job)) continue;
+          co_await prepare(*job);
+          continue;
+        default:
+          break;
+      }
+      if (!fal_unit) {
+        if (job->state == JobState::prepared) {
+          if (hold_for_budget(*job)) co_return;
+          co_await fal_slots_.acquire();
+        } else {
+          fal_slots_.acquire_now();  // already at fal (or done there): follow it regardless
+        }
+        fal_unit.emplace(fal_slots_);
+        if (stopping_) co_return;
+        continue;  // the job may have changed while waiting for the slot
+      }
+      switch (job->state) {
+        case JobState::prepared:
+          co_await upload(*job);
+          break;
+        case JobState::uploaded:
+          if (hold_for_budget(*job)) co_return;
+          co_await submit(*job);
+          break;
+        case JobState::submitted:
+          co_await follow(*job);
+          break;
+        case JobState::completed:
+          co_await deliver(*job);
+          break;
+        default:
+          co_return;
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      handle_failure(id, failure);
+      co_return;
+    }
+  }
+}
+
+bool JobPipeline::reuse_earlier_result(const JobRecord& job) {
+  const auto& config = *config_;
+  if (config.intake.duplicate_window_h <= 0 || job.content_hash.empty()) return false;
+  const auto window =
+      std::chrono::seconds(static_cast<long long>(config.intake.duplicate_window_h * 3600.0));
+  const auto earlier = context_.store.find_delivered_duplicate(job.content_hash, window, job.id);
+  if (!earlier || earlier->delivered_paths.empty()) return false;
+  const auto& earlier_video = earlier->delivered_paths.front();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(earlier_video, ec)) return false;  // removed by a person
+  // A copy into the spool (not a link): the user may edit or delete the earlier output.
+  {
+    AtomicFile copy(job.spool_dir / kResultFileName);
+    std::ifstream in(earlier_video, std::ios::binary);
+    std::array<char, 1 << 16> buffer{};
+    while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+      copy.write(std::string_view(buffer.data(), static_cast<std::size_t>(in.gcount())));
+    }
+    copy.commit();
+  }
+  spool::JobResult result;
+  result.size_bytes = std::filesystem::file_size(job.spool_dir / kResultFileName);
+  result.duplicate_of = earlier->id;
+  context_.store.mark_completed(job.id, result);
+  {
+    observe::JobEvent event;
+    event.event = EventName::duplicate;
+    event.job_id = job.id;
+    event.stage = "prepare";
+    event.message = "same inputs and options as job " + earlier->id + " (" +
+                    earlier_video.filename().string() + "): reusing its result, nothing paid";
+    emit(event);
+  }
+  return true;
+}
+
+bool JobPipeline::hold_for_budget(const JobRecord& job) {
+  const double cost = job.plan ? job.plan->estimated_usd : 0;
+  const auto breach = context_.store.ledger().check(config_->budget, cost, context_.store.now());
+  if (!breach) return false;
+  const auto message = "held: " + breach->message() +
+                       "; resumes when the period rolls over or the cap is raised (reload)";
+  context_.store.hold(job.id, spool::HoldReason::budget, message);
+  {
+    observe::JobEvent event;
+    event.event = EventName::held;
+    event.job_id = job.id;
+    event.stage = stage_name(job.state);
+    event.reason_code = "budget_" + breach->period;
+    event.cost_usd = cost;
+    event.message = message;
+    emit(event);
+  }
+  return true;
+}
+
+awaitable<void> JobPipeline::prepare(const JobRecord& job) {
+  co_await prepare_slots_.acquire();
+  SemaphoreUnit unit(prepare_slots_);
+  if (stopping_) co_return;
+  const auto started = std::chrono::steady_clock::now();
+  const auto out_dir = job.spool_dir / "prepared";
+  const auto requested = job.options.sync_mode ? job.options.sync_mode : config_->policy.forced;
+  MediaWork& media = context_.media;
+  // Named, and passed by reference: GCC 12 destroys lambda temporaries inside a co_await
+  // expression twice.
+  auto work = [&media, &job, &out_dir, &requested] {
+    std::filesystem::create_directories(out_dir);
+    return media.prepare(job.video.path, job.audio.path, out_dir, requested);
+  };
+  const auto prepared = co_await on_cpu(work);
+  spool::JobPlan plan;
+  plan.sync_mode = prepared.sync_mode;
+  plan.reason = prepared.sync_mode_reason;
+  plan.model = job.options.model.value_or(config_->fal.model);
+  plan.video_s = prepared.video_s;
+  plan.audio_s = prepared.audio_s;
+  plan.output_s = prepared.output_s;
+  plan.estimated_usd = prepared.estimated_usd;
+  plan.normalized_video = prepared.video;
+  plan.normalized_audio = prepared.audio;
+  context_.store.mark_prepared(job.id, plan);
+  std::string message = "sync_mode " + std::string(to_string(plan.sync_mode)) + " (" + plan.reason +
+                        "), output " + std::to_string(plan.output_s) + " s";
+  for (const auto& warning : prepared.warnings) message += "; warning: " + warning;
+  {
+    observe::JobEvent event;
+    event.event = EventName::prepared;
+    event.job_id = job.id;
+    event.stage = "prepare";
+    event.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    event.cost_usd = plan.estimated_usd;
+    event.message = message;
+    emit(event);
+  }
+}
+
+awaitable<void> JobPipeline::upload(const JobRecord& job) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto& plan = job.plan.value();
+  const auto video = plan.normalized_video.empty() ? job.video.path : plan.normalized_video;
+  const auto audio = plan.normalized_audio.empty() ? job.audio.path : plan.normalized_audio;
+  spool::JobUploads uploads;
+  uploads.video_url = co_await context_.fal.upload(video);
+  uploads.audio_url = co_await context_.fal.upload(audio);
+  context_.store.mark_uploaded(job.id, uploads);
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(video, ec) + std::filesystem::file_size(audio, ec);
+  {
+    observe::JobEvent event;
+    event.event = EventName::uploaded;
+    event.job_id = job.id;
+    event.stage = "upload";
+    event.bytes = bytes;
+    event.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    emit(event);
+  }
+}
+
+awaitable<void> JobPipeline::submit(const JobRecord& job) {
+  const auto& plan = job.plan.value();
+  fal::LipsyncInput input;
+  input.video_url = job.uploads.value().video_url;
+  input.audio_url = job.uploads.value().audio_url;
+  input.model = plan.model;
+  input.sync_mode = std::string(to_string(plan.sync_mode));
+  CriticalSection critical(critical_);
+  // The intent first: a crash from here until the request_id is stored leaves `submitting`,
+  // which recovery parks for a person instead of paying twice.
+  context_.store.mark_submitting(job.id, context_.fal.endpoint());
+  const auto request_id = co_await context_.fal.submit(input);
+  context_.store.mark_submitted(job.id, request_id);
+  {
+    observe::JobEvent event;
+    event.event = EventName::submitted;
+    event.job_id = job.id;
+    event.stage = "submit";
+    event.request_id = request_id;
+    event.cost_usd = plan.estimated_usd;
+    event.message = "submitted to " + context_.fal.endpoint() + " (model " + plan.model +
+                    ", sync_mode " + input.sync_mode + ")";
+    emit(event);
+  }
+}
+
+awaitable<void> JobPipeline::follow(const JobRecord& job) {
+  const auto& id = job.id;
+  const auto request_id = job.request_id;
+  std::function<void(const fal::Progress&)> on_progress =
+      [this, id, request_id](const fal::Progress& progress) {
+        if (progress.queue_position) {
+          {
+            observe::JobEvent event;
+            event.event = EventName::queue_position;
+            event.job_id = id;
+            event.stage = "fal";
+            event.request_id = request_id;
+            event.queue_position = *progress.queue_position;
+            event.severity = observe::Severity::debug;
+            emit(event);
+          }
+        }
+        for (const auto& line : progress.new_logs) {
+          spdlog::debug("job {} fal log: {}", id, line.message);
+        }
+      };
+  const auto result = co_await context_.fal.wait_for_result(request_id, on_progress);
+  spool::JobResult stored;
+  stored.url = result.url;
+  stored.size_bytes = result.size_bytes.value_or(0);
+  context_.store.mark_completed(id, stored);
+  {
+    observe::JobEvent event;
+    event.event = EventName::completed;
+    event.job_id = id;
+    event.stage = "fal";
+    event.request_id = request_id;
+    event.bytes = result.size_bytes;
+    emit(event);
+  }
+}
+
+awaitable<void> JobPipeline::deliver(const JobRecord& job) {
+  const auto config = config_;  // one consistent snapshot for the whole delivery
+  const auto result_path = job.spool_dir / kResultFileName;
+  const auto& result = job.result.value();
+  std::error_code ec;
+  if (!std::filesystem::exists(result_path, ec)) {
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<std::uint64_t> size;
+    if (result.size_bytes > 0) size = result.size_bytes;
+    co_await context_.fal.download(result.url, result_path, size);
+    spdlog::debug(
+        "job {} downloaded {} bytes in {:.2f} s", job.id,
+        std::filesystem::file_size(result_path, ec),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  CriticalSection critical(critical_);
+
+  // A duplicate has no plan of its own: the earlier job's describes the same work.
+  std::optional<JobRecord> earlier;
+  if (result.duplicate_of) earlier = context_.store.find(*result.duplicate_of);
+  const spool::JobPlan plan =
+      job.plan ? *job.plan : (earlier && earlier->plan ? *earlier->plan : spool::JobPlan{});
+
+  MediaWork& media = context_.media;
+  const double tolerance = std::max(0.5, plan.output_s * 0.05);
+  outbox::VideoFacts facts;
+  try {
+    auto work = [&media, &result_path, &plan, tolerance] {
+      return outbox::verify_result(
+          result_path, plan.output_s, tolerance,
+          [&media](const std::filesystem::path& file) { return media.probe_video(file); });
+    };
+    facts = co_await on_cpu(work);
+  } catch (const Error&) {
+    std::filesystem::remove(result_path, ec);  // a bad download is fetched again next time
+    throw;
+  }
+
+  outbox::Sidecar sidecar;
+  sidecar.job_id = job.id;
+  sidecar.request_id = result.duplicate_of && earlier ? earlier->request_id : job.request_id;
+  sidecar.endpoint = job.endpoint.empty() && earlier ? earlier->endpoint : job.endpoint;
+  sidecar.model = plan.model;
+  sidecar.sync_mode = std::string(to_string(plan.sync_mode));
+  sidecar.sync_mode_reason = plan.reason;
+  for (const auto& input : job_inputs(job)) sidecar.inputs.push_back(input.original_name);
+  sidecar.video_duration_s = plan.video_s;
+  sidecar.audio_duration_s = plan.audio_s;
+  sidecar.output_duration_s = facts.duration_s;
+  sidecar.estimated_cost_usd = result.duplicate_of ? 0 : plan.estimated_usd;
+  sidecar.billed_minutes = result.duplicate_of ? 0 : std::ceil(facts.duration_s) / 60.0;
+  sidecar.billed_cost_usd =
+      result.duplicate_of ? 0 : result.billed_usd.value_or(plan.estimated_usd);
+  sidecar.duplicate_of = result.duplicate_of;
+  const auto add_stage = [&](const char* name, JobState from, JobState to) {
+    if (const auto s = stage_seconds(job, from, to)) sidecar.stage_seconds[name] = *s;
+  };
+  add_stage("prepare", JobState::accepted, JobState::prepared);
+  add_stage("upload", JobState::prepared, JobState::uploaded);
+  add_stage("submit", JobState::submitting, JobState::submitted);
+  add_stage("fal", JobState::submitted, JobState::completed);
+  if (const auto done = job.entered_at.find(JobState::completed); done != job.entered_at.end()) {
+    sidecar.stage_seconds["deliver"] = seconds_between(done->second, context_.store.now());
+  }
+
+  // Result first, then the inputs, then the record: every step finds its own earlier work
+  // after a crash, and the spool copy of the result is removed only once recorded.
+  const auto delivered = outbox::deliver_result(result_path, config->paths.outbox,
+                                                output_file_name(job, *config), sidecar);
+  const auto archived = outbox::archive_inputs(job_inputs(job), config->paths.done);
+  if (delivered.crossed_filesystems || archived.crossed_filesystems) {
+    spdlog::info(
+        "job {}: outbox or done/ is on another filesystem than the spool: files were "
+        "copied, fsynced and the originals removed (not an atomic rename)",
+        job.id);
+  }
+  context_.store.mark_delivered(job.id, {delivered.video, delivered.sidecar});
+  std::filesystem::remove_all(job.spool_dir, ec);
+  if (ec)
+    spdlog::warn("job {}: cannot remove spool folder {}: {}", job.id, job.spool_dir.string(),
+                 ec.message());
+  {
+    observe::JobEvent event;
+    event.event = EventName::delivered;
+    event.job_id = job.id;
+    event.stage = "deliver";
+    event.request_id = sidecar.request_id;
+    event.bytes = std::filesystem::file_size(delivered.video, ec);
+    event.seconds = seconds_between(job.created_at, context_.store.now());
+    event.cost_usd = sidecar.billed_cost_usd;
+    event.message = "delivered " + delivered.video.filename().string();
+    emit(event);
+  }
+}
+
+void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr failure) {
+  std::optional<Failure> what;
+  bool ambiguous = false;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const fal::FalError& e) {
+    what = e.failure();
+    ambiguous = e.kind() == fal::FalErrorKind::ambiguous_submit;
+  } catch (const Error& e) {
+    what = e.failure();
+  } catch (const std::exception& e) {
+    // Not one of ours (a filesystem error, a bug): keep the job and try again later.
+    what = Failure{"internal_error", e.what(), "see the daemon's log", Permanence::transient};
+  }
+  if (what->reason_code == "illegal_transition") {
+    spdlog::info("job {}: changed by someone else meanwhile (cancel or retry); this run stops", id);
+    return;
+  }
+  try {
+    const auto job = context_.store.find(id);
+    if (!job || spool::is_final(job->state)) return;
+    const auto stage = stage_name(job->stage());
+    spool::JobError error{stage, what->reason_code, what->message, what->hint};
+    if (ambiguous) {
+      const auto message = "the submit may or may not have reached fal (" + what->message +
+                           "); not resent, to avoid paying twice. Check fal's dashboard, then "
+                           "`lipsyncd retry " +
+                           id + "` to submit again or `lipsyncd cancel " + id + "`";
+      context_.store.hold(id, spool::HoldReason::ambiguous_submit, message);
+      {
+        observe::JobEvent event;
+        event.event = EventName::held;
+        event.job_id = id;
+        event.stage = stage;
+        event.reason_code = what->reason_code;
+        event.message = message;
+        event.severity = observe::Severity::error;
+        emit(event);
+      }
+      return;
+    }
+    const int attempts = job->attempts + 1;
+    if (what->permanence == Permanence::transient && may_retry(attempts, config_->daemon)) {
+      const auto retry_at = context_.store.now() + retry_delay(attempts, config_->daemon);
+      context_.store.defer(id, error, retry_at);
+      {
+        observe::JobEvent event;
+        event.event = EventName::deferred;
+        event.job_id = id;
+        event.stage = stage;
+        event.request_id = job->request_id;
+        event.reason_code = what->reason_code;
+        event.retry_at = iso_utc(retry_at);
+        event.message = what->message + " (attempt " + std::to_string(attempts) + " of " +
+                        std::to_string(config_->daemon.max_attempts) + ")";
+        emit(event);
+      }
+      return;
+    }
+    outbox::ErrorReport report;
+    report.job_id = id;
+    report.stage = stage;
+    report.reason_code = what->reason_code;
+    report.message = what->message;
+    report.hint = what->hint;
+    if (!job->request_id.empty()) report.request_id = job->request_id;
+    const auto report_path =
+        outbox::reject_inputs(job_inputs(*job), config_->paths.error, job->name, report);
+    context_.store.fail(id, error);
+    {
+      observe::JobEvent event;
+      event.event = EventName::failed;
+      event.job_id = id;
+      event.stage = stage;
+      event.request_id = job->request_id;
+      event.reason_code = what->reason_code;
+      event.message = what->message + " (inputs and " + report_path.filename().string() + " in " +
+                      config_->paths.error.string() + ")";
+      emit(event);
+    }
+  } catch (const std::exception& e) {
+    // The store or the disk refused even that: the job stays as it is and is retried.
+    spdlog::error("job {}: cannot record the failure ({}): {}", id, what->message, e.what());
+  }
+}
+
+}  // namespace lipsyncd::daemon

@@ -1,0 +1,379 @@
+// The job pipeline against a real job store (SQLite in a temp folder) with fake media and a
+// fake fal: every path of the state machine without a network, a codec or a sleep.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/error.hpp"
+#include "lipsyncd/daemon/job_pipeline.hpp"
+#include "lipsyncd/fal/error.hpp"
+#include "test_media.hpp"
+
+namespace lipsyncd::daemon {
+namespace {
+
+using spool::JobState;
+using test::TempDir;
+
+const std::string kFakeMp4 = std::string(
+                                 "\0\0\0\x18"
+                                 "ftypisom",
+                                 12) +
+                             "fake video body";
+
+class FakeMedia : public MediaWork {
+ public:
+  std::optional<Error> reject;
+  double output_s = 2.0;
+  double result_s = 2.0;
+  int prepares = 0;
+
+  PreparedMedia prepare(const std::filesystem::path& video, const std::filesystem::path& audio,
+                        const std::filesystem::path&, std::optional<SyncMode>) override {
+    ++prepares;
+    if (reject) throw *reject;
+    PreparedMedia prepared;
+    prepared.video = video;
+    prepared.audio = audio;
+    prepared.sync_mode = SyncMode::bounce;
+    prepared.sync_mode_reason = "audio longer";
+    prepared.video_s = 1.5;
+    prepared.audio_s = output_s;
+    prepared.output_s = output_s;
+    prepared.estimated_usd = 0.70 * output_s / 60;
+    return prepared;
+  }
+  outbox::VideoFacts probe_video(const std::filesystem::path&) override { return {true, result_s}; }
+};
+
+class FakeFal : public FalService {
+ public:
+  int uploads = 0;
+  int submits = 0;
+  int waits = 0;
+  int downloads = 0;
+  std::optional<fal::FalErrorKind> fail_upload_once;
+  std::optional<fal::FalErrorKind> fail_submit;
+  std::optional<fal::FalErrorKind> fail_wait_once;
+
+  static fal::FalError error(fal::FalErrorKind kind) {
+    return fal::FalError(fal::FalErrorDetails{kind, 0, "injected", std::nullopt},
+                         "injected " + std::string(fal::to_string(kind)));
+  }
+
+  boost::asio::awaitable<std::string> upload(std::filesystem::path file) override {
+    ++uploads;
+    if (fail_upload_once) {
+      const auto kind = *fail_upload_once;
+      fail_upload_once.reset();
+      throw error(kind);
+    }
+    co_return "http://fake/files/" + file.filename().string();
+  }
+  boost::asio::awaitable<std::string> submit(fal::LipsyncInput input) override {
+    ++submits;
+    last_input = input;
+    if (fail_submit) throw error(*fail_submit);
+    co_return "req-" + std::to_string(submits);
+  }
+  boost::asio::awaitable<ResultFile> wait_for_result(
+      std::string request_id, std::function<void(const fal::Progress&)> on_progress) override {
+    ++waits;
+    if (fail_wait_once) {
+      const auto kind = *fail_wait_once;
+      fail_wait_once.reset();
+      throw error(kind);
+    }
+    fal::Progress progress;
+    progress.queue_position = 0;
+    on_progress(progress);
+    co_return ResultFile{"http://fake/results/" + request_id + ".mp4", kFakeMp4.size()};
+  }
+  boost::asio::awaitable<void> download(std::string, std::filesystem::path destination,
+                                        std::optional<std::uint64_t>) override {
+    ++downloads;
+    write_file_atomically(destination, kFakeMp4);
+    co_return;
+  }
+  boost::asio::awaitable<void> cancel(std::string) override { co_return; }
+  std::string endpoint() const override { return "fal-ai/sync-lipsync"; }
+
+  fal::LipsyncInput last_input;
+};
+
+std::string read(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class JobPipelineTest : public ::testing::Test {
+ protected:
+  JobPipelineTest() {
+    auto config = std::make_shared<Config>();
+    config->paths.inbox = dir / "inbox";
+    config->paths.outbox = dir / "outbox";
+    config->paths.done = dir / "done";
+    config->paths.error = dir / "error";
+    config->paths.state = dir / "state";
+    config->daemon.retry_base_s = 30;
+    config_ = config;
+    for (const auto* folder :
+         {&config->paths.inbox, &config->paths.outbox, &config->paths.done, &config->paths.error}) {
+      std::filesystem::create_directories(*folder);
+    }
+    spool::JobStoreSettings settings;
+    settings.state_dir = config->paths.state;
+    settings.default_model = config->fal.model;
+    settings.clock = [this] { return now; };
+    store = std::make_unique<spool::JobStore>(settings);
+    make_pipeline();
+  }
+
+  void make_pipeline() {
+    pipeline = std::make_unique<JobPipeline>(
+        PipelineContext{*store, media, fal, io.get_executor(), cpu.get_executor(),
+                        [this](const observe::JobEvent& e) { events.push_back(e); }},
+        config_);
+  }
+
+  Config& config() { return const_cast<Config&>(*config_); }
+
+  spool::JobId drop_pair(const std::string& stem, const std::string& video_bytes = "video",
+                         const std::string& audio_bytes = "audio") {
+    const auto video = dir / "inbox" / (stem + ".mp4");
+    const auto audio = dir / "inbox" / (stem + ".wav");
+    std::ofstream(video, std::ios::binary) << video_bytes;
+    std::ofstream(audio, std::ios::binary) << audio_bytes;
+    JobRequest request;
+    request.name = stem;
+    request.video = video;
+    request.audio = audio;
+    request.source = JobSource::same_stem;
+    return store->claim(request).job.id;
+  }
+
+  void run(const spool::JobId& id) {
+    auto done = boost::asio::co_spawn(io, pipeline->run(id), boost::asio::use_future);
+    io.restart();
+    io.run();
+    done.get();
+  }
+
+  JobState state(const spool::JobId& id) { return store->get(id).state; }
+
+  bool saw(observe::EventName name) const {
+    for (const auto& e : events) {
+      if (e.event == name) return true;
+    }
+    return false;
+  }
+
+  TempDir dir;
+  spool::TimePoint now = std::chrono::system_clock::now();
+  std::shared_ptr<const Config> config_;
+  std::unique_ptr<spool::JobStore> store;
+  boost::asio::io_context io;
+  boost::asio::thread_pool cpu{1};
+  FakeMedia media;
+  FakeFal fal;
+  std::vector<observe::JobEvent> events;
+  std::unique_ptr<JobPipeline> pipeline;
+};
+
+TEST_F(JobPipelineTest, DeliversAPairWithSidecarAndArchivesTheInputs) {
+  const auto id = drop_pair("clip");
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.uploads, 2);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(fal.last_input.sync_mode, "bounce");
+  EXPECT_EQ(fal.last_input.model, "lipsync-1.9.0-beta");
+  EXPECT_EQ(read(dir / "outbox/clip.lipsync.mp4"), kFakeMp4);
+  const auto sidecar = boost::json::parse(read(dir / "outbox/clip.lipsync.json")).as_object();
+  EXPECT_EQ(sidecar.at("request_id").as_string(), "req-1");
+  EXPECT_EQ(sidecar.at("sync_mode").as_string(), "bounce");
+  EXPECT_EQ(sidecar.at("sync_mode_reason").as_string(), "audio longer");
+  EXPECT_TRUE(sidecar.at("stage_seconds").as_object().contains("fal"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "done/clip.mp4"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "done/clip.wav"));
+  EXPECT_FALSE(std::filesystem::exists(store->get(id).spool_dir));
+  EXPECT_TRUE(saw(observe::EventName::delivered));
+}
+
+TEST_F(JobPipelineTest, TransientUploadFailureDefersWithBackoffThenSucceeds) {
+  fal.fail_upload_once = fal::FalErrorKind::network;
+  const auto id = drop_pair("clip");
+  run(id);
+  auto job = store->get(id);
+  ASSERT_EQ(job.state, JobState::deferred);
+  EXPECT_EQ(job.stage(), JobState::prepared);
+  ASSERT_TRUE(job.next_attempt_at.has_value());
+  // retry_base_s = 30 (the store keeps time to the millisecond or second).
+  const auto wait =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*job.next_attempt_at - now);
+  EXPECT_GE(wait.count(), 29000);
+  EXPECT_LE(wait.count(), 30000);
+  run(id);  // not due yet: nothing happens
+  EXPECT_EQ(state(id), JobState::deferred);
+  now += std::chrono::seconds(31);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+}
+
+TEST_F(JobPipelineTest, AmbiguousSubmitIsHeldAndNeverResent) {
+  fal.fail_submit = fal::FalErrorKind::ambiguous_submit;
+  const auto id = drop_pair("clip");
+  run(id);
+  auto job = store->get(id);
+  EXPECT_EQ(job.state, JobState::held);
+  EXPECT_EQ(job.hold_reason, spool::HoldReason::ambiguous_submit);
+  run(id);
+  now += std::chrono::hours(24);
+  run(id);
+  EXPECT_EQ(fal.submits, 1);
+}
+
+TEST_F(JobPipelineTest, RejectedInputsGoToErrorWithAReportAndNothingReachesFal) {
+  media.reject = Error("no_face", "no face found in clip.mp4", "use a clip with a face");
+  const auto id = drop_pair("clip");
+  run(id);
+  EXPECT_EQ(state(id), JobState::failed);
+  EXPECT_EQ(fal.uploads, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "error/clip.mp4"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "error/clip.wav"));
+  const auto report = boost::json::parse(read(dir / "error/clip.error.json")).as_object();
+  EXPECT_EQ(report.at("reason_code").as_string(), "no_face");
+  EXPECT_EQ(report.at("stage").as_string(), "prepare");
+  EXPECT_EQ(report.at("job_id").as_string(), id);
+}
+
+TEST_F(JobPipelineTest, PermanentFalFailureRecordsTheRequestId) {
+  fal.fail_wait_once = fal::FalErrorKind::app_failure;
+  const auto id = drop_pair("clip");
+  run(id);
+  EXPECT_EQ(state(id), JobState::failed);
+  const auto report = boost::json::parse(read(dir / "error/clip.error.json")).as_object();
+  EXPECT_EQ(report.at("request_id").as_string(), "req-1");
+  EXPECT_EQ(report.at("stage").as_string(), "fal");
+}
+
+TEST_F(JobPipelineTest, AJobWithARequestIdIsOnlyPolledAfterAFailure) {
+  fal.fail_wait_once = fal::FalErrorKind::network;
+  const auto id = drop_pair("clip");
+  run(id);
+  ASSERT_EQ(state(id), JobState::deferred);
+  EXPECT_EQ(store->get(id).stage(), JobState::submitted);
+  now += std::chrono::minutes(5);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(fal.waits, 2);
+}
+
+TEST_F(JobPipelineTest, BudgetCapHoldsTheJobUntilTheCapIsRaised) {
+  config().budget.daily_usd = 0.01;  // the job's estimate is about 0.023 USD
+  const auto id = drop_pair("clip");
+  run(id);
+  auto job = store->get(id);
+  EXPECT_EQ(job.state, JobState::held);
+  EXPECT_EQ(job.hold_reason, spool::HoldReason::budget);
+  EXPECT_EQ(fal.uploads, 0);
+  EXPECT_TRUE(saw(observe::EventName::held));
+  config().budget.daily_usd = 5;  // what a reload does
+  store->resume(id);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+}
+
+TEST_F(JobPipelineTest, DuplicateContentReusesTheEarlierResultWithoutPaying) {
+  const auto first = drop_pair("clip", "same video", "same audio");
+  run(first);
+  ASSERT_EQ(state(first), JobState::delivered);
+  const auto second = drop_pair("clip", "same video", "same audio");
+  run(second);
+  EXPECT_EQ(state(second), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(media.prepares, 1);
+  EXPECT_EQ(read(dir / "outbox/clip.lipsync-2.mp4"), kFakeMp4);
+  const auto sidecar = boost::json::parse(read(dir / "outbox/clip.lipsync-2.json")).as_object();
+  EXPECT_EQ(sidecar.at("duplicate_of").as_string(), first);
+  EXPECT_EQ(sidecar.at("billed_cost_usd").as_double(), 0.0);
+  EXPECT_TRUE(saw(observe::EventName::duplicate));
+}
+
+TEST_F(JobPipelineTest, ADuplicateWindowOfZeroPaysAgain) {
+  config().intake.duplicate_window_h = 0;
+  run(drop_pair("clip", "same video", "same audio"));
+  run(drop_pair("clip", "same video", "same audio"));
+  EXPECT_EQ(fal.submits, 2);
+}
+
+TEST_F(JobPipelineTest, AResultOfTheWrongLengthIsDownloadedAgain) {
+  media.result_s = 9.0;  // fal's file lasts 9 s where 2 s were expected
+  const auto id = drop_pair("clip");
+  run(id);
+  auto job = store->get(id);
+  ASSERT_EQ(job.state, JobState::deferred);
+  EXPECT_EQ(job.stage(), JobState::completed);
+  EXPECT_FALSE(std::filesystem::exists(job.spool_dir / "result.mp4"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "outbox/clip.lipsync.mp4"));
+  media.result_s = 2.0;
+  now += std::chrono::minutes(1);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.downloads, 2);
+  EXPECT_EQ(fal.submits, 1);
+}
+
+TEST_F(JobPipelineTest, TransientFailuresStopAfterMaxAttempts) {
+  config().daemon.max_attempts = 2;
+  fal.fail_upload_once = fal::FalErrorKind::network;
+  const auto id = drop_pair("clip");
+  run(id);
+  ASSERT_EQ(state(id), JobState::deferred);
+  now += std::chrono::minutes(5);
+  fal.fail_upload_once = fal::FalErrorKind::network;
+  run(id);
+  EXPECT_EQ(state(id), JobState::failed);
+  EXPECT_TRUE(std::filesystem::exists(dir / "error/clip.error.json"));
+}
+
+TEST_F(JobPipelineTest, ACancelledJobStopsWithoutTouchingItsFiles) {
+  const auto id = drop_pair("clip");
+  store->cancel(id, "test");
+  run(id);
+  EXPECT_EQ(state(id), JobState::cancelled);
+  EXPECT_EQ(media.prepares, 0);
+}
+
+TEST_F(JobPipelineTest, ManifestOutputNameIsUsedAsAFileNameOnly) {
+  const auto video = dir / "inbox/take.mp4";
+  const auto audio = dir / "inbox/take.wav";
+  std::ofstream(video) << "v";
+  std::ofstream(audio) << "a";
+  JobRequest request;
+  request.name = "take";
+  request.video = video;
+  request.audio = audio;
+  request.source = JobSource::manifest;
+  request.output_name = "../escape/final take.mp4";
+  const auto id = store->claim(request).job.id;
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_TRUE(std::filesystem::exists(dir / "outbox/final take.mp4"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "outbox/final take.json"));
+}
+
+}  // namespace
+}  // namespace lipsyncd::daemon
