@@ -1,5 +1,6 @@
 #include "lipsyncd/spool/job_store.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <random>
 #include <set>
@@ -215,6 +216,18 @@ JobState parked_stage(JobState from) {
   return from == JobState::submitting ? JobState::uploaded : from;
 }
 
+std::string hold_reason_code(HoldReason reason) {
+  switch (reason) {
+    case HoldReason::budget:
+      return "budget_exceeded";
+    case HoldReason::ambiguous_submit:
+      return "ambiguous_submit";
+    case HoldReason::operator_request:
+      return "held_by_operator";
+  }
+  return "held";
+}
+
 std::string describe_error(const JobError& error) {
   return error.stage + ": " + error.reason_code + ": " + error.message;
 }
@@ -303,7 +316,7 @@ ClaimResult JobStore::claim(const JobRequest& request) {
                   "check the state folder's permissions and free space", Permanence::transient);
     }
   }
-  manifest.name = request.name;
+  manifest.name = request.name.empty() ? request.video.stem().string() : request.name;
   manifest.source = request.source;
   manifest.folder = request.folder;
   manifest.options = JobOptions{request.model, request.sync_mode, request.output_name};
@@ -507,6 +520,8 @@ JobRecord JobStore::hold(const JobId& id, HoldReason reason, const std::string& 
       job.resume_state = parked_stage(job.state);
     }
     job.hold_reason = reason;
+    job.error =
+        JobError{std::string(to_string(*job.resume_state)), hold_reason_code(reason), message, ""};
     return JobState::held;
   });
 }
@@ -653,7 +668,9 @@ std::vector<JobStatusRow> JobStore::status(std::size_t recent_finished) const {
     row.in_state_for = std::chrono::duration_cast<std::chrono::seconds>(now - job.updated_at);
     row.next_attempt_at = job.next_attempt_at;
     row.request_id = job.request_id;
-    if (job.error) {
+    const bool explains_state = job.state == JobState::deferred || job.state == JobState::held ||
+                                job.state == JobState::failed;
+    if (job.error && explains_state) {
       row.reason_code = job.error->reason_code;
       row.message = job.error->message;
     }

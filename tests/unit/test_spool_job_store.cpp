@@ -358,8 +358,14 @@ TEST_F(JobStoreTest, RetryOfAHeldJobResumesIt) {
   const JobRecord held = store->hold(id, HoldReason::budget, "daily budget reached");
   EXPECT_EQ(held.hold_reason, HoldReason::budget);
   ASSERT_EQ(store->held_for_budget().size(), 1u);
+  const auto rows = store->status();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].reason_code, "budget_exceeded");
+  EXPECT_EQ(rows[0].message, "daily budget reached");
+  EXPECT_EQ(rows[0].stage, JobState::prepared);
   EXPECT_EQ(store->retry(id).state, JobState::prepared);
   EXPECT_TRUE(store->held_for_budget().empty());
+  EXPECT_TRUE(store->status()[0].reason_code.empty());  // running again: nothing to explain
   EXPECT_FALSE(store->get(id).hold_reason);
 }
 

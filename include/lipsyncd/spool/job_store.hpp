@@ -45,7 +45,8 @@ struct ClaimResult {
 
 // What start-up found. Every unfinished job is in exactly one list.
 struct Recovery {
-  std::vector<JobRecord> poll;             // submitted: request_id known, poll/stream only
+  std::vector<JobRecord> poll;             // stage submitted (also deferred there): request_id
+                                           // known, poll/stream only, never submit again
   std::vector<JobRecord> resume;           // accepted, prepared, uploaded, completed, deferred
   std::vector<JobRecord> held;             // held for the budget (re-check) or a person
   std::vector<JobRecord> needs_attention;  // were `submitting` without a request_id: the POST
@@ -66,7 +67,7 @@ struct JobStatusRow {
   std::chrono::seconds in_state_for{0};  // since the last transition
   std::optional<TimePoint> next_attempt_at;
   std::string request_id;
-  std::string reason_code;  // of the error, when failed/deferred
+  std::string reason_code;  // why it is deferred, held or failed; empty otherwise
   std::string message;
 };
 
@@ -105,7 +106,8 @@ class JobStore {
   // when the caller KNOWS the POST never left: resumes `uploaded`, the estimate is dropped).
   JobRecord defer(const JobId& id, const JobError& error, TimePoint retry_at);
   // Park the job; it resumes its current stage on resume() (submitting resumes `uploaded`:
-  // a person decided to submit again).
+  // a person decided to submit again). The message is kept as the job's error, with reason
+  // "budget_exceeded", "ambiguous_submit" or "held_by_operator", so `status` can show it.
   JobRecord hold(const JobId& id, HoldReason reason, const std::string& message);
   // deferred/held -> the stage it was parked from.
   JobRecord resume(const JobId& id);
