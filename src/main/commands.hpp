@@ -29,6 +29,10 @@ class CommandRegistry {
 void register_all_commands(CLI::App& app, CommandRegistry& commands);
 
 // One per command_<name>.cpp.
+void register_run_command(CLI::App& app, CommandRegistry& commands);
+void register_status_command(CLI::App& app, CommandRegistry& commands);
+void register_retry_command(CLI::App& app, CommandRegistry& commands);
+void register_cancel_command(CLI::App& app, CommandRegistry& commands);
 void register_submit_command(CLI::App& app, CommandRegistry& commands);
 void register_version_command(CLI::App& app, CommandRegistry& commands);
 

@@ -1,0 +1,90 @@
+// `lipsyncd cancel ID`: stop a job; cancel it at fal too when it was submitted.
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "commands.hpp"
+#include "lipsyncd/daemon/config_location.hpp"
+#include "lipsyncd/daemon/job_files.hpp"
+#include "lipsyncd/fal/client.hpp"
+#include "lipsyncd/outbox/delivery.hpp"
+#include "lipsyncd/spool/job_store.hpp"
+
+namespace lipsyncd::cli {
+namespace {
+
+struct CancelOptions {
+  std::string config_file;
+  std::string job_id;
+};
+
+// Asks fal to drop the request; says what happened in one line.
+void cancel_at_fal(const FalConfig& config, const std::string& request_id) {
+  boost::asio::io_context io;
+  fal::Client client(io.get_executor(), config);
+  auto outcome = boost::asio::co_spawn(io, client.cancel(request_id), boost::asio::use_future);
+  io.run();
+  try {
+    outcome.get();
+    std::cout << "fal: request " << request_id << " cancelled (nothing is billed)\n";
+  } catch (const fal::FalError& e) {
+    if (e.http_status() == 400) {
+      std::cout << "fal: too late to cancel request " << request_id
+                << " (already running or done; fal bills it)\n";
+    } else {
+      std::cout << "fal: could not cancel request " << request_id << ": " << e.what() << "\n";
+    }
+  }
+}
+
+int cancel_job(const CancelOptions& options) {
+  std::optional<std::filesystem::path> flag;
+  if (!options.config_file.empty()) flag = options.config_file;
+  const auto located = daemon::locate_config(flag, current_environment());
+  spool::JobStoreSettings settings;
+  settings.state_dir = located.config.paths.state;
+  settings.default_model = located.config.fal.model;
+  spool::JobStore store(settings);
+  const auto job = store.get(options.job_id);
+  if (spool::is_final(job.state)) {
+    std::cout << "job " << job.id << " is already " << spool::to_string(job.state) << "\n";
+    return kExitFailure;
+  }
+  const auto stage = spool::to_string(job.stage());
+  // The store first: the daemon stops at its next step once the job is cancelled there.
+  store.cancel(job.id, "cancelled with `lipsyncd cancel`");
+  std::cout << "job " << job.id << " (" << job.name << ") cancelled at stage " << stage << "\n";
+  if (!job.request_id.empty() && !job.result) cancel_at_fal(located.config.fal, job.request_id);
+  outbox::ErrorReport report;
+  report.job_id = job.id;
+  report.stage = std::string(stage);
+  report.reason_code = "cancelled";
+  report.message = "cancelled with `lipsyncd cancel`";
+  report.hint = "drop the files into the inbox again to start over";
+  if (!job.request_id.empty()) report.request_id = job.request_id;
+  const auto path =
+      outbox::reject_inputs(daemon::job_inputs(job), located.config.paths.error, job.name, report);
+  std::cout << "inputs moved to " << path.parent_path().string() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_cancel_command(CLI::App& app, CommandRegistry& commands) {
+  auto options = std::make_shared<CancelOptions>();
+  auto* cancel = app.add_subcommand(
+      "cancel",
+      "Cancel a job: it stops at its next step and its inputs move to error/. A job already "
+      "submitted is cancelled at fal too (fal cancels only queued requests; a running one is "
+      "billed). Works while the daemon runs.");
+  cancel->add_option("ID", options->job_id, "Job id, as `lipsyncd status` shows it")->required();
+  cancel->add_option("-c,--config", options->config_file,
+                     "Configuration file (default: ./config/lipsyncd.toml if present)");
+  commands.add(cancel, [options] { return cancel_job(*options); });
+}
+
+}  // namespace lipsyncd::cli

@@ -1,0 +1,57 @@
+// `lipsyncd retry ID`: try a deferred, held or failed job again now.
+
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "commands.hpp"
+#include "lipsyncd/daemon/config_location.hpp"
+#include "lipsyncd/daemon/job_files.hpp"
+#include "lipsyncd/spool/job_store.hpp"
+
+namespace lipsyncd::cli {
+namespace {
+
+struct RetryOptions {
+  std::string config_file;
+  std::string job_id;
+};
+
+int retry_job(const RetryOptions& options) {
+  std::optional<std::filesystem::path> flag;
+  if (!options.config_file.empty()) flag = options.config_file;
+  const auto located = daemon::locate_config(flag, current_environment());
+  spool::JobStoreSettings settings;
+  settings.state_dir = located.config.paths.state;
+  settings.default_model = located.config.fal.model;
+  spool::JobStore store(settings);
+  const auto job = store.get(options.job_id);
+  if (job.state == spool::JobState::failed) {
+    // A failed job's inputs went to error/: they come back into its spool folder first.
+    const int restored = daemon::restore_inputs_from_error(job, located.config.paths.error);
+    std::cout << "moved " << restored << " input file(s) back from "
+              << located.config.paths.error.string() << "\n";
+  }
+  const auto retried = store.retry(options.job_id);
+  std::cout << "job " << retried.id << " (" << retried.name << "): " << spool::to_string(job.state)
+            << " -> " << spool::to_string(retried.state)
+            << "; the running daemon picks it up within a second\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_retry_command(CLI::App& app, CommandRegistry& commands) {
+  auto options = std::make_shared<RetryOptions>();
+  auto* retry = app.add_subcommand(
+      "retry",
+      "Try a job again now: a deferred job skips its wait, a held job resumes (for an "
+      "ambiguous submit this means submitting again: check fal's dashboard first), a failed "
+      "job's inputs come back from error/ and it starts over. The running daemon notices.");
+  retry->add_option("ID", options->job_id, "Job id, as `lipsyncd status` shows it")->required();
+  retry->add_option("-c,--config", options->config_file,
+                    "Configuration file (default: ./config/lipsyncd.toml if present)");
+  commands.add(retry, [options] { return retry_job(*options); });
+}
+
+}  // namespace lipsyncd::cli

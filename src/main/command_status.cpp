@@ -1,0 +1,139 @@
+// `lipsyncd status`: the jobs in the store by state, with age and stage, and the spend.
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "commands.hpp"
+#include "lipsyncd/daemon/config_location.hpp"
+#include "lipsyncd/spool/job_store.hpp"
+
+namespace lipsyncd::cli {
+namespace {
+
+struct StatusOptions {
+  std::string config_file;
+  bool json = false;
+  std::size_t recent = 20;
+};
+
+std::string human_duration(std::chrono::seconds age) {
+  const auto s = age.count();
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+std::string cell(std::string text, std::size_t width) {
+  if (text.size() > width) text = text.substr(0, width - 1) + "~";
+  return text + std::string(width - text.size() + 1, ' ');
+}
+
+void print_table(const std::vector<spool::JobStatusRow>& rows, const spool::SpendSummary& spend,
+                 const BudgetConfig& budget) {
+  std::map<spool::JobState, int> by_state;
+  for (const auto& row : rows) ++by_state[row.state];
+  std::cout << cell("JOB", 28) << cell("NAME", 20) << cell("STATE", 10) << cell("STAGE", 10)
+            << cell("AGE", 5) << cell("FOR", 5) << "DETAIL\n";
+  for (const auto& row : rows) {
+    std::string detail;
+    if (row.hold_reason) detail = std::string(spool::to_string(*row.hold_reason)) + ": ";
+    if (!row.reason_code.empty()) detail += row.reason_code + ": ";
+    detail += row.message;
+    if (!row.request_id.empty()) detail += " [fal " + row.request_id + "]";
+    if (row.attempts > 0) detail += " (attempts " + std::to_string(row.attempts) + ")";
+    std::cout << cell(row.id, 28) << cell(row.name, 20)
+              << cell(std::string(spool::to_string(row.state)), 10)
+              << cell(std::string(spool::to_string(row.stage)), 10)
+              << cell(human_duration(row.age), 5) << cell(human_duration(row.in_state_for), 5)
+              << detail << "\n";
+  }
+  std::cout << "\njobs:";
+  if (by_state.empty()) std::cout << " none";
+  for (const auto& [state, count] : by_state) {
+    std::cout << " " << spool::to_string(state) << "=" << count;
+  }
+  char money[160];
+  std::snprintf(
+      money, sizeof money, "\nspend (UTC): today %.2f USD%s, this month %.2f USD%s\n",
+      spend.today_usd,
+      budget.daily_usd > 0 ? (" of " + std::to_string(budget.daily_usd)).c_str() : "",
+      spend.this_month_usd,
+      budget.monthly_usd > 0 ? (" of " + std::to_string(budget.monthly_usd)).c_str() : "");
+  std::cout << money;
+}
+
+void print_json(const std::vector<spool::JobStatusRow>& rows, const spool::SpendSummary& spend,
+                const BudgetConfig& budget) {
+  boost::json::array jobs;
+  boost::json::object counts;
+  for (const auto& row : rows) {
+    boost::json::object job{
+        {"id", row.id},
+        {"name", row.name},
+        {"state", spool::to_string(row.state)},
+        {"stage", spool::to_string(row.stage)},
+        {"age_s", row.age.count()},
+        {"in_state_s", row.in_state_for.count()},
+        {"attempts", row.attempts},
+        {"request_id", row.request_id},
+        {"reason_code", row.reason_code},
+        {"message", row.message},
+    };
+    if (row.hold_reason) job["hold_reason"] = spool::to_string(*row.hold_reason);
+    jobs.push_back(std::move(job));
+    const auto key = std::string(spool::to_string(row.state));
+    counts[key] = (counts.contains(key) ? counts[key].as_int64() : 0) + 1;
+  }
+  boost::json::object root{
+      {"jobs", std::move(jobs)},
+      {"counts", std::move(counts)},
+      {"spend",
+       {{"today_usd", spend.today_usd},
+        {"this_month_usd", spend.this_month_usd},
+        {"daily_cap_usd", budget.daily_usd},
+        {"monthly_cap_usd", budget.monthly_usd},
+        {"period", "UTC"}}},
+  };
+  std::cout << boost::json::serialize(root) << "\n";
+}
+
+int show_status(const StatusOptions& options) {
+  std::optional<std::filesystem::path> flag;
+  if (!options.config_file.empty()) flag = options.config_file;
+  const auto located = daemon::locate_config(flag, current_environment());
+  spool::JobStoreSettings settings;
+  settings.state_dir = located.config.paths.state;
+  settings.default_model = located.config.fal.model;
+  // Safe beside a running daemon: SQLite's WAL lets readers and the writer share the store.
+  spool::JobStore store(settings);
+  const auto rows = store.status(options.recent);
+  const auto spend = store.ledger().spend(store.now());
+  if (options.json) {
+    print_json(rows, spend, located.config.budget);
+  } else {
+    print_table(rows, spend, located.config.budget);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_status_command(CLI::App& app, CommandRegistry& commands) {
+  auto options = std::make_shared<StatusOptions>();
+  auto* status = app.add_subcommand(
+      "status",
+      "Show the jobs (unfinished ones and the most recent finished ones) with their state, "
+      "stage and age, and today's and this month's spend (UTC). Works while the daemon runs.");
+  status->add_option("-c,--config", options->config_file,
+                     "Configuration file (default: ./config/lipsyncd.toml if present)");
+  status->add_flag("--json", options->json, "Print one JSON object instead of a table");
+  status->add_option("--recent", options->recent, "How many finished jobs to list (default 20)");
+  commands.add(status, [options] { return show_status(*options); });
+}
+
+}  // namespace lipsyncd::cli
