@@ -33,6 +33,7 @@ void register_run_command(CLI::App& app, CommandRegistry& commands);
 void register_status_command(CLI::App& app, CommandRegistry& commands);
 void register_retry_command(CLI::App& app, CommandRegistry& commands);
 void register_cancel_command(CLI::App& app, CommandRegistry& commands);
+void register_check_command(CLI::App& app, CommandRegistry& commands);
 void register_submit_command(CLI::App& app, CommandRegistry& commands);
 void register_version_command(CLI::App& app, CommandRegistry& commands);
 

@@ -60,8 +60,12 @@ double stream_seconds(const AVStream* stream) {
 
 struct PacketScan {
   bool variable_frame_rate = false;
-  double end_s = 0;  // largest packet end time over all streams (only for a full scan)
+  double end_s = 0;          // largest packet end time over all streams
+  double video_end_s = 0;    // largest video packet end time
+  bool reached_end = false;  // every packet was read: the end times are exact
 };
+
+PacketScan judge_frame_rate(PacketScan& scan, std::vector<int64_t>& video_pts);
 
 // Reads packets (no decoding): sorted presentation times of the first video packets tell a
 // constant frame rate from a variable one; a full pass measures the duration when the
@@ -77,13 +81,20 @@ PacketScan scan_packets(AVFormatContext* format, const AVStream* video, bool ful
       const double end =
           static_cast<double>(packet->pts - start + packet->duration) * av_q2d(stream->time_base);
       scan.end_s = std::max(scan.end_s, end);
-      if (stream == video && video_pts.size() < kFrameRateScanPackets) {
-        video_pts.push_back(packet->pts);
+      if (stream == video) {
+        scan.video_end_s = std::max(scan.video_end_s, end);
+        if (video_pts.size() < kFrameRateScanPackets) video_pts.push_back(packet->pts);
       }
     }
     av_packet_unref(packet.get());
-    if (!full && (video == nullptr || video_pts.size() >= kFrameRateScanPackets)) break;
+    if (!full && (video == nullptr || video_pts.size() >= kFrameRateScanPackets))
+      return judge_frame_rate(scan, video_pts);
   }
+  scan.reached_end = true;
+  return judge_frame_rate(scan, video_pts);
+}
+
+PacketScan judge_frame_rate(PacketScan& scan, std::vector<int64_t>& video_pts) {
   if (video_pts.size() >= 3) {
     std::sort(video_pts.begin(), video_pts.end());
     std::vector<int64_t> steps;
@@ -183,6 +194,10 @@ MediaInfo probe(const std::filesystem::path& file) {
   if (!info.still_image && (video_stream != nullptr || !duration_known)) {
     const PacketScan scan = scan_packets(format.get(), video_stream, !duration_known);
     if (!duration_known) info.duration_s = scan.end_s;
+    if (info.video && info.video->duration_s == 0 && scan.reached_end) {
+      // Matroska states no per-stream duration; a short clip was read whole anyway.
+      info.video->duration_s = scan.video_end_s;
+    }
     if (info.video) {
       const AVRational r = video_stream->r_frame_rate;
       const double nominal = r.num > 0 && r.den > 0 ? av_q2d(r) : info.video->fps;
