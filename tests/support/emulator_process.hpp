@@ -24,10 +24,10 @@ namespace lipsyncd::test {
 struct EmulatorOptions {
   std::string key = "test-key";
   bool tls = false;  // serve HTTPS with tls_cert / tls_key (PEM files)
-  std::filesystem::path tls_cert, tls_key;
+  std::filesystem::path tls_cert{}, tls_key{};
   int queue_delay_ms = 0;  // least time a request stays IN_QUEUE
   int processing_ms = 0;   // least time a request stays IN_PROGRESS
-  std::vector<std::string> extra_args;
+  std::vector<std::string> extra_args{};
 };
 
 class EmulatorProcess {
