@@ -280,7 +280,7 @@ class Client::Impl {
     // A signed URL: no Authorization header, only the content type, like fal's client.
     HttpRequest put{"PUT",
                     checked(parse_url(upload_url)),
-                    {{"Content-Type", content_type}},
+                    signed_url_headers({{"Content-Type", content_type}}),
                     {},
                     FileBody{fd.get(), 0, size}};
     co_await call("upload", put, RetryPolicy::standard(), false);
@@ -519,9 +519,10 @@ class Client::Impl {
     const int part_count = static_cast<int>((size + part_size - 1) / part_size);
     for (int number = 1; number <= part_count; ++number) {
       const std::uint64_t offset = static_cast<std::uint64_t>(number - 1) * part_size;
+      // No Content-Type: the official client sends each part as an untyped slice.
       HttpRequest put{"PUT",
                       checked(parse_url(upload_part_url(upload_url, number))),
-                      {},
+                      signed_url_headers({}),
                       {},
                       FileBody{fd, offset, std::min(part_size, size - offset)}};
       // Each part is retried on its own: a broken connection costs one part, not the file.
@@ -533,12 +534,21 @@ class Client::Impl {
     }
     HttpRequest complete{"POST",
                          checked(parse_url(complete_upload_url(upload_url))),
-                         {{"Content-Type", "application/json"}},
+                         signed_url_headers({{"Content-Type", "application/json"}}),
                          json::serialize(json::object{{"parts", std::move(parts)}}),
                          {}};
     co_await call("complete_upload", complete, RetryPolicy::standard(), false);
     spdlog::debug("fal: uploaded {} bytes in {} parts", size, part_count);
     co_return file_url;
+  }
+
+  // Signed upload URLs need no key (and must never see it): the official client's fetch
+  // sends only these there.
+  std::vector<std::pair<std::string, std::string>> signed_url_headers(
+      std::vector<std::pair<std::string, std::string>> headers) const {
+    headers.emplace_back("Accept", "*/*");
+    headers.emplace_back("User-Agent", options_.user_agent);
+    return headers;
   }
 
   // An API request: the headers fal's official client sends, credentials included.

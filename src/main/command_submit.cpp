@@ -1,9 +1,12 @@
 // `lipsyncd submit VIDEO AUDIO --out OUT.mp4`: one job in the foreground, through the same
 // fal client coroutines the daemon uses: upload both files, submit, follow the queue (printing
 // position and logs as they change), download the result. Exit 0 only when OUT.mp4 is there.
+// Before any money is spent the pair goes through the media module (probe, face check, sync
+// plan, normalization with pre-trim), unless --no-prepare asks to upload the files as given.
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +19,7 @@
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/sync_mode.hpp"
 #include "lipsyncd/fal/client.hpp"
+#include "lipsyncd/media/pair_preparation.hpp"
 
 namespace lipsyncd::cli {
 namespace {
@@ -32,7 +36,57 @@ struct SubmitOptions {
   std::string rest_url;
   std::filesystem::path ca_file;
   std::string log_level;
+  bool no_prepare = false;
 };
+
+// A private scratch folder for the normalized files, removed when the command ends.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "lipsyncd-submit-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw Error("disk_error", "cannot create a scratch folder in " + pattern,
+                  "check TMPDIR and free space", Permanence::transient);
+    }
+    path_ = pattern;
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    std::error_code ignored;  // best effort: never throw from a destructor
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// What will be uploaded: the normalized pair and the planned sync mode, or the files as given.
+struct UploadPlan {
+  std::filesystem::path video;
+  std::filesystem::path audio;
+  std::string sync_mode;  // empty: fal's default
+};
+
+UploadPlan prepare(const SubmitOptions& options, const Config& config, const ScratchDir& scratch) {
+  if (options.no_prepare) return {options.video, options.audio, options.sync_mode};
+  std::optional<SyncMode> requested;
+  if (!options.sync_mode.empty()) requested = parse_sync_mode(options.sync_mode);
+  std::cout << "checking and normalizing the pair\n" << std::flush;
+  const media::PreparedPair prepared =
+      media::prepare_pair(options.video, options.audio, scratch.path(), config, requested);
+  std::string mode = options.sync_mode;
+  if (prepared.report.plan) {
+    mode = std::string(to_string(prepared.report.plan->mode));
+    std::cout << "sync mode " << mode << ": " << prepared.report.plan->reason << "\n";
+  }
+  if (prepared.report.verdict == media::Verdict::accept_with_warning) {
+    std::cout << "warning: " << prepared.report.message << "\n";
+  }
+  return {prepared.video.file, prepared.audio.file, mode};
+}
 
 Config effective_config(const SubmitOptions& options) {
   const Environment env = current_environment();
@@ -101,13 +155,13 @@ void print_progress(const fal::Progress& progress) {
 }
 
 fal::awaitable<void> run_job(fal::Client& client, const SubmitOptions& options,
-                             const Config& config) {
+                             const UploadPlan& plan, const Config& config) {
   std::cout << "uploading " << options.video.filename().string() << "\n" << std::flush;
-  const std::string video_url = co_await client.upload(options.video);
+  const std::string video_url = co_await client.upload(plan.video);
   std::cout << "uploading " << options.audio.filename().string() << "\n" << std::flush;
-  const std::string audio_url = co_await client.upload(options.audio);
+  const std::string audio_url = co_await client.upload(plan.audio);
 
-  fal::LipsyncInput input{video_url, audio_url, config.fal.model, options.sync_mode};
+  fal::LipsyncInput input{video_url, audio_url, config.fal.model, plan.sync_mode};
   const fal::Submission submission = co_await client.submit(input);
   std::cout << "submitted to " << client.endpoint().full() << ": request " << submission.request_id
             << "\n"
@@ -126,12 +180,12 @@ int run_submit(const SubmitOptions& options) {
   const Config config = effective_config(options);
   setup_logging(config.log.level);
   check_inputs(options, config);
-  // Local normalization and the face check (media module) are not wired in yet: the files
-  // are uploaded as given.
+  const ScratchDir scratch;
+  const UploadPlan plan = prepare(options, config, scratch);
   boost::asio::io_context io;
   fal::Client client(io.get_executor(), config.fal);
   std::exception_ptr failure;
-  boost::asio::co_spawn(io, run_job(client, options, config),
+  boost::asio::co_spawn(io, run_job(client, options, plan, config),
                         [&failure](std::exception_ptr error) { failure = error; });
   io.run();
   if (failure) std::rethrow_exception(failure);
@@ -165,6 +219,9 @@ void register_submit_command(CLI::App& app, CommandRegistry& commands) {
   submit->add_option("--ca-file", options->ca_file,
                      "Extra CA certificates (PEM) trusted on top of the system store");
   submit->add_option("--config", options->config_file, "Configuration file (TOML)");
+  submit->add_flag("--no-prepare", options->no_prepare,
+                   "Upload the files as given: skip the local check (probe, face) and the "
+                   "normalization and pre-trim");
   submit->add_option("--log-level", options->log_level,
                      "trace, debug, info, warn or error (default: [log] level)");
   submit->footer(
