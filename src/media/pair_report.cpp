@@ -13,7 +13,12 @@ namespace json = boost::json;
 // JSON has no infinity (digital silence is -inf dBFS): such values become null.
 json::value number(double value) {
   if (!std::isfinite(value)) return nullptr;
-  return std::round(value * 1000) / 1000;
+  const double rounded = std::round(value * 1000) / 1000;
+  // Whole numbers print as 600, not 6E2.
+  if (rounded == std::trunc(rounded) && std::fabs(rounded) < 1e15) {
+    return static_cast<std::int64_t>(rounded);
+  }
+  return rounded;
 }
 
 json::object input_json(const MediaInfo& info, bool needs_transcode) {

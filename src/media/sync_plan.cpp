@@ -41,6 +41,19 @@ void fill_durations(SyncPlan& plan, double video_s, double audio_s) {
   }
 }
 
+std::string how_video_fills(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::bounce:
+      return "the video plays forward and back to fill it";
+    case SyncMode::loop:
+      return "the video loops to fill it";
+    case SyncMode::silence:
+      return "the video holds its last frame to fill it";
+    default:
+      return "fal fits the video to it";
+  }
+}
+
 }  // namespace
 
 SyncPlan plan_sync(const MediaInfo& video, const MediaInfo& audio, const PolicyConfig& policy,
@@ -60,15 +73,8 @@ SyncPlan plan_sync(const MediaInfo& video, const MediaInfo& audio, const PolicyC
     plan.reason = "audio and video have the same length (within " + seconds_text(tolerance) + ")";
   } else if (a > v && v >= policy.short_video_s) {
     plan.mode = policy.audio_longer;
-    plan.reason = "audio is " + seconds_text(a - v) + " longer than the video; the video is " +
-                  std::string(to_string(plan.mode)) + "d to fill it";
-    if (plan.mode == SyncMode::bounce) {
-      plan.reason = "audio is " + seconds_text(a - v) +
-                    " longer than the video; the video plays forward and back to fill it";
-    } else if (plan.mode == SyncMode::loop) {
-      plan.reason =
-          "audio is " + seconds_text(a - v) + " longer than the video; the video loops to fill it";
-    }
+    plan.reason =
+        "audio is " + seconds_text(a - v) + " longer than the video; " + how_video_fills(plan.mode);
   } else if (a > v) {
     plan.mode = SyncMode::loop;
     plan.reason = "audio is longer and the video is shorter than " +

@@ -1,0 +1,224 @@
+// Media preparation figures, each beside an anchor measured in the same run:
+//   normalize (transcode) time vs the ffmpeg command with identical settings  (goal <= 1.1x)
+//   remux of a compliant 60 s clip, as a multiple of realtime                  (goal >= 50x)
+//   face check of a 60 s 720p30 clip (8 samples) vs a full ffmpeg decode       (goal <= 0.5x)
+//   peak RSS of check + normalize for the 4K60 and the 60-minute cases
+// Inputs: ../shared/media (LIPSYNCD_TEST_MEDIA) and make-large.sh's cases (LIPSYNCD_LARGE_MEDIA).
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lipsyncd/config/config.hpp"
+#include "lipsyncd/core/error.hpp"
+#include "lipsyncd/media/face_check.hpp"
+#include "lipsyncd/media/normalizer.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace lipsyncd;
+
+fs::path self_path() {
+  return fs::read_symlink("/proc/self/exe");
+}
+
+fs::path env_or(const char* name, const fs::path& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? fs::path(value) : fallback;
+}
+
+// build/bin/bench_x -> <repo>/../shared/media and build/large-media, as bench/run sets them.
+fs::path media_dir() {
+  return env_or(
+      "LIPSYNCD_TEST_MEDIA",
+      self_path().parent_path().parent_path().parent_path().parent_path() / "shared" / "media");
+}
+fs::path large_dir() {
+  return env_or("LIPSYNCD_LARGE_MEDIA", self_path().parent_path().parent_path() / "large-media");
+}
+
+struct ChildResult {
+  int exit_code = -1;
+  double seconds = 0;
+  long max_rss_kib = 0;
+};
+
+ChildResult run(std::vector<std::string> argv, bool quiet = true) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (quiet) posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = -1;
+  ChildResult result;
+  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return result;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.max_rss_kib = usage.ru_maxrss;
+  return result;
+}
+
+double time_of(const std::function<void()>& work) {
+  const auto start = std::chrono::steady_clock::now();
+  work();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void bench_line(const char* name, double value, const char* unit, const std::string& anchor,
+                double anchor_value, double ratio, const char* goal) {
+  std::printf("BENCH\t%s\t%.3f\t%s\t%s\t%.3f\t%.3f\t%s\n", name, value, unit, anchor.c_str(),
+              anchor_value, ratio, goal);
+  std::fflush(stdout);
+}
+
+void require(bool ok, const std::string& what) {
+  if (!ok) {
+    std::fprintf(stderr, "bench_media_prepare: %s\n", what.c_str());
+    std::exit(1);
+  }
+}
+
+// Child mode: the whole preparation of one large file, so the parent can read its peak RSS.
+int prepare_in_child(const fs::path& video, const fs::path& out) {
+  const Config config = default_config({});
+  const media::MediaInfo info = media::probe(video);
+  const media::TimeSpan span{0, info.duration_s};
+  const media::FaceReport faces = media::check_faces(info, span, config.face);
+  std::fprintf(stderr, "  %s: face visible %.0f%%, %d samples\n", video.filename().c_str(),
+               faces.visible_ratio * 100, faces.samples);
+  if (info.audio) {
+    media::measure_loudness(info);
+    media::normalize_audio(info, span, out / "audio.wav", config.media);
+  }
+  const auto normalized = media::normalize_video(info, span, out / "video.mp4", config.media);
+  std::fprintf(stderr, "  %s: %s, %.1f s\n", video.filename().c_str(),
+               std::string(to_string(normalized.method)).c_str(), normalized.duration_s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc == 4 && std::string(argv[1]) == "--prepare") return prepare_in_child(argv[2], argv[3]);
+
+    char pattern[] = "/tmp/lipsyncd-bench-XXXXXX";
+    const fs::path work = ::mkdtemp(pattern);
+    const fs::path monalisa = media_dir() / "real_talk_monalisa_720p.mp4";
+    require(fs::exists(monalisa), "test media missing: " + monalisa.string());
+
+    // A 60 s 720p30 talking clip (x264 defaults: a keyframe every ~8 s) and the same in MPEG-4
+    // Part 2, which needs a transcode.
+    const fs::path h264 = work / "talk60_h264.mp4";
+    const fs::path mpeg4 = work / "talk60_mpeg4.avi";
+    require(run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i",
+                 monalisa.string(), "-t", "60", "-c:v", "libx264", "-preset", "veryfast", "-c:a",
+                 "aac", h264.string()})
+                    .exit_code == 0,
+            "cannot make the 60 s clip");
+    require(run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", h264.string(), "-c:v", "mpeg4",
+                 "-q:v", "4", "-an", mpeg4.string()})
+                    .exit_code == 0,
+            "cannot make the MPEG-4 clip");
+
+    const MediaConfig media_config;
+    // 1. Transcode: ours vs the ffmpeg command with the same filters and encoder settings.
+    const media::MediaInfo mpeg4_info = media::probe(mpeg4);
+    const media::VideoTarget target = media::video_target(*mpeg4_info.video, media_config);
+    const double ours = time_of([&] {
+      media::normalize_video(mpeg4_info, {0, mpeg4_info.duration_s}, work / "ours.mp4",
+                             media_config);
+    });
+    const std::string filters = "scale=" + std::to_string(target.width) + ":" +
+                                std::to_string(target.height) +
+                                ":flags=bicubic,setsar=1,fps=" + std::to_string(target.fps_num) +
+                                "/" + std::to_string(target.fps_den) + ",format=yuv420p";
+    const ChildResult ffmpeg =
+        run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", mpeg4.string(), "-an", "-vf", filters,
+             "-c:v", "libx264", "-preset", media_config.x264_preset, "-crf",
+             std::to_string(media_config.x264_crf), "-movflags", "+faststart",
+             (work / "ffmpeg.mp4").string()});
+    require(ffmpeg.exit_code == 0, "the ffmpeg anchor failed");
+    bench_line("media.normalize_transcode_60s_720p", ours, "s", "ffmpeg_command", ffmpeg.seconds,
+               ours / ffmpeg.seconds, "<=1.1x");
+
+    // 2. Remux of a compliant clip.
+    const media::MediaInfo h264_info = media::probe(h264);
+    media::NormalizedFile remuxed;
+    const double remux = time_of([&] {
+      remuxed = media::normalize_video(h264_info, {0, h264_info.duration_s}, work / "remux.mp4",
+                                       media_config);
+    });
+    require(remuxed.method == media::NormalizeMethod::remux, "the compliant clip was not remuxed");
+    const ChildResult copy =
+        run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", h264.string(), "-an", "-c", "copy",
+             "-movflags", "+faststart", (work / "copy.mp4").string()});
+    bench_line("media.remux_60s_realtime_factor", 60.0 / remux, "x", "ffmpeg_copy_x",
+               60.0 / copy.seconds, (60.0 / remux) / 50.0, ">=50x");
+
+    // 3. Face check by seeking vs decoding everything.
+    const ChildResult decode =
+        run({"ffmpeg", "-nostdin", "-v", "error", "-i", h264.string(), "-an", "-f", "null", "-"});
+    FaceConfig eight;
+    eight.min_samples = 8;
+    eight.max_samples = 8;
+    media::FaceReport report;
+    const double face8 = time_of([&] { report = media::check_faces(h264_info, {0, 60}, eight); });
+    require(report.samples == 8 && report.visible_ratio > 0.9, "the face check missed the face");
+    bench_line("media.face_check_60s_720p_8_samples", face8, "s", "ffmpeg_full_decode",
+               decode.seconds, face8 / decode.seconds, "<=0.5x");
+    const FaceConfig defaults;
+    const double face_default = time_of([&] {
+      report = media::check_faces(h264_info, {0, 60}, defaults);
+    });
+    bench_line("media.face_check_60s_720p_default_32_samples", face_default, "s",
+               "ffmpeg_full_decode", decode.seconds, face_default / decode.seconds, "info");
+
+    // 4. Peak memory of a whole preparation of the large cases, each in its own process.
+    const fs::path large = large_dir();
+    fs::create_directories(large);
+    run({(media_dir() / "make-large.sh").string(), large.string(), "uhd60", "hour_talk"});
+    for (const auto& [name, file] : std::vector<std::pair<std::string, std::string>>{
+             {"media.prepare_peak_rss_4k60_10s", "uhd60_face.mp4"},
+             {"media.prepare_peak_rss_60min_480p", "hour_talk_480p.mp4"}}) {
+      const fs::path out = work / name;
+      fs::create_directories(out);
+      const ChildResult child =
+          run({self_path().string(), "--prepare", (large / file).string(), out.string()}, false);
+      require(child.exit_code == 0, "preparing " + file + " failed");
+      const double input_mib = static_cast<double>(fs::file_size(large / file)) / (1 << 20);
+      const double rss_mib = static_cast<double>(child.max_rss_kib) / 1024;
+      bench_line(name.c_str(), rss_mib, "MiB", "input_file_MiB", input_mib, rss_mib / input_mib,
+                 "bounded");
+      std::fprintf(stderr, "  (%s took %.1f s)\n", file.c_str(), child.seconds);
+    }
+    fs::remove_all(work);
+    return 0;
+  } catch (const Error& error) {
+    std::fprintf(stderr, "bench_media_prepare: %s [%s]\n", error.what(),
+                 error.reason_code().c_str());
+    return 1;
+  }
+}

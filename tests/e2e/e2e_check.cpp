@@ -1,0 +1,158 @@
+// `lipsyncd check` as a user runs it: the real binary, real media, exit codes 0/1/2, and the
+// JSON fields the issue promises.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "test_media.hpp"
+
+namespace lipsyncd::test {
+namespace {
+
+struct CheckRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+CheckRun run_check(const TempDir& dir, std::vector<std::string> arguments) {
+  std::vector<std::string> argv = {(bin_dir() / "lipsyncd").string(), "check"};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  const auto log = dir / "check.log";
+  std::filesystem::remove(log);
+  CheckRun run;
+  run.exit_code = run_to_completion(argv, log, std::chrono::minutes(2));
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  run.output = text.str();
+  return run;
+}
+
+boost::json::object json_of(const CheckRun& run) {
+  boost::system::error_code error;
+  boost::json::value value = boost::json::parse(run.output, error);
+  EXPECT_FALSE(error) << "not JSON: " << run.output;
+  return error ? boost::json::object{} : value.as_object();
+}
+
+TEST(CheckCommand, AcceptedPairPrintsEveryPromisedJsonField) {
+  TempDir dir;
+  const CheckRun run = run_check(
+      dir, {media("talk_h264_aac.mp4").string(), media("speech_5s.wav").string(), "--json"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const auto report = json_of(run);
+  EXPECT_EQ(report.at("verdict").as_string(), "accept");
+  EXPECT_TRUE(report.at("reason_code").is_null());
+  EXPECT_FALSE(report.at("message").as_string().empty());
+  const auto& video = report.at("video").as_object();
+  EXPECT_NEAR(video.at("duration_s").to_number<double>(), 4.004, 0.001);
+  EXPECT_EQ(video.at("video_codec").as_string(), "h264");
+  EXPECT_EQ(video.at("needs_transcode").as_bool(), false);
+  const auto& audio = report.at("audio").as_object();
+  EXPECT_NEAR(audio.at("duration_s").to_number<double>(), 4.53, 0.001);
+  EXPECT_EQ(audio.at("audio_codec").as_string(), "pcm_s16le");
+  EXPECT_EQ(audio.at("needs_transcode").as_bool(), false);
+  const auto& face = report.at("face").as_object();
+  EXPECT_GE(face.at("visible_ratio").to_number<double>(), 0.9);
+  EXPECT_GT(face.at("median_face_height_ratio").to_number<double>(), 0.2);
+  EXPECT_EQ(face.at("max_faces").to_number<int>(), 1);
+  EXPECT_EQ(report.at("sync_mode").as_string(), "bounce");
+  EXPECT_NEAR(report.at("output_duration_s").to_number<double>(), 4.53, 0.001);
+  EXPECT_NEAR(report.at("estimated_cost_usd").to_number<double>(), 4.53 / 60 * 0.70, 0.001);
+}
+
+TEST(CheckCommand, RejectionExitsOneWithItsReason) {
+  TempDir dir;
+  const CheckRun run = run_check(
+      dir, {media("noface_testsrc.mp4").string(), media("speech_5s.wav").string(), "--json"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const auto report = json_of(run);
+  EXPECT_EQ(report.at("verdict").as_string(), "reject");
+  EXPECT_EQ(report.at("reason_code").as_string(), "no_face");
+  EXPECT_EQ(report.at("face").at("visible_ratio").to_number<double>(), 0);
+
+  const CheckRun broken = run_check(
+      dir, {media("talk_h264_aac.mp4").string(), media("corrupt_header.wav").string(), "--json"});
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_EQ(json_of(broken).at("reason_code").as_string(), "not_decodable");
+}
+
+TEST(CheckCommand, WarningStillExitsZero) {
+  TempDir dir;
+  const CheckRun run =
+      run_check(dir, {media("two_faces.mp4").string(), media("speech_5s.wav").string(), "--json"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const auto report = json_of(run);
+  EXPECT_EQ(report.at("verdict").as_string(), "accept_with_warning");
+  EXPECT_EQ(report.at("reason_code").as_string(), "multiple_faces");
+  EXPECT_GE(report.at("face").at("max_faces").to_number<int>(), 2);
+}
+
+TEST(CheckCommand, SyncModeOptionWinsOverThePolicy) {
+  TempDir dir;
+  const CheckRun run =
+      run_check(dir, {media("talk_h264_aac.mp4").string(), media("speech_5s.wav").string(),
+                      "--json", "--sync-mode", "cut_off"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const auto report = json_of(run);
+  EXPECT_EQ(report.at("sync_mode").as_string(), "cut_off");
+  EXPECT_NEAR(report.at("output_duration_s").to_number<double>(), 4.004, 0.001);
+}
+
+TEST(CheckCommand, ConfigFileChangesTheVerdict) {
+  TempDir dir;
+  const auto config = dir / "strict.toml";
+  std::ofstream(config) << "[face]\nmultiple_faces = \"reject\"\n";
+  const CheckRun run =
+      run_check(dir, {media("two_faces.mp4").string(), media("speech_5s.wav").string(), "--config",
+                      config.string()});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("multiple_faces"), std::string::npos) << run.output;
+}
+
+TEST(CheckCommand, TextOutputTellsAPersonWhatWillHappen) {
+  TempDir dir;
+  const CheckRun run = run_check(
+      dir, {media("real_talk_monalisa_720p.mp4").string(), media("speech_1s.wav").string()});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  for (const char* expected :
+       {"video:", "audio:", "face:", "cut_off", "0.633 s", "$0.01", "verdict:  accept"}) {
+    EXPECT_NE(run.output.find(expected), std::string::npos) << expected << " in\n" << run.output;
+  }
+}
+
+TEST(CheckCommand, UsageErrorsExitTwo) {
+  TempDir dir;
+  EXPECT_EQ(run_check(dir, {}).exit_code, 2);
+  EXPECT_EQ(run_check(dir, {media("talk_h264_aac.mp4").string()}).exit_code, 2);
+  EXPECT_EQ(run_check(dir, {media("talk_h264_aac.mp4").string(), media("speech_5s.wav").string(),
+                            "--sync-mode", "sideways"})
+                .exit_code,
+            2);
+  EXPECT_EQ(
+      run_check(dir, {(dir / "missing.mp4").string(), media("speech_5s.wav").string()}).exit_code,
+      2);
+  const auto bad_config = dir / "bad.toml";
+  std::ofstream(bad_config) << "[face]\nno_such_key = 1\n";
+  EXPECT_EQ(run_check(dir, {media("talk_h264_aac.mp4").string(), media("speech_5s.wav").string(),
+                            "--config", bad_config.string()})
+                .exit_code,
+            2);
+}
+
+TEST(CheckCommand, HelpExplainsTheExitCodes) {
+  TempDir dir;
+  const CheckRun run = run_check(dir, {"--help"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.output.find("--sync-mode"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("1 reject"), std::string::npos) << run.output;
+}
+
+}  // namespace
+}  // namespace lipsyncd::test

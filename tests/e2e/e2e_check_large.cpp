@@ -1,0 +1,137 @@
+// `lipsyncd check` on the large cases of ../shared/media/make-large.sh (over 10 minutes,
+// exactly 10 minutes, a 2-hour WAV, 4K at 60 fps): right verdicts, within bounded memory
+// (the child's peak RSS from wait4). The media are made once into LIPSYNCD_LARGE_MEDIA
+// (default: build/large-media, shared with bench/run). Slow: about a minute when cached.
+
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "test_media.hpp"
+
+extern char** environ;
+
+namespace lipsyncd::test {
+namespace {
+
+// Peak memory a whole `lipsyncd check` may use on any of these inputs.
+constexpr long kMaxRssKiB = 400 * 1024;
+
+std::filesystem::path large_media_dir() {
+  return env_path("LIPSYNCD_LARGE_MEDIA", bin_dir().parent_path() / "large-media");
+}
+
+std::filesystem::path large_media(const std::string& make_case, const std::string& file) {
+  const auto dir = large_media_dir();
+  std::filesystem::create_directories(dir);
+  if (!std::filesystem::exists(dir / file)) {
+    const int made =
+        run_to_completion({(media_dir() / "make-large.sh").string(), dir.string(), make_case},
+                          dir / "make-large.log", std::chrono::minutes(10));
+    EXPECT_EQ(made, 0) << "make-large.sh " << make_case << " failed; see "
+                       << dir / "make-large.log";
+  }
+  return dir / file;
+}
+
+struct MeasuredRun {
+  int exit_code = -1;
+  long max_rss_kib = 0;
+  boost::json::object report;
+};
+
+// Runs `lipsyncd check --json` and reaps it with wait4, which reports that child's own peak RSS.
+MeasuredRun check_measured(const std::vector<std::string>& arguments) {
+  TempDir dir;
+  std::vector<std::string> argv = {(bin_dir() / "lipsyncd").string(), "check", "--json"};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  const auto log = dir / "check.log";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT, 0644);
+  pid_t pid = -1;
+  MeasuredRun run;
+  const int spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  EXPECT_EQ(spawned, 0);
+  if (spawned != 0) return run;
+  int status = 0;
+  rusage usage{};
+  EXPECT_EQ(::wait4(pid, &status, 0, &usage), pid);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.max_rss_kib = usage.ru_maxrss;
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code error;
+  const auto value = boost::json::parse(text.str(), error);
+  EXPECT_FALSE(error) << text.str();
+  if (!error) run.report = value.as_object();
+  return run;
+}
+
+TEST(CheckLargeMedia, ElevenMinuteVideoIsPreTrimmedOrRejectedAsTooLong) {
+  const auto video = large_media("over_10min", "over_10min.mp4");
+  // Default policy: the audio is shorter, so only 42 s of the video would be used...
+  const MeasuredRun trimmed =
+      check_measured({video.string(), media("real_speech_42s.mp3").string()});
+  EXPECT_NEAR(trimmed.report.at("video_span").at("duration_s").to_number<double>(), 41.856, 0.001);
+  // ...and that grey picture has no face.
+  EXPECT_EQ(trimmed.report.at("reason_code").as_string(), "no_face");
+  // Keeping the whole 11 minutes is more than the model takes.
+  const MeasuredRun whole = check_measured(
+      {video.string(), media("real_speech_42s.mp3").string(), "--sync-mode", "silence"});
+  EXPECT_EQ(whole.exit_code, 1);
+  EXPECT_EQ(whole.report.at("reason_code").as_string(), "video_too_long");
+  EXPECT_LT(trimmed.max_rss_kib, kMaxRssKiB);
+}
+
+TEST(CheckLargeMedia, ExactlyTenMinutesIsAccepted) {
+  const auto video = large_media("at_10min", "at_10min.mp4");
+  // Its own audio track as the audio: equal lengths, 600 s of output.
+  const MeasuredRun run = check_measured({video.string(), video.string()});
+  EXPECT_EQ(run.exit_code, 0) << boost::json::serialize(run.report);
+  EXPECT_EQ(run.report.at("sync_mode").as_string(), "cut_off");
+  EXPECT_NEAR(run.report.at("output_duration_s").to_number<double>(), 600, 0.1);
+  EXPECT_NEAR(run.report.at("estimated_cost_usd").to_number<double>(), 7.0, 0.01);
+  EXPECT_EQ(run.report.at("face").at("samples").to_number<int>(), 32);
+  EXPECT_LT(run.max_rss_kib, kMaxRssKiB);
+}
+
+TEST(CheckLargeMedia, TwoHourAudioIsMeasuredInConstantMemory) {
+  const auto audio = large_media("long_audio", "long_audio_2h.wav");
+  const MeasuredRun too_long =
+      check_measured({media("talk_h264_aac.mp4").string(), audio.string()});
+  EXPECT_EQ(too_long.exit_code, 1);
+  EXPECT_EQ(too_long.report.at("reason_code").as_string(), "output_too_long");
+  // With cut_off only 4 s are used, but the loudness is still measured over all 2 hours.
+  const MeasuredRun cut = check_measured(
+      {media("talk_h264_aac.mp4").string(), audio.string(), "--sync-mode", "cut_off"});
+  EXPECT_EQ(cut.exit_code, 0) << boost::json::serialize(cut.report);
+  EXPECT_NEAR(cut.report.at("audio").at("duration_s").to_number<double>(), 7200, 0.1);
+  EXPECT_GT(cut.report.at("audio").at("peak_dbfs").to_number<double>(), -10);
+  EXPECT_LT(cut.max_rss_kib, kMaxRssKiB);
+}
+
+TEST(CheckLargeMedia, UhdSixtyFpsFaceCheckStaysSmall) {
+  const auto video = large_media("uhd60", "uhd60_face.mp4");
+  const MeasuredRun run = check_measured({video.string(), video.string()});
+  EXPECT_EQ(run.exit_code, 0) << boost::json::serialize(run.report);
+  EXPECT_GE(run.report.at("face").at("visible_ratio").to_number<double>(), 0.9);
+  EXPECT_EQ(run.report.at("video").at("needs_transcode").as_bool(), true);  // 2160 > 1080
+  EXPECT_LT(run.max_rss_kib, kMaxRssKiB);
+}
+
+}  // namespace
+}  // namespace lipsyncd::test
