@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 
@@ -61,7 +62,18 @@ Delivered deliver_result(const std::filesystem::path& verified, const std::files
   delivered.crossed_filesystems = placed.crossed_filesystems;
   delivered.sidecar = outbox / sidecar_name_for(delivered.video.filename().string());
   if (sidecar.delivered_at.empty()) sidecar.delivered_at = utc_timestamp_now();
-  write_file_atomically(delivered.sidecar, to_json(sidecar));
+  // Written beside the result in the spool and renamed into the outbox, so not even a hidden
+  // temporary name shows up there. The name belongs to our video, so replacing a sidecar left
+  // by an interrupted earlier attempt of this job is right.
+  const auto staged = verified.parent_path() / (verified.filename().string() + ".sidecar.json");
+  write_file_atomically(staged, to_json(sidecar));
+  if (::rename(staged.c_str(), delivered.sidecar.c_str()) == 0) {
+    sync_directory(outbox);
+  } else {
+    std::filesystem::remove(staged);  // another filesystem: write in place, atomically
+    write_file_atomically(delivered.sidecar, to_json(sidecar));
+    delivered.crossed_filesystems = true;
+  }
   return delivered;
 }
 

@@ -171,8 +171,9 @@ TEST_F(DaemonE2E, PairBySameStemIsDeliveredWithSidecarAndInputsArchived) {
   EXPECT_NEAR(sidecar.at("output_duration_s").as_double(), 4.53, 0.1);
   EXPECT_GT(sidecar.at("estimated_cost_usd").as_double(), 0.0);
   EXPECT_TRUE(sidecar.at("stage_seconds").as_object().contains("prepare"));
+  // The inputs move to done/ right after the result and its sidecar are in place.
+  EXPECT_TRUE(eventually([&] { return fs::exists(done() / "my clip é.wav"); }, 10s));
   EXPECT_TRUE(fs::exists(done() / "my clip é.mp4"));
-  EXPECT_TRUE(fs::exists(done() / "my clip é.wav"));
   EXPECT_TRUE(names_in(inbox()).empty());
   EXPECT_EQ(submissions(), 1u);
   EXPECT_EQ(names_in(outbox()),
@@ -239,6 +240,7 @@ TEST_F(DaemonE2E, ASlowWriterIsNeverTakenEarly) {
     }
   }
   ASSERT_TRUE(delivered("slow")) << daemon->log();
+  EXPECT_TRUE(eventually([&] { return fs::exists(done() / "slow.mp4"); }, 10s));
   EXPECT_EQ(read_text(done() / "slow.mp4"), bytes);
   stop_daemon();
 }
@@ -503,7 +505,9 @@ TEST_P(DaemonCrashE2E, KillNineThenRestartDeliversExactlyOnce) {
   const auto final_size = fs::file_size(outbox() / "crash.lipsync.mp4");
   for (const auto& [name, size] : seen) {
     EXPECT_FALSE(name.starts_with(".")) << "a temporary file was visible in outbox/: " << name;
-    if (name == "crash.lipsync.mp4") EXPECT_EQ(size, final_size) << "a partial video was visible";
+    if (name == "crash.lipsync.mp4") {
+      EXPECT_EQ(size, final_size) << "a partial video was visible";
+    }
   }
   EXPECT_TRUE(fs::exists(done() / "crash.mp4"));
   EXPECT_TRUE(fs::exists(done() / "crash.wav"));
@@ -523,7 +527,7 @@ INSTANTIATE_TEST_SUITE_P(
                                  R"({"method": "GET", "path": "^/files/.*$", "action": "slow_body",
                        "bytes_per_second": 20000, "times": -1})"},
                       CrashPoint{"delivery", "event=completed", 0, 0, ""}),
-    [](const ::testing::TestParamInfo<CrashPoint>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<CrashPoint>& point) { return point.param.name; });
 
 // Fifty pairs dropped at once are all delivered, each submitted once.
 TEST_F(DaemonE2E, FiftyPairsAtOnceAreAllDelivered) {
