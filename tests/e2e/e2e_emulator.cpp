@@ -356,6 +356,23 @@ TEST_F(EmulatorTest, ResetMidUploadStoresNothing) {
             read_text(media("talk_h264_aac.mp4")).size());
 }
 
+TEST_F(EmulatorTest, StatusFaultOnALargeUploadIsAnsweredNotDropped) {
+  start();
+  const auto initiate = post_json("/storage/upload/initiate",
+                                  R"({"content_type":"video/mp4","file_name":"big.mp4"})");
+  const std::string upload_url(initiate.json_body().at("upload_url").as_string());
+  const auto big = dir_ / "big.bin";
+  std::ofstream(big).close();
+  std::filesystem::resize_file(big, 20 * 1024 * 1024);  // over the 16 MiB JSON limit
+  emu().set_faults(
+      R"({"method": "PUT", "path": "^/_storage/upload/.*$", "action": "status", "status": 503})");
+  const auto refused = http("PUT", upload_url, {"--data-binary", "@" + big.string()}, false);
+  EXPECT_EQ(refused.status, 503);
+  const auto accepted = http("PUT", upload_url, {"--data-binary", "@" + big.string()}, false);
+  EXPECT_EQ(accepted.status, 200);
+  EXPECT_EQ(emu().requests().back().at("body_bytes").to_number<long long>(), 20 * 1024 * 1024);
+}
+
 TEST_F(EmulatorTest, ResetMidDownloadAndSlowBody) {
   start();
   const auto url = upload("speech_5s.wav", "audio/wav");

@@ -33,7 +33,7 @@ using tcp = asio::ip::tcp;
 
 constexpr size_t kJsonBodyLimit = 16 * 1024 * 1024;
 constexpr size_t kLoggedBodyLimit = 64 * 1024;
-constexpr size_t kChunkSize = 64 * 1024;
+constexpr size_t kChunkSize = 256 * 1024;
 
 // The sub-paths each emulated app serves ("" is the app itself).
 const std::map<std::string, std::vector<std::string>, std::less<>> kApps = {
@@ -237,6 +237,12 @@ struct EmulatorServer::Impl {
   awaitable<BodyEnd> read_body(Exchange<Stream>& ex,
                                const std::function<void(const char*, size_t)>& sink) {
     ex.body_read = true;
+    // curl and other clients wait for this before sending a large body.
+    if (lower(ex.header("Expect")) == "100-continue" && !ex.parser.is_done()) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (!co_await write_all(ex.stream, kContinue, sizeof kContinue - 1))
+        co_return BodyEnd::broken;
+    }
     std::vector<char> chunk(kChunkSize);
     const long long reset_after = ex.reset_after_received();
     long long total = 0;
@@ -261,13 +267,15 @@ struct EmulatorServer::Impl {
     co_return BodyEnd::complete;
   }
 
-  // Reads a JSON-sized body into `text`; false when the connection broke or was reset.
+  // Reads a JSON-sized body into `text`. A body over the limit is read to its end but
+  // discarded (text left empty, so JSON routes answer 422), which keeps the connection usable.
   template <class Stream>
   awaitable<BodyEnd> read_text_body(Exchange<Stream>& ex, std::string& text) {
     bool too_big = false;
     const auto end = co_await read_body(ex, [&](const char* data, size_t size) {
-      if (text.size() + size > kJsonBodyLimit) {
+      if (too_big || text.size() + size > kJsonBodyLimit) {
         too_big = true;
+        text.clear();
         return;
       }
       text.append(data, size);
@@ -281,7 +289,8 @@ struct EmulatorServer::Impl {
         ex.entry["body"] = text;
       }
     }
-    co_return too_big ? BodyEnd::broken : end;
+    if (too_big) ex.entry["body_too_large"] = true;
+    co_return end;
   }
 
   template <class Stream>
