@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <vector>
 
 #include "face_detector.hpp"
@@ -37,14 +38,24 @@ class FrameSampler {
 
   // The frame shown at `wanted`, or nullptr past the end. The frame lives until the next call.
   const AVFrame* frame_near(double wanted, double slack) {
-    const double aim = snap_to_keyframe(wanted, slack);
-    if (!can_decode_forward_to(aim)) {
-      decoder_.seek(aim);
+    const std::optional<double> keyframe = keyframe_near(wanted, slack);
+    if (keyframe) {
+      // Index times are decoding times, a few frames before the keyframe's presentation time;
+      // seeking a little past them lands on that keyframe, not on the one before.
+      decoder_.seek(*keyframe + 4 * frame_s_);
+      if (const AVFrame* frame = decoder_.next_frame()) {
+        position_ = last_returned_ = decoder_.frame_seconds(frame);
+        return frame;
+      }
+      return nullptr;
+    }
+    if (!can_decode_forward_to(wanted)) {
+      decoder_.seek(wanted);
       position_ = -std::numeric_limits<double>::infinity();
     }
     while (const AVFrame* frame = decoder_.next_frame()) {
       position_ = decoder_.frame_seconds(frame);
-      if (position_ >= aim - frame_s_ / 2) {
+      if (position_ >= wanted - frame_s_ / 2) {
         last_returned_ = position_;
         return frame;
       }
@@ -53,12 +64,12 @@ class FrameSampler {
   }
 
  private:
-  double snap_to_keyframe(double wanted, double slack) const {
-    double best = wanted;
+  std::optional<double> keyframe_near(double wanted, double slack) const {
+    std::optional<double> best;
     double best_distance = slack;
     for (double keyframe : keyframes_) {
       const double distance = std::fabs(keyframe - wanted);
-      if (distance <= best_distance && keyframe > last_returned_ + frame_s_ / 2) {
+      if (distance <= best_distance && keyframe > last_returned_ + frame_s_) {
         best = keyframe;
         best_distance = distance;
       }
