@@ -188,7 +188,7 @@ TEST_F(DaemonE2E, ManifestAndFolderJobsAreDelivered) {
   std::ofstream(inbox() / ".m.job.json.part")
       << R"({"video": "a.mp4", "audio": "b.wav", "sync_mode": "loop", "output": "manifest out.mp4"})";
   fs::rename(inbox() / ".m.job.json.part", inbox() / "m.job.json");
-  ASSERT_TRUE(eventually([&] { return fs::exists(outbox() / "manifest out.mp4"); }, 90s))
+  ASSERT_TRUE(eventually([&] { return fs::exists(outbox() / "manifest out.json"); }, 90s))
       << daemon->log();
   EXPECT_EQ(read_json(outbox() / "manifest out.json").at("sync_mode").as_string(), "loop");
 
