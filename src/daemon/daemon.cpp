@@ -156,12 +156,13 @@ int Daemon::Impl::run() {
   }
   watch_signals();
   start_intake();
+  // READY first (the watcher is live now), then the status updates and watchdog pings.
+  watcher_live_ = true;
+  notifier_.ready(observe::status_line(heartbeat()));
   // Unfinished jobs first in line: recovery found them before intake could add new ones.
   pump();
   start_heartbeat();
   start_watchdog();
-  watcher_live_ = true;
-  notifier_.ready(observe::status_line(heartbeat()));
   spdlog::info("lipsyncd ready: watching {} (outbox {}, fal {})", config_->paths.inbox.string(),
                config_->paths.outbox.string(), config_->fal.queue_url);
   io_.run();

@@ -62,7 +62,10 @@ class DaemonE2E : public ::testing::Test {
 
   void start_emulator(EmulatorOptions options) {
     emulator.reset();
-    emulator = std::make_unique<EmulatorProcess>(dir / "emulator", std::move(options));
+    // A fresh work dir each time: the old log still holds the old "listening on" line.
+    ++emulator_runs;
+    emulator = std::make_unique<EmulatorProcess>(
+        dir / ("emulator-" + std::to_string(emulator_runs)), std::move(options));
   }
 
   fs::path inbox() const { return dir / "inbox"; }
@@ -157,6 +160,7 @@ class DaemonE2E : public ::testing::Test {
   std::unique_ptr<EmulatorProcess> emulator;
   std::unique_ptr<ChildProcess> daemon;
   int daemon_runs = 0;
+  int emulator_runs = 0;
 };
 
 TEST_F(DaemonE2E, PairBySameStemIsDeliveredWithSidecarAndInputsArchived) {
