@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -747,6 +749,112 @@ TEST_F(FalClientTls, AMissingCaFileIsAConfigurationError) {
   const FalError error =
       expect_fal_error([&] { Client client(io.get_executor(), config, fast_options()); });
   EXPECT_EQ(error.kind(), FalErrorKind::config);
+}
+
+// A minimal HTTPS CONNECT proxy: records each CONNECT target, then relays bytes both ways.
+class ConnectProxy {
+ public:
+  ConnectProxy() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~ConnectProxy() {
+    io_.stop();
+    thread_.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+  std::vector<std::string> targets() const {
+    std::lock_guard lock(mutex_);
+    return targets_;
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      asio::co_spawn(io_, tunnel(std::make_shared<tcp::socket>(std::move(socket))), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> tunnel(std::shared_ptr<tcp::socket> client) {
+    beast::flat_buffer buffer;
+    http::request_parser<http::empty_body> parser;
+    auto [ec, n] = co_await http::async_read_header(*client, buffer, parser,
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (ec || parser.get().method() != http::verb::connect) co_return;
+    const std::string target(parser.get().target());
+    {
+      std::lock_guard lock(mutex_);
+      targets_.push_back(target);
+    }
+    const auto colon = target.rfind(':');
+    tcp::resolver resolver(io_);
+    auto [resolve_error, endpoints] = co_await resolver.async_resolve(
+        target.substr(0, colon), target.substr(colon + 1), asio::as_tuple(asio::use_awaitable));
+    if (resolve_error) co_return;
+    auto upstream = std::make_shared<tcp::socket>(io_);
+    auto [connect_error, endpoint] =
+        co_await asio::async_connect(*upstream, endpoints, asio::as_tuple(asio::use_awaitable));
+    if (connect_error) co_return;
+    const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
+    co_await asio::async_write(*client, asio::buffer(established),
+                               asio::as_tuple(asio::use_awaitable));
+    asio::co_spawn(io_, relay(client, upstream), asio::detached);
+    co_await relay(upstream, client);
+  }
+
+  static asio::awaitable<void> relay(std::shared_ptr<tcp::socket> from,
+                                     std::shared_ptr<tcp::socket> to) {
+    std::array<char, 16384> chunk;
+    for (;;) {
+      auto [ec, n] =
+          co_await from->async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      auto [write_error, written] = co_await asio::async_write(*to, asio::buffer(chunk.data(), n),
+                                                               asio::as_tuple(asio::use_awaitable));
+      if (write_error) break;
+    }
+    boost::system::error_code ignored;
+    to->shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> targets_;
+};
+
+TEST_F(FalClientTls, HttpsGoesThroughTheConnectProxyUnlessNoProxyMatches) {
+  auto tls = server_context(certs_->server_cert, certs_->server_key);
+  ScriptedServer server(
+      [](const Recorded&) { return json_reply(200, R"({"status":"COMPLETED"})"); }, tls.get());
+  ConnectProxy proxy;
+  const std::string port = server.url().substr(server.url().rfind(':') + 1);
+  auto config = config_for(server.url("localhost"));
+  config.ca_file = certs_->ca_cert;
+  {
+    asio::io_context io;
+    auto options = fast_options();
+    options.proxy = ProxySettings{proxy.url(), "example.org"};
+    Client client(io.get_executor(), config, options);
+    EXPECT_EQ(run(io, client.status("r", false)).state, QueueState::completed);
+  }
+  // The proxy saw only the host and port; TLS (and the key) went end to end through it.
+  EXPECT_EQ(proxy.targets(), std::vector<std::string>{"localhost:" + port});
+  EXPECT_EQ(server.requests().size(), 1u);
+  {
+    asio::io_context io;
+    auto options = fast_options();
+    options.proxy = ProxySettings{proxy.url(), "localhost"};
+    Client client(io.get_executor(), config, options);
+    EXPECT_EQ(run(io, client.status("r", false)).state, QueueState::completed);
+  }
+  EXPECT_EQ(proxy.targets().size(), 1u) << "no_proxy was not honoured";
+  EXPECT_EQ(server.requests().size(), 2u);
 }
 
 }  // namespace
