@@ -8,11 +8,11 @@
 #include <string>
 
 #include "commands.hpp"
-#include "lipsyncd/daemon/config_location.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/fal/client.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
 #include "lipsyncd/spool/job_store.hpp"
+#include "store_commands.hpp"
 
 namespace lipsyncd::cli {
 namespace {
@@ -42,12 +42,8 @@ void cancel_at_fal(const FalConfig& config, const std::string& request_id) {
 }
 
 int cancel_job(const CancelOptions& options) {
-  std::optional<std::filesystem::path> flag;
-  if (!options.config_file.empty()) flag = options.config_file;
-  const auto located = daemon::locate_config(flag, current_environment());
-  spool::JobStoreSettings settings;
-  settings.state_dir = located.config.paths.state;
-  settings.default_model = located.config.fal.model;
+  const auto located = locate_config_option(options.config_file);
+  const auto settings = job_store_settings(located.config);
   spool::JobStore store(settings);
   const auto job = store.get(options.job_id);
   if (spool::is_final(job.state)) {
@@ -82,8 +78,7 @@ void register_cancel_command(CLI::App& app, CommandRegistry& commands) {
       "submitted is cancelled at fal too (fal cancels only queued requests; a running one is "
       "billed). Works while the daemon runs.");
   cancel->add_option("ID", options->job_id, "Job id, as `lipsyncd status` shows it")->required();
-  cancel->add_option("-c,--config", options->config_file,
-                     "Configuration file (default: ./config/lipsyncd.toml if present)");
+  add_config_option(*cancel, options->config_file);
   commands.add(cancel, [options] { return cancel_job(*options); });
 }
 

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "commands.hpp"
-#include "lipsyncd/daemon/config_location.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/spool/job_store.hpp"
+#include "store_commands.hpp"
 
 namespace lipsyncd::cli {
 namespace {
@@ -18,12 +18,8 @@ struct RetryOptions {
 };
 
 int retry_job(const RetryOptions& options) {
-  std::optional<std::filesystem::path> flag;
-  if (!options.config_file.empty()) flag = options.config_file;
-  const auto located = daemon::locate_config(flag, current_environment());
-  spool::JobStoreSettings settings;
-  settings.state_dir = located.config.paths.state;
-  settings.default_model = located.config.fal.model;
+  const auto located = locate_config_option(options.config_file);
+  const auto settings = job_store_settings(located.config);
   spool::JobStore store(settings);
   const auto job = store.get(options.job_id);
   if (job.state == spool::JobState::failed) {
@@ -49,8 +45,7 @@ void register_retry_command(CLI::App& app, CommandRegistry& commands) {
       "ambiguous submit this means submitting again: check fal's dashboard first), a failed "
       "job's inputs come back from error/ and it starts over. The running daemon notices.");
   retry->add_option("ID", options->job_id, "Job id, as `lipsyncd status` shows it")->required();
-  retry->add_option("-c,--config", options->config_file,
-                    "Configuration file (default: ./config/lipsyncd.toml if present)");
+  add_config_option(*retry, options->config_file);
   commands.add(retry, [options] { return retry_job(*options); });
 }
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "commands.hpp"
-#include "lipsyncd/daemon/config_location.hpp"
 #include "lipsyncd/spool/job_store.hpp"
+#include "store_commands.hpp"
 
 namespace lipsyncd::cli {
 namespace {
@@ -103,12 +103,8 @@ void print_json(const std::vector<spool::JobStatusRow>& rows, const spool::Spend
 }
 
 int show_status(const StatusOptions& options) {
-  std::optional<std::filesystem::path> flag;
-  if (!options.config_file.empty()) flag = options.config_file;
-  const auto located = daemon::locate_config(flag, current_environment());
-  spool::JobStoreSettings settings;
-  settings.state_dir = located.config.paths.state;
-  settings.default_model = located.config.fal.model;
+  const auto located = locate_config_option(options.config_file);
+  const auto settings = job_store_settings(located.config);
   // Safe beside a running daemon: SQLite's WAL lets readers and the writer share the store.
   spool::JobStore store(settings);
   const auto rows = store.status(options.recent);
@@ -129,8 +125,7 @@ void register_status_command(CLI::App& app, CommandRegistry& commands) {
       "status",
       "Show the jobs (unfinished ones and the most recent finished ones) with their state, "
       "stage and age, and today's and this month's spend (UTC). Works while the daemon runs.");
-  status->add_option("-c,--config", options->config_file,
-                     "Configuration file (default: ./config/lipsyncd.toml if present)");
+  add_config_option(*status, options->config_file);
   status->add_flag("--json", options->json, "Print one JSON object instead of a table");
   status->add_option("--recent", options->recent, "How many finished jobs to list (default 20)");
   commands.add(status, [options] { return show_status(*options); });
