@@ -20,6 +20,7 @@
 
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/daemon/fal_client_service.hpp"
+#include "lipsyncd/daemon/fal_metrics_observer.hpp"
 #include "lipsyncd/daemon/job_pipeline.hpp"
 #include "lipsyncd/daemon/media_pipeline_work.hpp"
 #include "lipsyncd/intake/inbox_watcher.hpp"
@@ -141,7 +142,8 @@ int Daemon::Impl::run() {
   create_folders(config_->paths);
   open_store_and_recover();
   media_ = std::make_unique<MediaPipelineWork>(config_);
-  fal_ = std::make_unique<FalClientService>(io_.get_executor(), config_->fal);
+  fal_ = std::make_unique<FalClientService>(io_.get_executor(), config_->fal,
+                                            std::make_shared<FalMetricsObserver>(metrics_));
   pipeline_ = std::make_unique<JobPipeline>(
       PipelineContext{*store_, *media_, *fal_, io_.get_executor(), cpu_.get_executor(),
                       [this](const observe::JobEvent& event) { emit(event); }},

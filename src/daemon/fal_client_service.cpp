@@ -6,8 +6,11 @@ namespace lipsyncd::daemon {
 
 using boost::asio::awaitable;
 
-FalClientService::FalClientService(boost::asio::any_io_executor executor, const FalConfig& config)
-    : client_(std::make_unique<fal::Client>(std::move(executor), config)) {}
+FalClientService::FalClientService(boost::asio::any_io_executor executor, const FalConfig& config,
+                                   std::shared_ptr<fal::ClientObserver> observer)
+    : client_(std::make_unique<fal::Client>(std::move(executor), config)) {
+  if (observer) client_->set_observer(std::move(observer));
+}
 
 FalClientService::~FalClientService() = default;
 

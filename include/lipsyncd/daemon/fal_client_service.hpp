@@ -16,7 +16,9 @@ namespace lipsyncd::daemon {
 
 class FalClientService : public FalService {
  public:
-  FalClientService(boost::asio::any_io_executor executor, const FalConfig& config);
+  // observer (may be null) is told about traffic, responses and retries, for metrics.
+  FalClientService(boost::asio::any_io_executor executor, const FalConfig& config,
+                   std::shared_ptr<fal::ClientObserver> observer = nullptr);
   ~FalClientService() override;
 
   boost::asio::awaitable<std::string> upload(std::filesystem::path file) override;
