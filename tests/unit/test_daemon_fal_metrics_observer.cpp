@@ -18,8 +18,10 @@ TEST(FalMetricsObserver, CountsTrafficResponsesAndRetries) {
   observer.on_response("submit", 200);
   observer.on_response("status", 503);
   observer.on_response("status", 503);
-  const fal::FalError cause({.kind = fal::FalErrorKind::http_transient, .http_status = 503},
-                            "fal is busy");
+  fal::FalErrorDetails details;
+  details.kind = fal::FalErrorKind::http_transient;
+  details.http_status = 503;
+  const fal::FalError cause(details, "fal is busy");
   observer.on_retry("status", cause, std::chrono::milliseconds(500));
 
   const std::string text = registry.render();
