@@ -94,18 +94,8 @@ void append_logfmt_value(std::string& out, std::string_view value) {
     out += value;
     return;
   }
-  out += '"';
-  for (const char c : value) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (is_control(c)) {
-      append_escaped_control(out, c);
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
+  // Quoted logfmt values use JSON's escapes, which every logfmt reader understands.
+  append_json_string(out, value);
 }
 
 void append_json_string(std::string& out, std::string_view text) {
