@@ -8,17 +8,14 @@
 #include <random>
 #include <string>
 
-#include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/disk_error.hpp"
+#include "lipsyncd/core/file_name.hpp"
 
 namespace lipsyncd {
 namespace {
 
 [[noreturn]] void throw_disk_error(std::string_view what, const std::filesystem::path& path) {
-  const int code = errno;
-  throw Error("disk_error", std::string(what) + " " + path.string() + ": " + std::strerror(code),
-              code == ENOSPC ? "free some disk space; the job is retried later"
-                             : "check the folder's permissions and free space",
-              Permanence::transient);
+  lipsyncd::throw_disk_error(what, path, errno);
 }
 
 std::filesystem::path temporary_name_for(const std::filesystem::path& destination) {
@@ -26,7 +23,8 @@ std::filesystem::path temporary_name_for(const std::filesystem::path& destinatio
   // dot-files never pick up the unfinished file.
   std::random_device entropy;
   return destination.parent_path() /
-         ("." + destination.filename().string() + "." + std::to_string(entropy()) + ".tmp");
+         hidden_temporary_name(destination.filename().string(),
+                               "." + std::to_string(entropy()) + ".tmp");
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
 #include <cstring>
 
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/file_name.hpp"
 #include "lipsyncd/core/unique_fd.hpp"
 
 namespace lipsyncd::outbox {
@@ -20,10 +22,7 @@ constexpr int kMaxNumberedNames = 10000;
 
 [[noreturn]] void throw_file_error(const std::string& what, const std::filesystem::path& path,
                                    int code) {
-  throw Error("disk_error", what + " " + path.string() + ": " + std::strerror(code),
-              code == ENOSPC ? "free some disk space; the job is retried later"
-                             : "check the folder's permissions and free space",
-              Permanence::transient);
+  throw_disk_error(what, path, code);
 }
 
 bool same_inode(const std::filesystem::path& a, const std::filesystem::path& b) {
@@ -92,7 +91,7 @@ std::filesystem::path copy_into(const std::filesystem::path& source,
 bool on_same_filesystem(const std::filesystem::path& file, const std::filesystem::path& dir) {
   struct stat sf {};
   struct stat sd {};
-  if (::stat(file.c_str(), &sf) != 0) throw_file_error("cannot stat", file, errno);
+  if (::lstat(file.c_str(), &sf) != 0) throw_file_error("cannot stat", file, errno);
   if (::stat(dir.c_str(), &sd) != 0) throw_file_error("cannot stat", dir, errno);
   return sf.st_dev == sd.st_dev;
 }
@@ -105,8 +104,11 @@ std::string numbered_name(const std::string& name, int n) {
   // "clip.lipsync.mp4" -> "clip.lipsync-2.mp4": the suffix goes before the final extension so
   // the video and its sidecar ("clip.lipsync-2.json") stay recognisable as one result.
   const auto last_dot = name.rfind('.');
-  if (last_dot == std::string::npos || last_dot == 0) return name + suffix;
-  return name.substr(0, last_dot) + suffix + name.substr(last_dot);
+  if (last_dot == std::string::npos || last_dot == 0) {
+    return fit_file_name(name + suffix, suffix.size());
+  }
+  return fit_file_name(name.substr(0, last_dot) + suffix + name.substr(last_dot),
+                       suffix.size() + name.size() - last_dot);
 }
 
 std::filesystem::path unused_path(const std::filesystem::path& directory, const std::string& name) {
@@ -127,6 +129,13 @@ MovedFile place_into(const std::filesystem::path& source, const std::filesystem:
     const auto placed = link_into(source, directory, name);
     sync_directory(directory);
     return {placed, false};
+  }
+  if (std::filesystem::is_symlink(source)) {
+    // A link is moved as a link (the rejected ones): never read what it points to.
+    const auto placed = unused_path(directory, name);
+    std::filesystem::copy_symlink(source, placed);
+    sync_directory(directory);
+    return {placed, true};
   }
   return {copy_into(source, directory, name), true};
 }

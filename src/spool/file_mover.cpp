@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/file_name.hpp"
 #include "lipsyncd/core/unique_fd.hpp"
 
 namespace lipsyncd::spool {
@@ -23,10 +25,7 @@ namespace {
                 "the file was moved or deleted while lipsyncd took it; drop it again",
                 Permanence::permanent);
   }
-  throw Error("disk_error", what + " " + path.string() + ": " + std::strerror(code),
-              code == ENOSPC ? "free some disk space in the state folder"
-                             : "check the permissions of the inbox and the state folder",
-              Permanence::transient);
+  throw_disk_error(what, path, code, "check the permissions of the inbox and the state folder");
 }
 
 void copy_contents(int from_fd, int to_fd, const std::filesystem::path& to) {
@@ -53,7 +52,8 @@ void copy_then_unlink(const std::filesystem::path& from, const std::filesystem::
   struct stat info {};
   if (::fstat(source.get(), &info) != 0) throw_move_error("cannot stat", from, errno);
 
-  const auto temporary = to.parent_path() / ("." + to.filename().string() + ".partial");
+  const auto temporary =
+      to.parent_path() / hidden_temporary_name(to.filename().string(), ".partial");
   UniqueFd target(
       ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, info.st_mode & 0777));
   if (!target.valid()) throw_move_error("cannot create", temporary, errno);
