@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,6 +12,7 @@
 #include <optional>
 
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/daemon/retry_backoff.hpp"
@@ -133,6 +135,10 @@ void JobPipeline::emit(observe::JobEvent event) const {
 }
 
 awaitable<void> JobPipeline::run(spool::JobId id) {
+  if (const auto wait = unrecorded_retry_at_.find(id); wait != unrecorded_retry_at_.end()) {
+    if (std::chrono::steady_clock::now() < wait->second) co_return;
+    unrecorded_retry_at_.erase(wait);
+  }
   // The fal slot is held from the upload until the result is delivered, across steps.
   std::optional<SemaphoreUnit> fal_unit;
   for (;;) {
@@ -484,8 +490,10 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
     ambiguous = e.kind() == fal::FalErrorKind::ambiguous_submit;
   } catch (const Error& e) {
     what = e.failure();
+  } catch (const std::filesystem::filesystem_error& e) {
+    what = disk_error("cannot use", e.path1(), e.code().value()).failure();
   } catch (const std::exception& e) {
-    // Not one of ours (a filesystem error, a bug): keep the job and try again later.
+    // Not one of ours (a bug): keep the job and try again later.
     what = Failure{"internal_error", e.what(), "see the daemon's log", Permanence::transient};
   }
   if (what->reason_code == "illegal_transition") {
@@ -515,10 +523,16 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
       }
       return;
     }
-    const int attempts = job->attempts + 1;
-    if (what->permanence == Permanence::transient && may_retry(attempts, config_->daemon)) {
-      const auto retry_at = context_.store.now() + retry_delay(attempts, config_->daemon);
-      context_.store.defer(id, error, retry_at);
+    // A full disk is nobody's fault: the job waits for space without using up its attempts.
+    const bool disk_full = what->reason_code == kDiskFullReason;
+    const int attempts = job->attempts + (disk_full ? 0 : 1);
+    if (what->permanence == Permanence::transient &&
+        (disk_full || may_retry(attempts, config_->daemon))) {
+      const auto retry_at =
+          context_.store.now() + retry_delay(std::max(attempts, 1), config_->daemon);
+      context_.store.defer(
+          id, error, retry_at,
+          disk_full ? spool::JobStore::AttemptCount::free : spool::JobStore::AttemptCount::counts);
       {
         observe::JobEvent event;
         event.event = EventName::deferred;
@@ -527,8 +541,10 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
         event.request_id = job->request_id;
         event.reason_code = what->reason_code;
         event.retry_at = iso_utc(retry_at);
-        event.message = what->message + " (attempt " + std::to_string(attempts) + " of " +
-                        std::to_string(config_->daemon.max_attempts) + ")";
+        const std::string progress = disk_full ? "waiting for free space"
+                                               : "attempt " + std::to_string(attempts) + " of " +
+                                                     std::to_string(config_->daemon.max_attempts);
+        event.message = what->message + " (" + progress + ")";
         emit(event);
       }
       return;
@@ -555,8 +571,12 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
       emit(event);
     }
   } catch (const std::exception& e) {
-    // The store or the disk refused even that: the job stays as it is and is retried.
-    spdlog::error("job {}: cannot record the failure ({}): {}", id, what->message, e.what());
+    // The store or the disk refused even that: the job stays as it is and is retried later.
+    const auto delay = retry_delay(1, config_->daemon);
+    unrecorded_retry_at_[id] = std::chrono::steady_clock::now() + delay;
+    spdlog::error("job {}: cannot record the failure ({}): {}; trying again in {} s", id,
+                  what->message, e.what(),
+                  std::chrono::duration_cast<std::chrono::seconds>(delay).count());
   }
 }
 

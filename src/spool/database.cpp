@@ -1,5 +1,6 @@
 #include "database.hpp"
 
+#include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
 
 namespace lipsyncd::spool {
@@ -7,6 +8,18 @@ namespace {
 
 // Another process (`lipsyncd status`, `retry`) may hold the write lock for a moment.
 constexpr int kBusyTimeoutMs = 10'000;
+
+// SQLITE_FULL is the disk, not the store: it gets the reason the daemon waits out.
+Error store_error(int result_code, const std::string& message) {
+  if ((result_code & 0xff) == SQLITE_FULL) {
+    return Error(std::string(kDiskFullReason), message,
+                 "free some space on the state folder's filesystem; the job waits and goes on by "
+                 "itself",
+                 Permanence::transient);
+  }
+  return Error("store_error", message, "check the state folder's permissions and free space",
+               Permanence::transient);
+}
 
 }  // namespace
 
@@ -30,18 +43,17 @@ Database::~Database() {
 }
 
 void Database::fail(std::string_view what) const {
-  throw Error("store_error",
-              "job store " + file_.string() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_),
-              "check the state folder's permissions and free space", Permanence::transient);
+  throw store_error(
+      sqlite3_extended_errcode(db_),
+      "job store " + file_.string() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_));
 }
 
 void Database::exec(const std::string& sql) {
   char* message = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message); rc != SQLITE_OK) {
     const std::string reason = message != nullptr ? message : "unknown error";
     sqlite3_free(message);
-    throw Error("store_error", "job store " + file_.string() + ": " + reason,
-                "check the state folder's permissions and free space", Permanence::transient);
+    throw store_error(rc, "job store " + file_.string() + ": " + reason);
   }
 }
 

@@ -497,7 +497,8 @@ JobRecord JobStore::mark_delivered(const JobId& id, const std::vector<fs::path>&
   });
 }
 
-JobRecord JobStore::defer(const JobId& id, const JobError& error, TimePoint retry_at) {
+JobRecord JobStore::defer(const JobId& id, const JobError& error, TimePoint retry_at,
+                          AttemptCount count) {
   return transition(id, describe_error(error), [&](JobRecord& job) {
     if (job.state == JobState::submitting) {
       // The caller knows the POST never left: nothing can be billed for this attempt.
@@ -507,7 +508,7 @@ JobRecord JobStore::defer(const JobId& id, const JobError& error, TimePoint retr
     if (job.state != JobState::deferred && job.state != JobState::held) {
       job.resume_state = parked_stage(job.state);
     }
-    job.attempts += 1;
+    if (count == AttemptCount::counts) job.attempts += 1;
     job.next_attempt_at = retry_at;
     job.error = error;
     return JobState::deferred;

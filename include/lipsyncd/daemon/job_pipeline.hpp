@@ -7,11 +7,13 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/daemon/async_semaphore.hpp"
@@ -84,6 +86,9 @@ class JobPipeline {
   AsyncSemaphore fal_slots_;
   std::size_t critical_ = 0;
   bool stopping_ = false;
+  // Jobs whose failure the store could not even record (its disk is full): not retried before
+  // this time, so a full disk is not hammered every pump.
+  std::unordered_map<spool::JobId, std::chrono::steady_clock::time_point> unrecorded_retry_at_;
 };
 
 }  // namespace lipsyncd::daemon

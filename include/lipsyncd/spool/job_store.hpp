@@ -104,7 +104,10 @@ class JobStore {
 
   // Transient failure: retry at `retry_at`, resuming the current stage (from submitting only
   // when the caller KNOWS the POST never left: resumes `uploaded`, the estimate is dropped).
-  JobRecord defer(const JobId& id, const JobError& error, TimePoint retry_at);
+  // A wait that is nobody's fault (a full disk) does not use up one of the job's attempts.
+  enum class AttemptCount { counts, free };
+  JobRecord defer(const JobId& id, const JobError& error, TimePoint retry_at,
+                  AttemptCount count = AttemptCount::counts);
   // Park the job; it resumes its current stage on resume() (submitting resumes `uploaded`:
   // a person decided to submit again). The message is kept as the job's error, with reason
   // "budget_exceeded", "ambiguous_submit" or "held_by_operator", so `status` can show it.
