@@ -292,7 +292,8 @@ void Daemon::Impl::on_rejection(intake::Rejection rejection) {
   if (rejection.files.empty()) return;
   std::vector<outbox::InputFile> inputs;
   for (const auto& file : rejection.files) {
-    inputs.push_back({file, std::filesystem::relative(file, config_->paths.inbox).string()});
+    // Lexically: relative() would resolve a symlink to wherever it points.
+    inputs.push_back({file, file.lexically_relative(config_->paths.inbox).string()});
   }
   outbox::ErrorReport report;
   report.stage = "intake";

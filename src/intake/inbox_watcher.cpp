@@ -3,11 +3,13 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -45,6 +47,21 @@ std::optional<Signature> signature_of(const fs::path& file) {
       static_cast<std::uintmax_t>(info.st_size),
       static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec,
       static_cast<std::uint64_t>(info.st_ino)};
+}
+
+bool is_link(const fs::path& file) {
+  struct stat info {};
+  return ::lstat(file.c_str(), &info) == 0 && S_ISLNK(info.st_mode);
+}
+
+// A link could point anywhere (another user's files, /etc): it is moved to error/ as the link
+// itself, never read.
+Rejection symlink_rejection(const fs::path& link) {
+  return {"symlink_not_followed",
+          link.filename().string() +
+              " is a symbolic link; lipsyncd never follows links out of the inbox",
+          "copy or move the file itself into the inbox",
+          {link}};
 }
 
 steady_clock::duration seconds_to_duration(double seconds) {
@@ -268,7 +285,10 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       const fs::path path = it->path();
       if (is_ignored_name(path.filename().string())) continue;
       std::error_code type_ec;
-      if (it->is_symlink(type_ec)) continue;
+      if (it->is_symlink(type_ec)) {
+        track(path, arrived_complete, false);  // never followed: evaluate() rejects it
+        continue;
+      }
       if (it->is_directory(type_ec)) {
         scan(path, arrived_complete);
       } else if (it->is_regular_file(type_ec)) {
@@ -354,10 +374,12 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     if (!running_) return;
     const auto now = steady_clock::now();
     std::vector<InboxFile> files;
+    std::vector<Rejection> links;
     steady_clock::duration next_check = steady_clock::duration::max();
     for (auto it = tracked_.begin(); it != tracked_.end();) {
       signature_of_current_ = signature_of(it->first);
       if (!signature_of_current_) {
+        if (is_link(it->first)) links.push_back(symlink_rejection(it->first));
         it = tracked_.erase(it);  // gone (or no longer a regular file)
         continue;
       }
@@ -376,6 +398,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     }
     PairingOutcome outcome =
         pair_files(inbox_, files, now, seconds_to_duration(settings_.partner_wait_s));
+    std::move(links.begin(), links.end(), std::back_inserter(outcome.rejections));
     if (outcome.next_deadline) {
       next_check = std::min(next_check, *outcome.next_deadline - now);
     }

@@ -1,5 +1,6 @@
 #include "lipsyncd/outbox/delivery.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -8,10 +9,15 @@
 
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/file_name.hpp"
 #include "lipsyncd/outbox/file_mover.hpp"
 
 namespace lipsyncd::outbox {
 namespace {
+
+// Room below the 255-byte limit for what is added later: the sidecar's ".json" for ".mp4" and
+// a "-2" when the name is taken.
+constexpr std::size_t kMaxDerivedNameBytes = kMaxFileNameBytes - 8;
 
 bool starts_like_mp4(const std::filesystem::path& file) {
   // ISO base media files start with a box whose type is "ftyp" at offset 4.
@@ -80,8 +86,14 @@ Delivered deliver_result(const std::filesystem::path& verified, const std::files
 Archived archive_inputs(const std::vector<InputFile>& inputs, const std::filesystem::path& folder) {
   Archived archived;
   for (const auto& input : inputs) {
-    if (!std::filesystem::exists(input.path)) continue;  // moved by a run that crashed after
-    const std::filesystem::path original(input.original_name);
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(input.path, ec))) {
+      continue;  // moved by a run that crashed after
+    }
+    std::filesystem::path original(input.original_name);
+    const bool escapes = original.is_absolute() || original.empty() ||
+                         std::find(original.begin(), original.end(), "..") != original.end();
+    if (escapes) original = input.path.filename();  // never archive outside `folder`
     const auto directory = folder / original.parent_path();
     std::filesystem::create_directories(directory);
     const auto moved = move_into(input.path, directory, original.filename().string());
@@ -98,11 +110,13 @@ std::filesystem::path reject_inputs(const std::vector<InputFile>& inputs,
   const auto archived = archive_inputs(inputs, error_folder);
   if (report.files.empty()) {
     for (const auto& file : archived.files) {
-      report.files.push_back(std::filesystem::relative(file, error_folder).string());
+      report.files.push_back(file.lexically_relative(error_folder).string());
     }
   }
   if (report.failed_at.empty()) report.failed_at = utc_timestamp_now();
-  const auto report_path = unused_path(error_folder, stem + ".error.json");
+  const std::string suffix = ".error.json";
+  const auto report_path =
+      unused_path(error_folder, fit_file_name(stem + suffix, suffix.size(), kMaxDerivedNameBytes));
   write_file_atomically(report_path, to_json(report));
   return report_path;
 }
@@ -114,7 +128,10 @@ std::string output_name(const std::string& pattern, const std::string& stem) {
        at = name.find(placeholder, at + stem.size())) {
     name.replace(at, placeholder.size(), stem);
   }
-  return name;
+  // What follows the last {stem} (".lipsync.mp4") survives a long stem.
+  const auto last = pattern.rfind(placeholder);
+  const auto tail = last == std::string::npos ? 0 : pattern.size() - last - placeholder.size();
+  return fit_file_name(name, tail, kMaxDerivedNameBytes);
 }
 
 std::string utc_timestamp_now() {
