@@ -10,6 +10,9 @@ namespace lipsyncd::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // also "rejected" for `check`
 inline constexpr int kExitUsage = 2;
+// sysexits' EX_CONFIG: the unit's RestartPreventExitStatus, so systemd does not restart a
+// daemon in a loop on a configuration only a person can fix.
+inline constexpr int kExitConfig = 78;
 
 class CommandRegistry {
  public:

@@ -8,9 +8,10 @@
 #include "lipsyncd/core/version.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"lipsyncd: drop a talking video and an audio track into a folder, get a "
-               "lip-synced MP4 back (fal.ai sync-lipsync)",
-               "lipsyncd"};
+  CLI::App app{
+      "lipsyncd: drop a talking video and an audio track into a folder, get a "
+      "lip-synced MP4 back (fal.ai sync-lipsync)",
+      "lipsyncd"};
   app.set_version_flag("-V,--version", std::string("lipsyncd ") + lipsyncd::kVersion);
   app.require_subcommand(1);
   lipsyncd::cli::CommandRegistry commands;
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
     std::cerr << "lipsyncd: " << e.what();
     if (!e.hint().empty()) std::cerr << " (" << e.hint() << ")";
     std::cerr << " [" << e.reason_code() << "]\n";
-    return lipsyncd::cli::kExitFailure;
+    return e.reason_code() == "bad_config" ? lipsyncd::cli::kExitConfig
+                                           : lipsyncd::cli::kExitFailure;
   }
 }
