@@ -131,6 +131,22 @@ bool validate_lengths(PairReport& report, const SyncPlan& plan, const MediaConfi
   return true;
 }
 
+// What a person can do about each face verdict of the video.
+std::string face_hint(const FaceReport& face) {
+  if (face.reason_code == "multiple_faces") {
+    return face.is_warning ? "crop the video to one speaker for the best result"
+                           : "crop the video to one speaker, or set [face] multiple_faces = "
+                             "\"warn\"";
+  }
+  if (face.reason_code == "face_too_small") {
+    return "crop or zoom so the speaker's face fills more of the frame, or lower [face] "
+           "min_face_height_ratio";
+  }
+  // no_face, face_not_visible_enough
+  return "use a video where the speaker's face is visible, frontal and well lit most of the "
+         "time, or lower [face] min_visible_ratio";
+}
+
 }  // namespace
 
 PairReport check_pair(const std::filesystem::path& video_file,
@@ -183,11 +199,7 @@ PairReport check_pair(const std::filesystem::path& video_file,
     report.verdict = report.face->is_warning ? Verdict::accept_with_warning : Verdict::reject;
     report.reason_code = report.face->reason_code;
     report.message = "video: " + report.face->message;
-    if (report.face->reason_code == "multiple_faces") {
-      report.hint = report.face->is_warning ? "crop the video to one speaker for the best result"
-                                            : "crop the video to one speaker, or set [face] "
-                                              "multiple_faces = \"warn\"";
-    }
+    report.hint = face_hint(*report.face);
     return report;
   }
   report.verdict = Verdict::accept;
