@@ -61,6 +61,10 @@ struct JobTiming {
   int queue_delay_ms = 0;  // least time a request stays IN_QUEUE
   int processing_ms = 0;   // least time a request stays IN_PROGRESS
   int workers = 2;
+  // Same inputs (by content), model and sync_mode as an earlier request: its output is copied
+  // instead of probed and rendered again. The answer is what a fresh render gives; only the
+  // CPU time is saved, so load tests measure the client rather than ffmpeg.
+  bool reuse_renders = false;
 };
 
 class JobQueue {
@@ -86,12 +90,21 @@ class JobQueue {
   void work();
   void process(const std::string& id);
   JobResult run_app(const std::string& id, const JobRequest& request);
+  // Stores the rendered output and answers with its URL (or a dead one: result_file_404).
+  JobResult finish_render(const std::string& id, const JobRequest& request,
+                          const std::filesystem::path& output, const std::filesystem::path& scratch,
+                          std::chrono::steady_clock::time_point begin);
   void add_log(const std::string& id, std::string message);
   void complete(const std::string& id, JobResult result);
   JobSnapshot snapshot_locked(const Job& job) const;
 
+  // The output for these inputs, when reuse_renders is on and it was rendered before.
+  std::optional<std::filesystem::path> earlier_render(const std::string& key) const;
+  void remember_render(const std::string& key, const std::filesystem::path& output);
+
   FileStore& store_;
   JobTiming timing_;
+  std::map<std::string, std::filesystem::path> renders_;  // by render_key(), under mutex_
   CompletionHook on_complete_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
                  "least time a request stays IN_QUEUE");
   app.add_option("--processing-ms", options.timing.processing_ms,
                  "least time a request stays IN_PROGRESS");
+  app.add_flag("--reuse-renders", options.timing.reuse_renders,
+               "same inputs, model and sync_mode as an earlier request: copy its output instead "
+               "of rendering again (for load tests)");
   app.add_option("--workers", options.timing.workers, "requests processed at once")
       ->check(CLI::Range(1, 16));
   CLI11_PARSE(app, argc, argv);
