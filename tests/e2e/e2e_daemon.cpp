@@ -111,44 +111,6 @@ TEST_F(DaemonE2E, ASlowWriterIsNeverTakenEarly) {
   stop_daemon();
 }
 
-// Every file MANIFEST.json says to reject as a video (or as any input), paired with a good
-// partner: error/ with the listed reason, and nothing uploaded or submitted.
-TEST_F(DaemonE2E, BadFilesFromTheManifestLandInErrorWithTheirReason) {
-  const auto manifest = boost::json::parse(read_text(media("MANIFEST.json"))).as_array();
-  std::map<std::string, std::string> expected;  // stem -> reason_code
-  start_daemon();
-  for (const auto& value : manifest) {
-    const auto& entry = value.as_object();
-    const auto says_reject = [&entry](const char* key) {
-      const auto* verdict = entry.if_contains(key);
-      return verdict != nullptr && verdict->is_string() && verdict->as_string() == "reject";
-    };
-    if (!says_reject("verdict_as_video") && !says_reject("verdict_as_input")) continue;
-    std::string reason;
-    if (const auto* r = entry.if_contains("reason_code_as_video"); r && r->is_string()) {
-      reason = r->as_string();
-    }
-    if (reason.empty()) reason = entry.at("reason_code").as_string();
-    const fs::path file(std::string(entry.at("file").as_string()));
-    const auto stem = "bad_" + file.stem().string();
-    const bool is_audio = file.extension() == ".wav";
-    drop(file.string(), stem + file.extension().string());
-    // 12 s of speech: longer than every bad video, so the whole video is examined.
-    drop(is_audio ? "talk_h264_aac.mp4" : "speech_12s.wav", stem + (is_audio ? ".mp4" : ".wav"));
-    expected[stem] = reason;
-  }
-  ASSERT_GE(expected.size(), 5u);
-  for (const auto& [stem, reason] : expected) {
-    ASSERT_TRUE(rejected(stem, 120s)) << stem << "\n" << daemon->log();
-    EXPECT_EQ(read_json(error() / (stem + ".error.json")).at("reason_code").as_string(), reason)
-        << stem;
-  }
-  EXPECT_EQ(uploads(), 0u);
-  EXPECT_EQ(submissions(), 0u);
-  EXPECT_TRUE(names_in(outbox()).empty());
-  stop_daemon();
-}
-
 TEST_F(DaemonE2E, SilentAudioIsRejectedBeforeAnythingIsPaid) {
   start_daemon();
   drop("talk_h264_aac.mp4", "mute.mp4");

@@ -26,8 +26,8 @@ extern char** environ;
 namespace lipsyncd::test {
 
 struct ChildOptions {
-  std::vector<std::string> env{};    // extra "NAME=value" entries on top of this environment
-  std::vector<std::string> unset{};  // names removed from the inherited environment
+  std::vector<std::string> env{};       // extra "NAME=value" entries on top of this environment
+  std::vector<std::string> unset{};     // names removed from the inherited environment
   std::filesystem::path working_dir{};  // empty: the test's own
 };
 

@@ -149,6 +149,23 @@ class DaemonTest : public ::testing::Test {
         temporary, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     std::filesystem::rename(temporary, target_dir / as);
   }
+  // `count` copies of a pair, named p0.mp4 + p0.wav, p1..., in a staging folder beside the
+  // inbox; move_staged_into_inbox() then drops them all at once, as a burst.
+  void stage_pairs(const std::filesystem::path& video, const std::filesystem::path& audio,
+                   int count) {
+    std::filesystem::create_directories(staging());
+    for (int i = 0; i < count; ++i) {
+      std::filesystem::copy_file(video, staging() / ("p" + std::to_string(i) + ".mp4"));
+      std::filesystem::copy_file(audio, staging() / ("p" + std::to_string(i) + ".wav"));
+    }
+  }
+  void move_staged_into_inbox() {
+    for (const auto& entry : std::filesystem::directory_iterator(staging())) {
+      std::filesystem::rename(entry.path(), inbox() / entry.path().filename());
+    }
+  }
+  std::filesystem::path staging() const { return dir / "staging"; }
+
   // Writes `text` into the inbox under `name`, atomically.
   void drop_text(const std::string& name, const std::string& text) {
     std::filesystem::create_directories(inbox());

@@ -1,8 +1,9 @@
 #pragma once
-// A small, fully compliant pair for load tests and benchmarks: one second of the real
-// Mona Lisa talking clip at 320x180 (H.264 yuv420p, CFR, no audio) and one second of real
-// speech (WAV s16le), so lipsyncd's preparation passes both through without transcoding and
-// the work per job is the daemon's own. Made with the ffmpeg command. Header-only.
+// A small, fully compliant pair for load tests and benchmarks: 0.64 s of the real Mona Lisa
+// talking clip at 320x180 (H.264 yuv420p, 25 fps CFR, no audio) and speech_1s.wav (0.633 s of
+// real speech, WAV s16le). The lengths agree, so lipsyncd's preparation passes both through
+// without trimming or transcoding and the work per job is the daemon's own. Made with the
+// ffmpeg command. Header-only.
 
 #include <gtest/gtest.h>
 
@@ -28,7 +29,7 @@ inline MediaPair make_small_pair(const std::filesystem::path& folder) {
                                       "-i",
                                       media("real_talk_monalisa_720p.mp4").string(),
                                       "-t",
-                                      "1",
+                                      "0.64",
                                       "-an",
                                       "-vf",
                                       "scale=320:180,fps=25",

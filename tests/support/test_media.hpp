@@ -29,8 +29,12 @@ inline std::filesystem::path media(const std::string& file) {
   return path;
 }
 
-inline std::filesystem::path bin_dir() { return env_path("LIPSYNCD_BIN_DIR", LIPSYNCD_DEFAULT_BIN_DIR); }
-inline std::filesystem::path source_dir() { return env_path("LIPSYNCD_SOURCE_DIR", LIPSYNCD_DEFAULT_SOURCE_DIR); }
+inline std::filesystem::path bin_dir() {
+  return env_path("LIPSYNCD_BIN_DIR", LIPSYNCD_DEFAULT_BIN_DIR);
+}
+inline std::filesystem::path source_dir() {
+  return env_path("LIPSYNCD_SOURCE_DIR", LIPSYNCD_DEFAULT_SOURCE_DIR);
+}
 
 // A fresh, empty folder for one test, removed when it ends.
 class TempDir {

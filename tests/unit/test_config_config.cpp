@@ -1,11 +1,10 @@
-#include "lipsyncd/config/config.hpp"
-
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
+#include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "test_media.hpp"
 
@@ -76,7 +75,8 @@ monthly_usd = 100
 [policy]
 audio_longer = "loop"
 forced = "silence"
-)", "/base", {});
+)",
+                                "/base", {});
   EXPECT_EQ(c.paths.inbox, "/data/in");
   EXPECT_EQ(c.paths.outbox, "/base/outbox");
   EXPECT_EQ(c.fal.queue_url, "http://127.0.0.1:8080");
@@ -93,15 +93,17 @@ TEST(Config, TyposAndWrongTypesAreReportedWithTheKey) {
   EXPECT_NE(bad_config_message("[pahts]\n").find("[pahts]"), std::string::npos);
   EXPECT_NE(bad_config_message("[fal]\nmax_in_flight = \"two\"").find("whole number"),
             std::string::npos);
-  EXPECT_NE(bad_config_message("[policy]\naudio_longer = \"jump\"").find("jump"), std::string::npos);
-  EXPECT_NE(bad_config_message("[fal]\nmodel = \"lipsync-9\"").find("lipsync-9"), std::string::npos);
+  EXPECT_NE(bad_config_message("[policy]\naudio_longer = \"jump\"").find("jump"),
+            std::string::npos);
+  EXPECT_NE(bad_config_message("[fal]\nmodel = \"lipsync-9\"").find("lipsync-9"),
+            std::string::npos);
   EXPECT_NE(bad_config_message("[budget\n").find("line 1"), std::string::npos);
   EXPECT_NE(bad_config_message("[budget]\ndaily_usd = -1").find("negative"), std::string::npos);
 }
 
 TEST(Config, KeyComesFromTheEnvironmentAndEndpointCanBeOverridden) {
-  const Config c = parse_config("", "/b", {{"FAL_KEY", "abc:def"},
-                                           {"FAL_VIDEO_TO_VIDEO_LIPSYNC", "fal-ai/sync-lipsync/v2"}});
+  const Config c = parse_config(
+      "", "/b", {{"FAL_KEY", "abc:def"}, {"FAL_VIDEO_TO_VIDEO_LIPSYNC", "fal-ai/sync-lipsync/v2"}});
   EXPECT_EQ(c.fal.credentials, "abc:def");
   EXPECT_EQ(c.fal.endpoint, "fal-ai/sync-lipsync/v2");
   const Config split = parse_config("", "/b", {{"FAL_KEY_ID", "id"}, {"FAL_KEY_SECRET", "secret"}});
@@ -114,8 +116,7 @@ TEST(Config, KeyFileAndSystemdCredential) {
     std::ofstream(dir / "key") << "file-key\n";
     std::ofstream(dir / "fal_key") << "credential-key\n";
   }
-  const Config from_file =
-      parse_config("[fal]\nkey_file = \"key\"\n", dir.path(), {});
+  const Config from_file = parse_config("[fal]\nkey_file = \"key\"\n", dir.path(), {});
   EXPECT_EQ(from_file.fal.credentials, "file-key");
   const Config from_systemd =
       parse_config("", dir.path(), {{"CREDENTIALS_DIRECTORY", dir.path().string()}});

@@ -1,10 +1,9 @@
-#include "lipsyncd/core/atomic_file.hpp"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "test_media.hpp"
 

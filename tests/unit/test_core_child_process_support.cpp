@@ -11,8 +11,8 @@ TEST(ChildProcessSupport, CapturesOutputAndExitCode) {
   TempDir dir;
   ChildProcess child({"/bin/sh", "-c", "echo 'listening on http://127.0.0.1:4242'; exit 3"},
                      dir / "log");
-  const auto url = child.wait_for_output(std::regex(R"(listening on (\S+))"),
-                                         std::chrono::seconds(5));
+  const auto url =
+      child.wait_for_output(std::regex(R"(listening on (\S+))"), std::chrono::seconds(5));
   ASSERT_TRUE(url.has_value());
   EXPECT_EQ(*url, "http://127.0.0.1:4242");
   EXPECT_EQ(child.wait_for_exit(std::chrono::seconds(5)), 3);

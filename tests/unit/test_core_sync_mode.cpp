@@ -1,6 +1,6 @@
-#include "lipsyncd/core/sync_mode.hpp"
-
 #include <gtest/gtest.h>
+
+#include "lipsyncd/core/sync_mode.hpp"
 
 namespace lipsyncd {
 namespace {

@@ -8,10 +8,12 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/daemon/job_pipeline.hpp"
 #include "lipsyncd/fal/error.hpp"
@@ -63,6 +65,7 @@ class FakeFal : public FalService {
   std::optional<fal::FalErrorKind> fail_upload_once;
   std::optional<fal::FalErrorKind> fail_submit;
   std::optional<fal::FalErrorKind> fail_wait_once;
+  int disk_full_downloads = 0;  // this many downloads find the spool's disk full
 
   static fal::FalError error(fal::FalErrorKind kind) {
     return fal::FalError(fal::FalErrorDetails{kind, 0, "injected", std::nullopt},
@@ -100,6 +103,10 @@ class FakeFal : public FalService {
   boost::asio::awaitable<void> download(std::string, std::filesystem::path destination,
                                         std::optional<std::uint64_t>) override {
     ++downloads;
+    if (disk_full_downloads > 0) {
+      --disk_full_downloads;
+      throw_disk_error("cannot write", destination, ENOSPC);
+    }
     write_file_atomically(destination, kFakeMp4);
     co_return;
   }
@@ -347,6 +354,26 @@ TEST_F(JobPipelineTest, TransientFailuresStopAfterMaxAttempts) {
   run(id);
   EXPECT_EQ(state(id), JobState::failed);
   EXPECT_TRUE(std::filesystem::exists(dir / "error/clip.error.json"));
+}
+
+TEST_F(JobPipelineTest, AFullDiskWaitsForSpaceWithoutUsingUpAttempts) {
+  config().daemon.max_attempts = 2;
+  fal.disk_full_downloads = 4;  // more than max_attempts
+  const auto id = drop_pair("clip");
+  for (int round = 0; round < 4; ++round) {
+    run(id);
+    const auto job = store->get(id);
+    ASSERT_EQ(job.state, JobState::deferred) << "round " << round;
+    EXPECT_EQ(job.attempts, 0);
+    ASSERT_TRUE(job.error.has_value());
+    EXPECT_EQ(job.error->reason_code, "disk_full");
+    EXPECT_NE(job.error->hint.find("free some space"), std::string::npos) << job.error->hint;
+    now += std::chrono::hours(1);
+  }
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir / "error/clip.error.json"));
 }
 
 TEST_F(JobPipelineTest, ACancelledJobStopsWithoutTouchingItsFiles) {

@@ -207,17 +207,35 @@ TEST_F(InboxWatcherTest, ManifestPathsThatEscapeTheInboxAreRefused) {
   write_file(inbox() / "absolute.job.json",
              R"({"video": "clip.mp4", "audio": ")" + outside.string() + R"("})");
   write_file(inbox() / "symlink.job.json", R"({"video": "clip.mp4", "audio": "link.wav"})");
-  ASSERT_TRUE(run_until([&] { return rejections_.size() >= 3; }));
+  ASSERT_TRUE(run_until([&] { return rejections_.size() >= 4; }));
   std::map<std::string, std::string> reasons;
   for (const auto& rejection : rejections_) {
     ASSERT_EQ(rejection.files.size(), 1u);
     reasons[rejection.files[0].filename().string()] = rejection.reason_code;
   }
+  // The link itself is refused too, never read.
+  EXPECT_EQ(reasons["link.wav"], "symlink_not_followed");
   EXPECT_EQ(reasons["dots.job.json"], "path_outside_inbox");
   EXPECT_EQ(reasons["absolute.job.json"], "path_outside_inbox");
   EXPECT_EQ(reasons["symlink.job.json"], "path_outside_inbox");
   EXPECT_TRUE(requests_.empty());
   EXPECT_TRUE(fs::exists(outside));
+}
+
+TEST_F(InboxWatcherTest, ASymlinkDroppedLaterIsRefusedAndNeverFollowed) {
+  const fs::path outside = dir_ / "elsewhere.mp4";
+  write_file(outside, kMp4);
+  write_file(inbox() / "clip.wav", kWav);
+  start();
+  fs::create_symlink(outside, inbox() / "clip.mp4");
+  ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }));
+  EXPECT_EQ(rejections_[0].reason_code, "symlink_not_followed");
+  EXPECT_THAT(rejections_[0].files, testing::ElementsAre(inbox() / "clip.mp4"));
+  EXPECT_NE(rejections_[0].message.find("clip.mp4"), std::string::npos);
+  EXPECT_FALSE(rejections_[0].hint.empty());
+  run_for(1500ms);  // past the partner wait: the audio is left alone, never paired with it
+  EXPECT_TRUE(requests_.empty()) << "the link was paired as if it were the video";
+  EXPECT_EQ(fs::file_size(outside), std::string(kMp4).size());
 }
 
 TEST_F(InboxWatcherTest, ManifestsWithUnknownKeysOrBadValuesAreRefusedWithTheReason) {

@@ -124,10 +124,42 @@ TEST(OutboxDelivery, ArchiveKeepsSubfoldersAndSkipsAlreadyMovedInputs) {
   EXPECT_EQ(archived.files[0], dir / "done/take1/a.mp4");
 }
 
+TEST(OutboxDelivery, ArchiveNeverLeavesItsFolderAndMovesLinksAsLinks) {
+  TempDir dir;
+  write(dir / "outside.mp4", "not ours");
+  std::filesystem::create_directories(dir / "inbox");
+  std::filesystem::create_symlink(dir / "outside.mp4", dir / "inbox/link.mp4");
+  write(dir / "inbox/x.wav", "audio");
+  const auto archived = archive_inputs(
+      {{dir / "inbox/link.mp4", "link.mp4"}, {dir / "inbox/x.wav", "../x.wav"}}, dir / "error");
+  ASSERT_EQ(archived.files.size(), 2u);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "error/link.mp4"));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(dir / "inbox/link.mp4")));
+  EXPECT_EQ(archived.files[1], dir / "error/x.wav");  // "../x.wav" stays inside error/
+  std::ifstream outside(dir / "outside.mp4");
+  std::string text((std::istreambuf_iterator<char>(outside)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "not ours");
+}
+
 TEST(OutboxDelivery, OutputPatternExpandsTheStem) {
   EXPECT_EQ(output_name("{stem}.lipsync.mp4", "clip"), "clip.lipsync.mp4");
   EXPECT_EQ(output_name("synced/{stem}-{stem}.mp4", "a"), "synced/a-a.mp4");
   EXPECT_EQ(output_name("fixed.mp4", "a"), "fixed.mp4");
+}
+
+TEST(OutboxDelivery, NamesMadeFromALongStemFitWithTheirSuffix) {
+  const std::string stem(251, 'x');  // "stem.mp4" was a valid 255-byte input name
+  const auto name = output_name("{stem}.lipsync.mp4", stem);
+  EXPECT_LE(name.size() + 1, 255u);  // room for the sidecar's ".json"
+  EXPECT_TRUE(name.ends_with("x.lipsync.mp4"));
+  TempDir dir;
+  write(dir / "spool/J4/v.mp4", "video");
+  ErrorReport report;
+  report.reason_code = "no_face";
+  const auto path = reject_inputs({{dir / "spool/J4/v.mp4", "v.mp4"}}, dir / "error", stem, report);
+  EXPECT_LE(path.filename().string().size(), 255u);
+  EXPECT_TRUE(path.filename().string().ends_with(".error.json"));
+  EXPECT_TRUE(std::filesystem::exists(path));
 }
 
 }  // namespace
