@@ -175,8 +175,9 @@ int main(int argc, char** argv) {
     const ChildResult copy =
         run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", h264.string(), "-an", "-c", "copy",
              "-movflags", "+faststart", (work / "copy.mp4").string()});
+    // The ratio is our speed over the ffmpeg command's; the goal is on the value itself.
     bench_line("media.remux_60s_realtime_factor", 60.0 / remux, "x", "ffmpeg_copy_x",
-               60.0 / copy.seconds, (60.0 / remux) / 50.0, ">=50x");
+               60.0 / copy.seconds, copy.seconds / remux, ">=50x realtime");
 
     // 3. Face check by seeking vs decoding everything.
     const ChildResult decode =
