@@ -21,13 +21,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 struct HttpResult {
   int curl_exit = -1;
   int status = 0;

@@ -26,11 +26,6 @@ const char* const kAudio = "speech_5s.wav";      // 4.53 s
 const std::regex kSubmitPath("^/fal-ai/sync-lipsync(/v2)?$");
 const std::regex kUploadPutPath("^/_storage/upload/.*$");
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // The duration ffprobe reports for a media file, or -1.
 double probe_duration(const std::filesystem::path& file, const std::filesystem::path& scratch) {
   const auto out = scratch / "ffprobe.out";

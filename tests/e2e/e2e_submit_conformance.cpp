@@ -52,11 +52,6 @@ const file = (p, type) => new File([fs.readFileSync(p)], path.basename(p), { typ
 })().catch((error) => { console.error(error); process.exit(1); });
 )JS";
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // The official client installed by the conformance test (npm ci from its pinned lock file);
 // installs it the same way when the conformance test has not run yet in this build.
 std::filesystem::path official_client_modules(const std::filesystem::path& scratch) {

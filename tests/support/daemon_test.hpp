@@ -28,13 +28,6 @@
 
 namespace lipsyncd::test {
 
-inline std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 inline boost::json::object read_json(const std::filesystem::path& path) {
   return boost::json::parse(read_text(path)).as_object();
 }

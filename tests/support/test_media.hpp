@@ -6,9 +6,17 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace lipsyncd::test {
+
+// The whole file, as bytes ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 inline std::filesystem::path env_path(const char* name, const std::filesystem::path& fallback) {
   const char* value = std::getenv(name);

@@ -116,12 +116,7 @@ class FakeFal : public FalService {
   fal::LipsyncInput last_input;
 };
 
-std::string read(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test::read_text;
 
 class JobPipelineTest : public ::testing::Test {
  protected:
@@ -205,8 +200,8 @@ TEST_F(JobPipelineTest, DeliversAPairWithSidecarAndArchivesTheInputs) {
   EXPECT_EQ(fal.submits, 1);
   EXPECT_EQ(fal.last_input.sync_mode, "bounce");
   EXPECT_EQ(fal.last_input.model, "lipsync-1.9.0-beta");
-  EXPECT_EQ(read(dir / "outbox/clip.lipsync.mp4"), kFakeMp4);
-  const auto sidecar = boost::json::parse(read(dir / "outbox/clip.lipsync.json")).as_object();
+  EXPECT_EQ(read_text(dir / "outbox/clip.lipsync.mp4"), kFakeMp4);
+  const auto sidecar = boost::json::parse(read_text(dir / "outbox/clip.lipsync.json")).as_object();
   EXPECT_EQ(sidecar.at("request_id").as_string(), "req-1");
   EXPECT_EQ(sidecar.at("sync_mode").as_string(), "bounce");
   EXPECT_EQ(sidecar.at("sync_mode_reason").as_string(), "audio longer");
@@ -259,7 +254,7 @@ TEST_F(JobPipelineTest, RejectedInputsGoToErrorWithAReportAndNothingReachesFal) 
   EXPECT_EQ(fal.uploads, 0);
   EXPECT_TRUE(std::filesystem::exists(dir / "error/clip.mp4"));
   EXPECT_TRUE(std::filesystem::exists(dir / "error/clip.wav"));
-  const auto report = boost::json::parse(read(dir / "error/clip.error.json")).as_object();
+  const auto report = boost::json::parse(read_text(dir / "error/clip.error.json")).as_object();
   EXPECT_EQ(report.at("reason_code").as_string(), "no_face");
   EXPECT_EQ(report.at("stage").as_string(), "prepare");
   EXPECT_EQ(report.at("job_id").as_string(), id);
@@ -270,7 +265,7 @@ TEST_F(JobPipelineTest, PermanentFalFailureRecordsTheRequestId) {
   const auto id = drop_pair("clip");
   run(id);
   EXPECT_EQ(state(id), JobState::failed);
-  const auto report = boost::json::parse(read(dir / "error/clip.error.json")).as_object();
+  const auto report = boost::json::parse(read_text(dir / "error/clip.error.json")).as_object();
   EXPECT_EQ(report.at("request_id").as_string(), "req-1");
   EXPECT_EQ(report.at("stage").as_string(), "fal");
 }
@@ -312,8 +307,9 @@ TEST_F(JobPipelineTest, DuplicateContentReusesTheEarlierResultWithoutPaying) {
   EXPECT_EQ(state(second), JobState::delivered);
   EXPECT_EQ(fal.submits, 1);
   EXPECT_EQ(media.prepares, 1);
-  EXPECT_EQ(read(dir / "outbox/clip.lipsync-2.mp4"), kFakeMp4);
-  const auto sidecar = boost::json::parse(read(dir / "outbox/clip.lipsync-2.json")).as_object();
+  EXPECT_EQ(read_text(dir / "outbox/clip.lipsync-2.mp4"), kFakeMp4);
+  const auto sidecar =
+      boost::json::parse(read_text(dir / "outbox/clip.lipsync-2.json")).as_object();
   EXPECT_EQ(sidecar.at("duplicate_of").as_string(), first);
   EXPECT_EQ(sidecar.at("billed_cost_usd").as_double(), 0.0);
   EXPECT_TRUE(saw(observe::EventName::duplicate));

@@ -24,12 +24,7 @@ using lipsyncd::test::TempDir;
 constexpr const char* kKey =
     "5b1e7f0a-aaaa-bbbb-cccc-0123456789ab:fedcba9876543210fedcba9876543210";
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test::read_text;
 
 std::vector<std::string> read_lines(const std::filesystem::path& file) {
   std::ifstream in(file);

@@ -17,12 +17,7 @@ void write(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-std::string read(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test::read_text;
 
 TEST(OutboxFileMover, NumberedNamesKeepTheFinalExtension) {
   EXPECT_EQ(numbered_name("clip.lipsync.mp4", 1), "clip.lipsync.mp4");
@@ -40,8 +35,8 @@ TEST(OutboxFileMover, MoveNeverOverwritesAnotherFile) {
   const auto moved = move_into(dir / "spool/clip.mp4", dir / "out", "clip.mp4");
   EXPECT_EQ(moved.destination, dir / "out/clip-2.mp4");
   EXPECT_FALSE(moved.crossed_filesystems);
-  EXPECT_EQ(read(dir / "out/clip.mp4"), "someone else's");
-  EXPECT_EQ(read(dir / "out/clip-2.mp4"), "mine");
+  EXPECT_EQ(read_text(dir / "out/clip.mp4"), "someone else's");
+  EXPECT_EQ(read_text(dir / "out/clip-2.mp4"), "mine");
   EXPECT_FALSE(std::filesystem::exists(dir / "spool/clip.mp4"));
 }
 
@@ -77,7 +72,7 @@ TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
   write(dir / "in.bin", std::string(300000, 'x'));
   const auto moved = move_into(dir / "in.bin", target, "in.bin");
   EXPECT_TRUE(moved.crossed_filesystems);
-  EXPECT_EQ(read(target / "in.bin"), std::string(300000, 'x'));
+  EXPECT_EQ(read_text(target / "in.bin"), std::string(300000, 'x'));
   EXPECT_FALSE(std::filesystem::exists(dir / "in.bin"));
   // No temporary file is left behind.
   size_t entries = 0;
