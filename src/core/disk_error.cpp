@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace lipsyncd {
 
@@ -9,14 +10,18 @@ bool is_out_of_space(int errno_code) noexcept {
   return errno_code == ENOSPC || errno_code == EDQUOT;
 }
 
+Error disk_full(std::string message, const std::filesystem::path& folder) {
+  return Error(std::string(kDiskFullReason), std::move(message),
+               "free some space on the filesystem of " + folder.string() +
+                   "; the job waits and goes on by itself",
+               Permanence::transient);
+}
+
 Error disk_error(std::string_view what, const std::filesystem::path& path, int errno_code,
                  std::string_view otherwise_hint) {
-  const bool full = is_out_of_space(errno_code);
-  return Error(full ? std::string(kDiskFullReason) : "disk_error",
-               std::string(what) + " " + path.string() + ": " + std::strerror(errno_code),
-               full ? "free some space on the filesystem of " + path.parent_path().string() +
-                          "; the job waits and goes on by itself"
-                    : std::string(otherwise_hint),
+  auto message = std::string(what) + " " + path.string() + ": " + std::strerror(errno_code);
+  if (is_out_of_space(errno_code)) return disk_full(std::move(message), path.parent_path());
+  return Error("disk_error", std::move(message), std::string(otherwise_hint),
                Permanence::transient);
 }
 

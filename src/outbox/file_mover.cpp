@@ -20,11 +20,6 @@ namespace {
 // Enough candidates for any realistic pile of same-named results; more means a runaway loop.
 constexpr int kMaxNumberedNames = 10000;
 
-[[noreturn]] void throw_file_error(const std::string& what, const std::filesystem::path& path,
-                                   int code) {
-  throw_disk_error(what, path, code);
-}
-
 bool same_inode(const std::filesystem::path& a, const std::filesystem::path& b) {
   struct stat sa {};
   struct stat sb {};
@@ -34,13 +29,13 @@ bool same_inode(const std::filesystem::path& a, const std::filesystem::path& b) 
 
 void copy_contents(const std::filesystem::path& source, AtomicFile& target) {
   UniqueFd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) throw_file_error("cannot open", source, errno);
+  if (!in.valid()) throw_disk_error("cannot open", source, errno);
   std::array<char, 1 << 16> buffer{};
   for (;;) {
     const ssize_t got = ::read(in.get(), buffer.data(), buffer.size());
     if (got < 0) {
       if (errno == EINTR) continue;
-      throw_file_error("cannot read", source, errno);
+      throw_disk_error("cannot read", source, errno);
     }
     if (got == 0) break;
     target.write(std::string_view(buffer.data(), static_cast<size_t>(got)));
@@ -51,12 +46,12 @@ void copy_contents(const std::filesystem::path& source, AtomicFile& target) {
 bool link_if_free(const std::filesystem::path& from, const std::filesystem::path& to) {
   if (::link(from.c_str(), to.c_str()) == 0) return true;
   if (errno == EEXIST) return false;
-  throw_file_error("cannot link into place", to, errno);
+  throw_disk_error("cannot link into place", to, errno);
 }
 
 void remove_file(const std::filesystem::path& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    throw_file_error("cannot remove", path, errno);
+    throw_disk_error("cannot remove", path, errno);
 }
 
 // Publishes a file that lives on the same filesystem as `directory`.
@@ -82,7 +77,7 @@ std::filesystem::path copy_into(const std::filesystem::path& source,
   AtomicFile copy(directory / name);
   copy_contents(source, copy);
   // commit() would rename over an existing name; the durable temporary is linked instead.
-  if (::fsync(copy.fd()) != 0) throw_file_error("cannot flush", copy.temporary_path(), errno);
+  if (::fsync(copy.fd()) != 0) throw_disk_error("cannot flush", copy.temporary_path(), errno);
   const auto placed = link_into(copy.temporary_path(), directory, name);
   sync_directory(directory);
   return placed;  // the AtomicFile destructor removes the temporary name
@@ -91,8 +86,8 @@ std::filesystem::path copy_into(const std::filesystem::path& source,
 bool on_same_filesystem(const std::filesystem::path& file, const std::filesystem::path& dir) {
   struct stat sf {};
   struct stat sd {};
-  if (::lstat(file.c_str(), &sf) != 0) throw_file_error("cannot stat", file, errno);
-  if (::stat(dir.c_str(), &sd) != 0) throw_file_error("cannot stat", dir, errno);
+  if (::lstat(file.c_str(), &sf) != 0) throw_disk_error("cannot stat", file, errno);
+  if (::stat(dir.c_str(), &sd) != 0) throw_disk_error("cannot stat", dir, errno);
   return sf.st_dev == sd.st_dev;
 }
 

@@ -10,13 +10,8 @@ namespace {
 constexpr int kBusyTimeoutMs = 10'000;
 
 // SQLITE_FULL is the disk, not the store: it gets the reason the daemon waits out.
-Error store_error(int result_code, const std::string& message) {
-  if ((result_code & 0xff) == SQLITE_FULL) {
-    return Error(std::string(kDiskFullReason), message,
-                 "free some space on the state folder's filesystem; the job waits and goes on by "
-                 "itself",
-                 Permanence::transient);
-  }
+Error store_error(int result_code, const std::string& message, const std::filesystem::path& file) {
+  if ((result_code & 0xff) == SQLITE_FULL) return disk_full(message, file.parent_path());
   return Error("store_error", message, "check the state folder's permissions and free space",
                Permanence::transient);
 }
@@ -45,7 +40,7 @@ Database::~Database() {
 void Database::fail(std::string_view what) const {
   throw store_error(
       sqlite3_extended_errcode(db_),
-      "job store " + file_.string() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_));
+      "job store " + file_.string() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_), file_);
 }
 
 void Database::exec(const std::string& sql) {
@@ -53,7 +48,7 @@ void Database::exec(const std::string& sql) {
   if (const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message); rc != SQLITE_OK) {
     const std::string reason = message != nullptr ? message : "unknown error";
     sqlite3_free(message);
-    throw store_error(rc, "job store " + file_.string() + ": " + reason);
+    throw store_error(rc, "job store " + file_.string() + ": " + reason, file_);
   }
 }
 

@@ -16,6 +16,9 @@ inline constexpr std::string_view kDiskFullReason = "disk_full";
 // ENOSPC or EDQUOT.
 bool is_out_of_space(int errno_code) noexcept;
 
+// Reason "disk_full", transient, with the hint to free space on the filesystem of `folder`.
+Error disk_full(std::string message, const std::filesystem::path& folder);
+
 // "<what> <path>: <strerror>", reason "disk_full" (hint: free space) or "disk_error" (hint:
 // `otherwise_hint`). Always transient: permissions and space can both be fixed by a person.
 Error disk_error(std::string_view what, const std::filesystem::path& path, int errno_code,
