@@ -42,11 +42,7 @@ double median(std::vector<double> values) {
 class DaemonBench : public DaemonTest {
  protected:
   void SetUp() override {
-    start_emulator({.extra_args = {"--reuse-renders", "--workers", "4"}});
-    settings["intake"]["duplicate_window_h"] = "0";  // the same small pair each time: pay each
-    settings["fal"]["poll_interval_ms"] = "50";
-    settings["fal"]["max_poll_interval_ms"] = "50";
-    settings["log"]["level"] = "\"info\"";
+    use_zero_work_burst_setup();
     pair = make_small_pair(dir / "small");
   }
 
@@ -54,6 +50,10 @@ class DaemonBench : public DaemonTest {
 };
 
 TEST_F(DaemonBench, PerJobOverheadAtZeroWork) {
+  settings["fal"]["poll_interval_ms"] = "50";
+  settings["fal"]["max_poll_interval_ms"] = "50";
+  settings["face"]["min_samples"] = "8";  // one job at a time: the default face check
+  settings["face"]["max_samples"] = "32";
   write_config();
   start_daemon();
   constexpr int kJobs = 21;  // the first renders at the emulator; it is not counted
@@ -89,11 +89,8 @@ TEST_F(DaemonBench, PerJobOverheadAtZeroWork) {
 
 TEST_F(DaemonBench, ThousandJobBurst) {
   constexpr int kPairs = 1000;
-  settings["fal"]["max_in_flight"] = "8";
   settings["fal"]["poll_interval_ms"] = "100";
   settings["fal"]["max_poll_interval_ms"] = "300";
-  settings["face"]["min_samples"] = "2";  // as the load test: the daemon, not Haar, is measured
-  settings["face"]["max_samples"] = "2";
   write_config();
   start_daemon();
   stage_pairs(pair.video, pair.audio, kPairs);

@@ -126,6 +126,19 @@ class Emulator {
   std::string url_;
 };
 
+// `measure` against a fresh emulator working in `dir`, removed afterwards: each figure starts
+// from empty storage.
+template <typename Measure>
+double with_fresh_emulator(const fs::path& bin_dir, const fs::path& dir, Measure measure) {
+  double figure = 0;
+  {
+    Emulator emulator(bin_dir, dir);
+    figure = measure(emulator);
+  }
+  fs::remove_all(dir);
+  return figure;
+}
+
 // `curl -T` to a signed upload URL, the anchor: one streamed PUT, no client logic.
 double curl_upload_seconds(const Emulator& emulator, const fs::path& file, const fs::path& work) {
   const auto slot = work / "slot.json";
@@ -212,22 +225,16 @@ int main() try {
       fs::temp_directory_path() / ("bench-fal-upload-" + std::to_string(::getpid()));
   fs::create_directories(work);
 
-  double curl_seconds = 0;
-  {
-    Emulator emulator(bin_dir, work / "emulator-curl");
-    curl_seconds = curl_upload_seconds(emulator, big, work);
-  }
-  fs::remove_all(work / "emulator-curl");
+  const double curl_seconds = with_fresh_emulator(
+      bin_dir, work / "emulator-curl",
+      [&](const Emulator& emulator) { return curl_upload_seconds(emulator, big, work); });
   const double curl = mb / curl_seconds;
   char curl_text[32];
   std::snprintf(curl_text, sizeof curl_text, "%.1f", curl);
   for (const bool single_put : {true, false}) {
-    double ours_seconds = 0;
-    {
-      Emulator emulator(bin_dir, work / "emulator-client");
-      ours_seconds = client_upload_seconds(emulator, big, single_put);
-    }
-    fs::remove_all(work / "emulator-client");
+    const double ours_seconds = with_fresh_emulator(
+        bin_dir, work / "emulator-client",
+        [&](const Emulator& emulator) { return client_upload_seconds(emulator, big, single_put); });
     const double ours = mb / ours_seconds;
     char ratio[32];
     std::snprintf(ratio, sizeof ratio, "%.2f", ours / curl);
@@ -244,16 +251,13 @@ int main() try {
   fs::copy_file(big, small);
   fs::resize_file(small, 200ull * 1024 * 1024);
   const fs::path audio = media_dir / "speech_5s.wav";
-  double rss_big = 0, rss_small = 0;
-  {
-    Emulator emulator(bin_dir, work / "emulator-rss-big");
-    rss_big = submit_peak_rss_mb(bin_dir, emulator, big, audio, work);
-  }
-  fs::remove_all(work / "emulator-rss-big");
-  {
-    Emulator emulator(bin_dir, work / "emulator-rss-small");
-    rss_small = submit_peak_rss_mb(bin_dir, emulator, small, audio, work);
-  }
+  const auto peak_rss_of_submit = [&](const fs::path& video, const char* name) {
+    return with_fresh_emulator(bin_dir, work / name, [&](const Emulator& emulator) {
+      return submit_peak_rss_mb(bin_dir, emulator, video, audio, work);
+    });
+  };
+  const double rss_big = peak_rss_of_submit(big, "emulator-rss-big");
+  const double rss_small = peak_rss_of_submit(small, "emulator-rss-small");
   char small_text[32], flat[32];
   std::snprintf(small_text, sizeof small_text, "%.1f", rss_small);
   std::snprintf(flat, sizeof flat, "%.2f", rss_big / rss_small);

@@ -30,17 +30,11 @@ constexpr int kPairs = 1000;
 
 class LoadE2E : public DaemonTest {
  protected:
-  void SetUp() override { start_emulator({.extra_args = {"--reuse-renders", "--workers", "4"}}); }
+  void SetUp() override {}  // use_zero_work_burst_setup() starts the emulator
 };
 
 TEST_F(LoadE2E, AThousandPairsAtOnceAreAllDeliveredExactlyOnceInBoundedMemory) {
-  settings["intake"]["duplicate_window_h"] = "0";  // one small clip a thousand times: pay each
-  settings["fal"]["max_in_flight"] = "8";
-  settings["log"]["level"] = "\"info\"";
-  // Two face samples per job instead of eight: the face check's cost is measured by
-  // bench_media_prepare; here the daemon's own handling of a thousand jobs is under test.
-  settings["face"]["min_samples"] = "2";
-  settings["face"]["max_samples"] = "2";
+  use_zero_work_burst_setup();
   write_config();
   const auto pair = make_small_pair(dir / "small");
   start_daemon();

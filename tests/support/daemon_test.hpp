@@ -93,6 +93,18 @@ class DaemonTest : public ::testing::Test {
         {"log", {{"level", "\"debug\""}, {"sink", "\"stderr\""}}}};
   }
 
+  // For many small jobs: an emulator that does no work (renders reused, 4 workers), every pair
+  // paid for even though the content repeats, info logs, and 2 face samples a job (the face
+  // check's cost is bench_media_prepare's business; here the daemon's own handling is).
+  void use_zero_work_burst_setup() {
+    start_emulator({.extra_args = {"--reuse-renders", "--workers", "4"}});
+    settings["intake"]["duplicate_window_h"] = "0";
+    settings["fal"]["max_in_flight"] = "8";
+    settings["log"]["level"] = "\"info\"";
+    settings["face"]["min_samples"] = "2";
+    settings["face"]["max_samples"] = "2";
+  }
+
   // Writes `settings`, with the emulator's URL as fal's.
   void write_config() {
     settings["fal"]["queue_url"] = "\"" + emulator->url() + "\"";
