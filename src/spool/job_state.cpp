@@ -21,10 +21,12 @@ constexpr std::array<std::pair<JobState, std::string_view>, 11> kStateNames = {{
     {JobState::cancelled, "cancelled"},
 }};
 
-constexpr std::array<std::pair<HoldReason, std::string_view>, 3> kHoldNames = {{
+constexpr std::array<std::pair<HoldReason, std::string_view>, 5> kHoldNames = {{
     {HoldReason::budget, "budget"},
     {HoldReason::ambiguous_submit, "ambiguous_submit"},
     {HoldReason::operator_request, "operator_request"},
+    {HoldReason::duplicate_in_flight, "duplicate_in_flight"},
+    {HoldReason::duplicate, "duplicate"},
 }};
 
 bool is_one_of(JobState state, std::initializer_list<JobState> states) {

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump with every schema change and add the migration step to migrate().
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -65,6 +65,16 @@ CREATE TABLE IF NOT EXISTS spend (
 );
 )sql";
 
+// v2: the duplicate guard's claims. The primary key is the rule "one job per content goes to
+// fal at a time": claim_content() takes or checks the row inside one transaction.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE IF NOT EXISTS content_claims (
+  content_hash TEXT PRIMARY KEY,
+  job_id       TEXT NOT NULL,          -- the job that went on to prepare and submit it
+  claimed_at   INTEGER NOT NULL
+);
+)sql";
+
 constexpr const char* kSelectJob =
     "SELECT id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, "
     "spool_dir, inputs, options, content_hash, plan, uploads, endpoint, request_id, "
@@ -72,6 +82,19 @@ constexpr const char* kSelectJob =
     "FROM jobs ";
 
 constexpr const char* kUnfinished = "state NOT IN ('delivered', 'failed', 'cancelled')";
+
+// The duplicate guard's "in flight": another unfinished job with the same content that holds
+// its content claim, or has gone past `accepted` (prepared or further, parked there included:
+// it will reach fal, or is there). A job waiting as a duplicate is at `accepted` without the
+// claim, so waiters never count. Both arguments are SQL expressions (a parameter or a column).
+std::string in_flight_twin_query(const std::string& hash, const std::string& self) {
+  const std::string past_accepted =
+      "('prepared', 'uploaded', 'submitting', 'submitted', 'completed')";
+  return "SELECT o.id FROM jobs o WHERE o.content_hash = " + hash + " AND o.id != " + self +
+         " AND o.state NOT IN ('delivered', 'failed', 'cancelled') AND (o.id IN (SELECT "
+         "c.job_id FROM content_claims c WHERE c.content_hash = " +
+         hash + ") OR o.state IN " + past_accepted + " OR o.resume_state IN " + past_accepted + ")";
+}
 
 [[noreturn]] void throw_unknown_job(const JobId& id) {
   throw Error("unknown_job", "there is no job " + id, "list the jobs with `lipsyncd status`",
@@ -224,6 +247,10 @@ std::string hold_reason_code(HoldReason reason) {
       return "ambiguous_submit";
     case HoldReason::operator_request:
       return "held_by_operator";
+    case HoldReason::duplicate_in_flight:
+      return "duplicate_in_flight";
+    case HoldReason::duplicate:
+      return "duplicate";
   }
   return "held";
 }
@@ -291,6 +318,7 @@ JobStore::JobStore(JobStoreSettings settings)
   if (version < kSchemaVersion) {
     Transaction migration(*database_);
     if (version < 1) database_->exec(kSchemaV1);
+    if (version < 2) database_->exec(kSchemaV2);
     database_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     migration.commit();
   }
@@ -624,6 +652,18 @@ std::optional<TimePoint> JobStore::next_deferred_at() const {
   return std::nullopt;
 }
 
+std::map<HoldReason, int> JobStore::count_held_by_reason() const {
+  std::lock_guard lock(mutex_);
+  auto query = database_->prepare(
+      "SELECT hold_reason, COUNT(*) FROM jobs WHERE state = 'held' GROUP BY hold_reason");
+  std::map<HoldReason, int> counts;
+  while (query.step()) {
+    const auto reason = parse_hold_reason(query.optional_text(0).value_or(""));
+    counts[reason.value_or(HoldReason::operator_request)] += static_cast<int>(query.integer(1));
+  }
+  return counts;
+}
+
 std::vector<JobRecord> JobStore::held_for_budget() const {
   std::lock_guard lock(mutex_);
   return load_jobs(*database_, "WHERE state = 'held' AND hold_reason = 'budget' ORDER BY id");
@@ -643,6 +683,67 @@ std::optional<JobRecord> JobStore::find_delivered_duplicate(const std::string& c
                         });
   if (jobs.empty()) return std::nullopt;
   return jobs.front();
+}
+
+ContentClaim JobStore::claim_content(const JobId& id, std::chrono::seconds window) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(*database_);
+  const auto job = load_job(*database_, id);
+  if (!job) throw_unknown_job(id);
+  if (window <= std::chrono::seconds::zero() || job->content_hash.empty()) return {};
+
+  // A delivered twin is reused only while its video is still in the outbox to copy from.
+  const TimePoint since = settings_.clock() - window;
+  for (auto& delivered :
+       load_jobs(*database_,
+                 "WHERE state = 'delivered' AND content_hash = ?1 AND id != ?2 "
+                 "AND updated_at >= ?3 ORDER BY updated_at DESC",
+                 [&](Statement& query) {
+                   query.bind(1, job->content_hash).bind(2, id).bind(3, to_millis(since));
+                 })) {
+    std::error_code ec;
+    if (!delivered.delivered_paths.empty() &&
+        fs::is_regular_file(delivered.delivered_paths.front(), ec)) {
+      return {ContentVerdict::reuse_delivered, std::move(delivered)};
+    }
+  }
+  auto in_flight = load_jobs(
+      *database_, "WHERE id IN (" + in_flight_twin_query("?1", "?2") + ") ORDER BY id LIMIT 1",
+      [&](Statement& query) { query.bind(1, job->content_hash).bind(2, id); });
+  if (!in_flight.empty()) return {ContentVerdict::wait_for_twin, std::move(in_flight.front())};
+
+  database_
+      ->prepare(
+          "INSERT OR REPLACE INTO content_claims (content_hash, job_id, claimed_at) "
+          "VALUES (?1, ?2, ?3)")
+      .bind(1, job->content_hash)
+      .bind(2, id)
+      .bind(3, to_millis(settings_.clock()))
+      .run();
+  transaction.commit();
+  return {};
+}
+
+std::vector<JobRecord> JobStore::release_duplicate_waits() {
+  std::vector<JobRecord> ready;
+  {
+    std::lock_guard lock(mutex_);
+    ready = load_jobs(*database_,
+                      "WHERE state = 'held' AND hold_reason = 'duplicate_in_flight' AND NOT "
+                      "EXISTS (" +
+                          in_flight_twin_query("jobs.content_hash", "jobs.id") + ") ORDER BY id");
+  }
+  std::vector<JobRecord> released;
+  for (const auto& job : ready) {
+    try {
+      released.push_back(
+          transition(job.id, "resumed: its twin is no longer in flight",
+                     [](JobRecord& parked) { return parked.resume_state.value_or(parked.state); }));
+    } catch (const Error& e) {
+      if (e.reason_code() != "illegal_transition") throw;  // cancelled or retried meanwhile
+    }
+  }
+  return released;
 }
 
 std::vector<JobStatusRow> JobStore::status(std::size_t recent_finished) const {
@@ -680,9 +781,12 @@ std::vector<JobStatusRow> JobStore::status(std::size_t recent_finished) const {
   return rows;
 }
 
-std::map<JobState, int> JobStore::count_by_state() const {
+std::map<JobState, int> JobStore::count_by_state(std::optional<TimePoint> changed_since) const {
   std::lock_guard lock(mutex_);
-  auto query = database_->prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  auto query = database_->prepare(
+      changed_since ? "SELECT state, COUNT(*) FROM jobs WHERE updated_at >= ?1 GROUP BY state"
+                    : "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  if (changed_since) query.bind(1, to_millis(*changed_since));
   std::map<JobState, int> counts;
   while (query.step()) {
     if (const auto state = parse_job_state(query.text(0))) {

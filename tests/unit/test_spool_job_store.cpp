@@ -403,6 +403,192 @@ TEST_F(JobStoreTest, DuplicateGuardFindsADeliveredJobWithTheSameContentWithinThe
   EXPECT_FALSE(store->find_delivered_duplicate(again.content_hash, hours(24), again.id));
 }
 
+// ── the duplicate guard for jobs in flight (issue 10, case 3) ─────────────────────────────
+
+// Delivers `id` as the daemon would, with its video really in `outbox` (a delivered twin is
+// reused only while that file exists).
+void deliver_with_file(JobStore& store, const JobId& id, const fs::path& outbox) {
+  const auto video = outbox / (id + ".lipsync.mp4");
+  write_bytes(video, "RESULT");
+  store.mark_prepared(id, {});
+  store.mark_completed(id, {"https://fal/out", 6, std::nullopt, std::nullopt});
+  store.mark_delivered(id, {video, outbox / (id + ".lipsync.json")});
+}
+
+TEST_F(JobStoreTest, OnlyOneCopyOfTheSameContentMayGoToFalAtATime) {
+  auto store = open_store();
+  const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
+  const auto second = store->claim(drop_pair("b", "same video", "same audio")).job.id;
+  const auto third = store->claim(drop_pair("c", "same video", "same audio")).job.id;
+  const auto other = store->claim(drop_pair("d", "other video", "same audio")).job.id;
+
+  EXPECT_EQ(store->claim_content(first, hours(24)).verdict, ContentVerdict::proceed);
+  // Asking again (a restart, a retry) keeps the claim with its holder.
+  EXPECT_EQ(store->claim_content(first, hours(24)).verdict, ContentVerdict::proceed);
+  for (const auto& copy : {second, third}) {
+    const auto claim = store->claim_content(copy, hours(24));
+    EXPECT_EQ(claim.verdict, ContentVerdict::wait_for_twin);
+    ASSERT_TRUE(claim.twin);
+    EXPECT_EQ(claim.twin->id, first);
+  }
+  EXPECT_EQ(store->claim_content(other, hours(24)).verdict, ContentVerdict::proceed);
+  // A window of 0 turns the guard off altogether.
+  EXPECT_EQ(store->claim_content(second, seconds(0)).verdict, ContentVerdict::proceed);
+}
+
+TEST_F(JobStoreTest, AJobPastAcceptedCountsAsInFlightEvenWithoutAClaim) {
+  // A store from before the claims existed: a job already prepared must still block a twin.
+  auto store = open_store();
+  const auto prepared = store->claim(drop_pair("a", "same video", "same audio")).job.id;
+  store->mark_prepared(prepared, {});
+  const auto budget_held = store->claim(drop_pair("b", "held video", "same audio")).job.id;
+  store->mark_prepared(budget_held, {});
+  store->hold(budget_held, HoldReason::budget, "daily cap");
+
+  const auto copy = store->claim(drop_pair("c", "same video", "same audio")).job.id;
+  EXPECT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::wait_for_twin);
+  const auto held_copy = store->claim(drop_pair("d", "held video", "same audio")).job.id;
+  EXPECT_EQ(store->claim_content(held_copy, hours(24)).verdict, ContentVerdict::wait_for_twin);
+}
+
+TEST_F(JobStoreTest, AWaitingCopyIsReleasedWhenItsTwinIsDeliveredAndThenReusesIt) {
+  auto store = open_store();
+  const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
+  const auto copy = store->claim(drop_pair("b", "same video", "same audio")).job.id;
+  ASSERT_EQ(store->claim_content(first, hours(24)).verdict, ContentVerdict::proceed);
+  ASSERT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::wait_for_twin);
+  store->hold(copy, HoldReason::duplicate_in_flight, "waiting for " + first);
+
+  EXPECT_TRUE(store->release_duplicate_waits().empty()) << "the twin is at accepted, claimed";
+  store->mark_prepared(first, {});
+  store->mark_uploaded(first, {"v", "a"});
+  EXPECT_TRUE(store->release_duplicate_waits().empty()) << "the twin is at fal";
+  EXPECT_EQ(store->count_held_by_reason().at(HoldReason::duplicate_in_flight), 1);
+
+  store->mark_submitting(first, "fal-ai/sync-lipsync");
+  store->mark_submitted(first, "req-1");
+  store->mark_completed(first, {"https://fal/out", 6, std::nullopt, std::nullopt});
+  const auto video = dir_.path() / "outbox" / "a.lipsync.mp4";
+  write_bytes(video, "RESULT");
+  store->mark_delivered(first, {video});
+
+  const auto released = store->release_duplicate_waits();
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].id, copy);
+  EXPECT_EQ(store->get(copy).state, JobState::accepted);
+  const auto claim = store->claim_content(copy, hours(24));
+  EXPECT_EQ(claim.verdict, ContentVerdict::reuse_delivered);
+  ASSERT_TRUE(claim.twin);
+  EXPECT_EQ(claim.twin->id, first);
+  EXPECT_TRUE(store->release_duplicate_waits().empty());
+}
+
+TEST_F(JobStoreTest, IfTheTwinFailsTheWaitingCopyGoesOnAloneAndTheNextWaitsForIt) {
+  auto store = open_store();
+  const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
+  const auto copy = store->claim(drop_pair("b", "same video", "same audio")).job.id;
+  const auto late = store->claim(drop_pair("c", "same video", "same audio")).job.id;
+  ASSERT_EQ(store->claim_content(first, hours(24)).verdict, ContentVerdict::proceed);
+  for (const auto& waiting : {copy, late}) {
+    ASSERT_EQ(store->claim_content(waiting, hours(24)).verdict, ContentVerdict::wait_for_twin);
+    store->hold(waiting, HoldReason::duplicate_in_flight, "waiting");
+  }
+  store->fail(first, {"fal", "fal_app_failure", "the model failed", ""});
+
+  EXPECT_EQ(store->release_duplicate_waits().size(), 2u);
+  EXPECT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::proceed);
+  const auto claim = store->claim_content(late, hours(24));
+  EXPECT_EQ(claim.verdict, ContentVerdict::wait_for_twin);
+  EXPECT_EQ(claim.twin->id, copy);
+}
+
+TEST_F(JobStoreTest, HeldDuplicatesForAPersonAreNotReleasedByThemselves) {
+  auto store = open_store();
+  const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
+  const auto copy = store->claim(drop_pair("b", "same video", "same audio")).job.id;
+  ASSERT_EQ(store->claim_content(first, hours(24)).verdict, ContentVerdict::proceed);
+  ASSERT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::wait_for_twin);
+  store->hold(copy, HoldReason::duplicate, "held as a duplicate");
+  EXPECT_EQ(store->get(copy).error->reason_code, "duplicate");
+  store->cancel(first, "lipsyncd cancel");
+  EXPECT_TRUE(store->release_duplicate_waits().empty());
+  EXPECT_EQ(store->retry(copy).state, JobState::accepted);  // a person sends it on
+  EXPECT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::proceed);
+}
+
+TEST_F(JobStoreTest, ADeliveredTwinWhoseVideoIsGoneIsNotReused) {
+  auto store = open_store();
+  const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
+  deliver_with_file(*store, first, dir_.path() / "outbox");
+  const auto copy = store->claim(drop_pair("b", "same video", "same audio")).job.id;
+  EXPECT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::reuse_delivered);
+  fs::remove(dir_.path() / "outbox" / (first + ".lipsync.mp4"));  // a person took it away
+  EXPECT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::proceed);
+}
+
+TEST_F(JobStoreTest, ParallelClaimsFromTwoConnectionsLetExactlyOneCopyThrough) {
+  // Two connections (the daemon's and, say, a second process), several threads each: the
+  // decision is one IMMEDIATE transaction, so exactly one copy of each content proceeds.
+  auto one = open_store();
+  auto two = open_store();
+  std::vector<JobId> copies;
+  for (int i = 0; i < 12; ++i) {
+    copies.push_back(
+        one->claim(drop_pair("p" + std::to_string(i), "same video", "same audio")).job.id);
+  }
+  std::atomic<int> proceeded = 0;
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      JobStore& store = (t % 2 == 0) ? *one : *two;
+      for (std::size_t i = static_cast<std::size_t>(t); i < copies.size(); i += 4) {
+        try {
+          if (store.claim_content(copies[i], hours(24)).verdict == ContentVerdict::proceed) {
+            ++proceeded;
+          }
+        } catch (const Error&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(proceeded, 1);
+}
+
+TEST_F(JobStoreTest, CountsCoverEveryJobAndCanBeLimitedToRecentChanges) {
+  auto store = open_store();
+  for (int i = 0; i < 3; ++i) {
+    store->cancel(store->claim(drop_pair("old" + std::to_string(i))).job.id, "old");
+  }
+  time_.now += hours(30);
+  const auto today = std::chrono::floor<std::chrono::days>(time_.now);
+  store->cancel(store->claim(drop_pair("new")).job.id, "new");
+  const auto held = store->claim(drop_pair("held")).job.id;
+  store->hold(held, HoldReason::ambiguous_submit, "maybe at fal");
+  EXPECT_EQ(store->count_by_state().at(JobState::cancelled), 4);
+  EXPECT_EQ(store->count_by_state(today).at(JobState::cancelled), 1);
+  const auto by_reason = store->count_held_by_reason();
+  EXPECT_EQ(by_reason.size(), 1u);
+  EXPECT_EQ(by_reason.at(HoldReason::ambiguous_submit), 1);
+}
+
+TEST_F(JobStoreTest, AVersion1StoreGainsTheContentClaims) {
+  open_store();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((state() / "jobs.sqlite3").c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "DROP TABLE content_claims; PRAGMA user_version = 1", nullptr, nullptr,
+                 nullptr);
+    sqlite3_close(db);
+  }
+  auto store = open_store();
+  const auto id = store->claim(drop_pair("a")).job.id;
+  EXPECT_EQ(store->claim_content(id, hours(24)).verdict, ContentVerdict::proceed);
+}
+
 TEST_F(JobStoreTest, TheDefaultModelCountsInTheContentHash) {
   const auto hash_with = [&](const std::string& default_model, const std::string& stem) {
     JobStore store(JobStoreSettings{state(), default_model, time_.clock()});
@@ -486,7 +672,7 @@ TEST_F(JobStoreTest, TheDatabaseIsInWalModeWithAVersionedSchema) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "1");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "2");
   sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   try {

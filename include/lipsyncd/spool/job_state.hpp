@@ -38,8 +38,16 @@ inline constexpr std::array<JobState, 11> kAllJobStates = {
 
 // Why a job is held. Budget holds resume by themselves when the period rolls over or the cap
 // is raised; an ambiguous submit needs a person (fal has no idempotency key, so resubmitting
-// could pay twice).
-enum class HoldReason { budget, ambiguous_submit, operator_request };
+// could pay twice). duplicate_in_flight waits for a twin with the same content that is at fal
+// and resumes by itself when the twin is finished; duplicate ([intake] duplicate_in_flight =
+// "hold") waits for a person.
+enum class HoldReason {
+  budget,
+  ambiguous_submit,
+  operator_request,
+  duplicate_in_flight,
+  duplicate
+};
 
 std::string_view to_string(JobState state) noexcept;
 std::optional<JobState> parse_job_state(std::string_view name) noexcept;

@@ -55,6 +55,17 @@ struct Recovery {
                                            // finished and inserted now (they are in resume)
 };
 
+// The duplicate guard's verdict for a job about to be prepared (see claim_content()).
+enum class ContentVerdict {
+  proceed,          // no twin: this job holds the content claim and may go to fal
+  reuse_delivered,  // a twin was delivered within the window: copy its result, pay nothing
+  wait_for_twin,    // a twin is in flight: wait for it (or hold) instead of paying twice
+};
+struct ContentClaim {
+  ContentVerdict verdict = ContentVerdict::proceed;
+  std::optional<JobRecord> twin;  // the delivered job, or the one in flight
+};
+
 // One line of `lipsyncd status`.
 struct JobStatusRow {
   JobId id;
@@ -135,9 +146,22 @@ class JobStore {
   std::optional<JobRecord> find_delivered_duplicate(const std::string& content_hash,
                                                     std::chrono::seconds window,
                                                     const JobId& except = {}) const;
+  // The duplicate guard, decided in ONE transaction so that two copies of the same content
+  // (same hash) can never both go to fal, however many jobs prepare in parallel and whichever
+  // process asks. With a window of 0 (or no hash) the guard is off: always `proceed`.
+  // In order: a twin delivered within `window` whose video is still where it was delivered
+  // -> reuse_delivered; another unfinished twin holding the content claim or past `accepted`
+  // -> wait_for_twin; else this job takes the content claim -> proceed.
+  ContentClaim claim_content(const JobId& id, std::chrono::seconds window);
+  // Jobs held as duplicate_in_flight whose twin is no longer in flight (delivered, failed or
+  // cancelled): resumed to `accepted`, where claim_content() decides again, and returned.
+  std::vector<JobRecord> release_duplicate_waits();
   // Unfinished jobs plus the last `recent_finished` finished ones, oldest first.
   std::vector<JobStatusRow> status(std::size_t recent_finished = 20) const;
-  std::map<JobState, int> count_by_state() const;
+  // Every job in the store by state; with `changed_since`, only those whose last transition
+  // is that recent (finished today, say).
+  std::map<JobState, int> count_by_state(std::optional<TimePoint> changed_since = {}) const;
+  std::map<HoldReason, int> count_held_by_reason() const;
 
   const SpendLedger& ledger() const { return *ledger_; }
   TimePoint now() const { return settings_.clock(); }
