@@ -157,7 +157,10 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
         case JobState::submitting:  // only after a crash: recovery parks it for a person
           co_return;
         case JobState::accepted:
-          if (reuse_earlier_result(*job)) continue;
+          if (const auto guard = guard_duplicates(*job); guard != DuplicateGuard::proceed) {
+            if (guard == DuplicateGuard::reused) continue;
+            co_return;  // parked until its twin is finished (or a person decides)
+          }
           co_await prepare(*job);
           continue;
         default:
@@ -201,20 +204,62 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
   }
 }
 
-bool JobPipeline::reuse_earlier_result(const JobRecord& job) {
+JobPipeline::DuplicateGuard JobPipeline::guard_duplicates(const JobRecord& job) {
   const auto& config = *config_;
-  if (config.intake.duplicate_window_h <= 0 || job.content_hash.empty()) return false;
   const auto window =
       std::chrono::seconds(static_cast<long long>(config.intake.duplicate_window_h * 3600.0));
-  const auto earlier = context_.store.find_delivered_duplicate(job.content_hash, window, job.id);
-  if (!earlier || earlier->delivered_paths.empty()) return false;
-  const auto& earlier_video = earlier->delivered_paths.front();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(earlier_video, ec)) return false;  // removed by a person
+  // One store transaction decides, so parallel preparation can never let two copies through.
+  const auto claim = context_.store.claim_content(job.id, window);
+  switch (claim.verdict) {
+    case spool::ContentVerdict::proceed:
+      return DuplicateGuard::proceed;
+    case spool::ContentVerdict::reuse_delivered:
+      reuse_earlier_result(job, *claim.twin);
+      return DuplicateGuard::reused;
+    case spool::ContentVerdict::wait_for_twin:
+      hold_as_duplicate(job, *claim.twin);
+      return DuplicateGuard::parked;
+  }
+  return DuplicateGuard::proceed;
+}
+
+void JobPipeline::hold_as_duplicate(const JobRecord& job, const JobRecord& twin) {
+  const bool wait = config_->intake.duplicate_in_flight == "wait";
+  const auto reason = wait ? spool::HoldReason::duplicate_in_flight : spool::HoldReason::duplicate;
+  const std::string same =
+      "same inputs and options as job " + twin.id + " (" + twin.name + "), which is still at work";
+  const std::string message =
+      wait ? same + ": waiting for it to reuse its result, so the pair is paid once"
+           : same + ": held so the pair is not paid twice. `lipsyncd retry " + job.id +
+                 "` checks again (reusing the result once it is delivered), `lipsyncd cancel " +
+                 job.id + "` drops it";
+  context_.store.hold(job.id, reason, message);
+  {
+    observe::JobEvent event;
+    event.event = EventName::held;
+    event.job_id = job.id;
+    event.stage = "prepare";
+    event.reason_code = std::string(spool::to_string(reason));
+    event.message = message;
+    if (wait) event.severity = observe::Severity::info;  // nothing for a person to do
+    emit(event);
+  }
+}
+
+void JobPipeline::reuse_earlier_result(const JobRecord& job, const JobRecord& earlier) {
+  const auto& earlier_video = earlier.delivered_paths.front();
   // A copy into the spool (not a link): the user may edit or delete the earlier output.
   {
     AtomicFile copy(job.spool_dir / kResultFileName);
     std::ifstream in(earlier_video, std::ios::binary);
+    if (!in) {
+      // Removed since the guard looked: the guard decides again at the next attempt.
+      throw Error("duplicate_result_gone",
+                  "the result of job " + earlier.id + " (" + earlier_video.string() +
+                      ") could not be read to reuse it",
+                  "nothing to do: the job decides again whether to wait, reuse or go to fal",
+                  Permanence::transient);
+    }
     std::array<char, 1 << 16> buffer{};
     while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
       copy.write(std::string_view(buffer.data(), static_cast<std::size_t>(in.gcount())));
@@ -223,26 +268,26 @@ bool JobPipeline::reuse_earlier_result(const JobRecord& job) {
   }
   spool::JobResult result;
   result.size_bytes = std::filesystem::file_size(job.spool_dir / kResultFileName);
-  result.duplicate_of = earlier->id;
+  result.duplicate_of = earlier.id;
   context_.store.mark_completed(job.id, result);
   {
     observe::JobEvent event;
     event.event = EventName::duplicate;
     event.job_id = job.id;
     event.stage = "prepare";
-    event.message = "same inputs and options as job " + earlier->id + " (" +
+    event.message = "same inputs and options as job " + earlier.id + " (" +
                     earlier_video.filename().string() + "): reusing its result, nothing paid";
     emit(event);
   }
-  return true;
 }
 
 bool JobPipeline::hold_for_budget(const JobRecord& job) {
   const double cost = job.plan ? job.plan->estimated_usd : 0;
   const auto breach = context_.store.ledger().check(config_->budget, cost, context_.store.now());
   if (!breach) return false;
-  const auto message = "held: " + breach->message() +
-                       "; resumes when the period rolls over or the cap is raised (reload)";
+  // The state says "held" and the reason code "budget_exceeded": the message says why.
+  const auto message =
+      breach->message() + "; resumes when the period rolls over or the cap is raised (reload)";
   context_.store.hold(job.id, spool::HoldReason::budget, message);
   {
     observe::JobEvent event;
@@ -506,8 +551,10 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
     const auto stage = stage_name(job->stage());
     spool::JobError error{stage, what->reason_code, what->message, what->hint};
     if (ambiguous) {
-      const auto message = "the submit may or may not have reached fal (" + what->message +
-                           "); not resent, to avoid paying twice. Check fal's dashboard, then "
+      // what->message already says that the submit may or may not have reached fal; the
+      // reason lives in reason_code and hold_reason alone, so no line repeats it.
+      const auto message = what->message +
+                           "; not resent, to avoid paying twice. Check fal's dashboard, then "
                            "`lipsyncd retry " +
                            id + "` to submit again or `lipsyncd cancel " + id + "`";
       context_.store.hold(id, spool::HoldReason::ambiguous_submit, message);
@@ -516,7 +563,7 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
         event.event = EventName::held;
         event.job_id = id;
         event.stage = stage;
-        event.reason_code = what->reason_code;
+        event.reason_code = std::string(spool::to_string(spool::HoldReason::ambiguous_submit));
         event.message = message;
         event.severity = observe::Severity::error;
         emit(event);

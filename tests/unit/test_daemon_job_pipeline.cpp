@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -396,6 +397,118 @@ TEST_F(JobPipelineTest, ManifestOutputNameIsUsedAsAFileNameOnly) {
   EXPECT_EQ(state(id), JobState::delivered);
   EXPECT_TRUE(std::filesystem::exists(dir / "outbox/final take.mp4"));
   EXPECT_TRUE(std::filesystem::exists(dir / "outbox/final take.json"));
+}
+
+// Issue 10, case 3: two copies of the same pair in flight at once were both paid for.
+class DuplicatesInFlightTest : public JobPipelineTest {
+ protected:
+  DuplicatesInFlightTest() {
+    config().daemon.max_parallel_prepare = 2;
+    pipeline->set_config(config_);
+  }
+
+  // Both jobs start together, as two pumps would start them, and run until they park or end.
+  void run_together(const spool::JobId& a, const spool::JobId& b) {
+    auto first = boost::asio::co_spawn(io, pipeline->run(a), boost::asio::use_future);
+    auto second = boost::asio::co_spawn(io, pipeline->run(b), boost::asio::use_future);
+    io.restart();
+    io.run();
+    first.get();
+    second.get();
+  }
+
+  // What the daemon's pump does every 500 ms.
+  std::vector<spool::JobId> release_waits() {
+    std::vector<spool::JobId> ids;
+    for (const auto& job : store->release_duplicate_waits()) ids.push_back(job.id);
+    return ids;
+  }
+};
+
+TEST_F(DuplicatesInFlightTest, TheSecondCopyWaitsForTheFirstAndReusesItsResult) {
+  const auto first = drop_pair("one", "same video", "same audio");
+  const auto second = drop_pair("two", "same video", "same audio");
+  run_together(first, second);
+  EXPECT_EQ(state(first), JobState::delivered);
+  ASSERT_EQ(state(second), JobState::held);
+  EXPECT_EQ(store->get(second).hold_reason, spool::HoldReason::duplicate_in_flight);
+  EXPECT_NE(store->get(second).error->message.find(first), std::string::npos)
+      << "the wait names the job it waits for";
+
+  EXPECT_EQ(release_waits(), std::vector<spool::JobId>{second});
+  run(second);
+  EXPECT_EQ(state(second), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(fal.uploads, 2);
+  EXPECT_EQ(media.prepares, 1);
+  const auto sidecar = boost::json::parse(read_text(dir / "outbox/two.lipsync.json")).as_object();
+  EXPECT_EQ(sidecar.at("duplicate_of").as_string(), first);
+  EXPECT_EQ(read_text(dir / "outbox/two.lipsync.mp4"), kFakeMp4);
+}
+
+TEST_F(DuplicatesInFlightTest, ACopyArrivingWhileTheFirstIsAtFalWaitsToo) {
+  const auto first = drop_pair("one", "same video", "same audio");
+  fal.fail_wait_once = fal::FalErrorKind::network;  // the first stays at fal (deferred, polled)
+  run(first);
+  ASSERT_EQ(store->get(first).stage(), JobState::submitted);
+  const auto second = drop_pair("two", "same video", "same audio");
+  run(second);
+  EXPECT_EQ(state(second), JobState::held);
+  EXPECT_TRUE(release_waits().empty());
+  now += std::chrono::minutes(5);
+  run(first);
+  ASSERT_EQ(state(first), JobState::delivered);
+  EXPECT_EQ(release_waits(), std::vector<spool::JobId>{second});
+  run(second);
+  EXPECT_EQ(state(second), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+}
+
+TEST_F(DuplicatesInFlightTest, IfTheFirstFailsTheWaitingCopyIsNotLostButGoesOnAndPaysOnce) {
+  fal.fail_submit = fal::FalErrorKind::http_final;  // fal refuses the first for good
+  const auto first = drop_pair("one", "same video", "same audio");
+  const auto second = drop_pair("two", "same video", "same audio");
+  run_together(first, second);
+  ASSERT_EQ(state(first), JobState::failed);
+  ASSERT_EQ(state(second), JobState::held);
+  fal.fail_submit.reset();
+  EXPECT_EQ(release_waits(), std::vector<spool::JobId>{second});
+  run(second);
+  EXPECT_EQ(state(second), JobState::delivered);
+  EXPECT_EQ(fal.submits, 2);  // the refused one (nothing billed) and the copy's own
+  EXPECT_FALSE(store->get(second).result->duplicate_of);
+}
+
+TEST_F(DuplicatesInFlightTest, HoldModeHoldsTheCopyForAPersonAndRetryReusesTheResult) {
+  config().intake.duplicate_in_flight = "hold";
+  const auto first = drop_pair("one", "same video", "same audio");
+  const auto second = drop_pair("two", "same video", "same audio");
+  run_together(first, second);
+  ASSERT_EQ(state(first), JobState::delivered);
+  ASSERT_EQ(state(second), JobState::held);
+  EXPECT_EQ(store->get(second).hold_reason, spool::HoldReason::duplicate);
+  EXPECT_TRUE(release_waits().empty()) << "a hold for a person waits for the person";
+  store->retry(second);
+  run(second);
+  EXPECT_EQ(state(second), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+}
+
+// Issue 10, case 9: the held message said "ambiguous_submit: ambiguous_submit: ...". The
+// reason is in reason_code alone; the message starts with what happened.
+TEST_F(JobPipelineTest, AnAmbiguousSubmitHoldSaysItsReasonOnce) {
+  fal.fail_submit = fal::FalErrorKind::ambiguous_submit;
+  const auto id = drop_pair("clip");
+  run(id);
+  const auto job = store->get(id);
+  ASSERT_EQ(job.state, JobState::held);
+  EXPECT_EQ(job.error->reason_code, "ambiguous_submit");
+  const auto held = std::find_if(events.begin(), events.end(), [](const observe::JobEvent& e) {
+    return e.event == observe::EventName::held;
+  });
+  ASSERT_NE(held, events.end());
+  EXPECT_EQ(held->reason_code, "ambiguous_submit");
+  EXPECT_EQ(held->message.rfind("injected ambiguous_submit; not resent", 0), 0u) << held->message;
 }
 
 }  // namespace

@@ -67,8 +67,12 @@ class JobPipeline {
   boost::asio::awaitable<void> follow(const spool::JobRecord& job);
   boost::asio::awaitable<void> deliver(const spool::JobRecord& job);
 
-  // The duplicate guard: takes an earlier delivered result with the same content hash.
-  bool reuse_earlier_result(const spool::JobRecord& job);
+  // The duplicate guard, at `accepted`: reuses a delivered twin's result, parks the job while
+  // a twin is in flight ([intake] duplicate_in_flight), or lets it proceed to prepare.
+  enum class DuplicateGuard { proceed, reused, parked };
+  DuplicateGuard guard_duplicates(const spool::JobRecord& job);
+  void reuse_earlier_result(const spool::JobRecord& job, const spool::JobRecord& earlier);
+  void hold_as_duplicate(const spool::JobRecord& job, const spool::JobRecord& twin);
   // Holds the job when its estimate would break a budget cap; true when held.
   bool hold_for_budget(const spool::JobRecord& job);
   // Turns a failure into deferred / held / failed (+ error/), or nothing when the job was
