@@ -1,5 +1,6 @@
 #include "lipsyncd/config/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -179,6 +180,7 @@ void read_sections(const toml::table& root, Config& c) {
   intake.read("rescan_interval_s", c.intake.rescan_interval_s);
   intake.read("partner_wait_s", c.intake.partner_wait_s);
   intake.read("duplicate_window_h", c.intake.duplicate_window_h);
+  intake.read("duplicate_in_flight", c.intake.duplicate_in_flight);
   intake.read("output_pattern", c.intake.output_pattern);
   intake.reject_unknown_keys();
 
@@ -204,6 +206,21 @@ void read_sections(const toml::table& root, Config& c) {
   metrics.reject_unknown_keys();
 }
 
+// "section" and "section.key" for everything the file sets (read_sections() has already
+// refused anything unknown).
+std::set<std::string> keys_in(const toml::table& root) {
+  std::set<std::string> keys;
+  for (const auto& [section, node] : root) {
+    keys.insert(std::string(section.str()));
+    if (const auto* table = node.as_table()) {
+      for (const auto& [key, value] : *table) {
+        keys.insert(std::string(section.str()) + "." + std::string(key.str()));
+      }
+    }
+  }
+  return keys;
+}
+
 void validate(const Config& c) {
   if (!is_known_model(c.fal.model) && c.fal.endpoint == "fal-ai/sync-lipsync") {
     bad_config("[fal] model = \"" + c.fal.model +
@@ -221,6 +238,9 @@ void validate(const Config& c) {
   }
   if (c.policy.video_longer != SyncMode::cut_off && c.policy.video_longer != SyncMode::silence) {
     bad_config("[policy] video_longer must be cut_off or silence");
+  }
+  if (c.intake.duplicate_in_flight != "wait" && c.intake.duplicate_in_flight != "hold") {
+    bad_config("[intake] duplicate_in_flight must be \"wait\" or \"hold\"");
   }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (!kLevels.contains(c.log.level)) bad_config("[log] level must be trace/debug/info/warn/error");
@@ -286,6 +306,7 @@ Config parse_config(std::string_view toml_text, const std::filesystem::path& bas
   try {
     const toml::table root = toml::parse(toml_text);
     read_sections(root, config);
+    config.file_keys = keys_in(root);
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
@@ -309,6 +330,32 @@ Config load_config(const std::filesystem::path& file, const Environment& env) {
 
 Config default_config(const Environment& env) {
   return parse_config("", std::filesystem::current_path(), env);
+}
+
+void check_reload(const Config& running, const Config& fresh) {
+  const bool sets_a_key = std::any_of(fresh.file_keys.begin(), fresh.file_keys.end(),
+                                      [](const std::string& k) { return k.find('.') != k.npos; });
+  if (!sets_a_key) {
+    bad_config(
+        "the file sets no key (empty, or only comments and empty tables); a reload would "
+        "replace every setting, the budget caps included, with its default");
+  }
+  for (const auto& entry : running.file_keys) {
+    if (entry.find('.') == std::string::npos && !fresh.file_keys.contains(entry)) {
+      bad_config("the file has no [" + entry +
+                 "] section any more (a truncated or half-written file?); keep at least the "
+                 "section header, or restart to drop it on purpose");
+    }
+  }
+  const auto keeps_cap = [&](const char* key, double running_cap) {
+    if (running_cap > 0 && !fresh.file_keys.contains(std::string("budget.") + key)) {
+      bad_config("[budget] " + std::string(key) + " is missing: the running cap of " +
+                 std::to_string(running_cap) + " USD would be dropped silently; write " + key +
+                 " = 0 to remove the cap on purpose");
+    }
+  };
+  keeps_cap("daily_usd", running.budget.daily_usd);
+  keeps_cap("monthly_usd", running.budget.monthly_usd);
 }
 
 }  // namespace lipsyncd

@@ -107,4 +107,8 @@ std::shared_ptr<spdlog::logger> configure_logging(const LogConfig& config, const
   return logger;
 }
 
+void set_log_level(const LogConfig& config) {
+  spdlog::default_logger()->set_level(parse_level(config.level));
+}
+
 }  // namespace lipsyncd::observe

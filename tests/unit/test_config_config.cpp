@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "lipsyncd/config/config.hpp"
@@ -124,6 +125,64 @@ TEST(Config, KeyFileAndSystemdCredential) {
   const Config env_wins =
       parse_config("[fal]\nkey_file = \"key\"\n", dir.path(), {{"FAL_KEY", "env-key"}});
   EXPECT_EQ(env_wins.fal.credentials, "env-key");
+}
+
+TEST(Config, DuplicateInFlightIsWaitOrHold) {
+  EXPECT_EQ(parse_config("", "/b", {}).intake.duplicate_in_flight, "wait");
+  EXPECT_EQ(
+      parse_config("[intake]\nduplicate_in_flight = \"hold\"", "/b", {}).intake.duplicate_in_flight,
+      "hold");
+  EXPECT_NE(bad_config_message("[intake]\nduplicate_in_flight = \"pay\"").find("wait"),
+            std::string::npos);
+}
+
+TEST(Config, RemembersWhatTheFileSet) {
+  const Config c = parse_config("[budget]\ndaily_usd = 5\n[log]\n", "/b", {});
+  EXPECT_EQ(c.file_keys, (std::set<std::string>{"budget", "budget.daily_usd", "log"}));
+  EXPECT_TRUE(default_config({}).file_keys.empty());
+}
+
+std::string reload_refusal(const std::string& running, const std::string& fresh) {
+  try {
+    check_reload(parse_config(running, "/b", {}), parse_config(fresh, "/b", {}));
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "bad_config");
+    return e.what();
+  }
+  return {};
+}
+
+// Issue 10, case 8: SIGHUP with an empty file was accepted and silently dropped the budget
+// caps. Empty (or only comments / empty tables), a missing section or an omitted cap in force
+// is refused; an explicit 0 removes a cap on purpose.
+TEST(Config, ReloadRefusesEmptyTruncatedOrCapDroppingFiles) {
+  const std::string running =
+      "[paths]\ninbox = \"in\"\n[budget]\ndaily_usd = 5\nmonthly_usd = 50\n[log]\nlevel = "
+      "\"info\"\n";
+  EXPECT_NE(reload_refusal(running, "").find("sets no key"), std::string::npos);
+  EXPECT_NE(reload_refusal(running, "# only a comment\n\n").find("sets no key"), std::string::npos);
+  EXPECT_NE(reload_refusal(running, "[paths]\n[budget]\n[log]\n").find("sets no key"),
+            std::string::npos);
+  // Cut off after [budget]: [log] is gone.
+  EXPECT_NE(reload_refusal(running,
+                           "[paths]\ninbox = \"in\"\n[budget]\ndaily_usd = 5\n"
+                           "monthly_usd = 50\n")
+                .find("[log]"),
+            std::string::npos);
+  // The daily cap left out: it would fall back to "no cap".
+  const auto dropped = reload_refusal(
+      running, "[paths]\ninbox = \"in\"\n[budget]\nmonthly_usd = 50\n[log]\nlevel = \"debug\"\n");
+  EXPECT_NE(dropped.find("daily_usd"), std::string::npos) << dropped;
+  EXPECT_NE(dropped.find("= 0"), std::string::npos) << "the message says how to remove a cap";
+
+  // Accepted: every section kept, caps changed or removed explicitly, keys dropped elsewhere.
+  EXPECT_EQ(reload_refusal(running,
+                           "[paths]\n[budget]\ndaily_usd = 0\nmonthly_usd = 80\n[log]\n"
+                           "level = \"warn\"\n"),
+            "");
+  EXPECT_EQ(reload_refusal(running, running + "[metrics]\nlisten = \"\"\n"), "");
+  // Without a cap in force there is nothing to drop.
+  EXPECT_EQ(reload_refusal("[log]\nlevel = \"info\"\n", "[log]\nlevel = \"debug\"\n"), "");
 }
 
 }  // namespace

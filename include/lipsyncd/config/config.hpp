@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "lipsyncd/core/sync_mode.hpp"
@@ -84,6 +85,9 @@ struct IntakeConfig {
   double rescan_interval_s = 30;     // 0 turns the periodic rescan off
   double partner_wait_s = 300;       // a lone video or audio waits this long for its partner
   double duplicate_window_h = 24;    // 0 turns the duplicate guard off
+  // A copy of a job that is still in flight: "wait" for it and reuse its result, or "hold"
+  // the copy for a person. Either way it is not paid for twice.
+  std::string duplicate_in_flight = "wait";
   std::string output_pattern = "{stem}.lipsync.mp4";
 };
 
@@ -119,6 +123,10 @@ struct Config {
   DaemonConfig daemon;
   LogConfig log;
   MetricsConfig metrics;
+
+  // What the file set: "section" for every table and "section.key" for every key in it.
+  // Empty for the built-in defaults. check_reload() compares the running and the new one.
+  std::set<std::string> file_keys;
 };
 
 using Environment = std::map<std::string, std::string>;
@@ -133,5 +141,14 @@ Config parse_config(std::string_view toml_text, const std::filesystem::path& bas
                     const Environment& env);
 // Defaults plus environment, for commands run without a config file.
 Config default_config(const Environment& env);
+
+// SIGHUP: whether `fresh` (just read from the file) may replace `running`. A file that only
+// parses is not enough, because every missing key silently becomes its default. Throws
+// lipsyncd::Error "bad_config" when the new file
+//   - sets no key at all (empty, only comments or empty tables: a file being rewritten),
+//   - lacks a [section] the running file had (a truncated file), or
+//   - omits a budget cap the running configuration has ([budget] daily_usd / monthly_usd > 0):
+//     a cap is only removed by writing 0.
+void check_reload(const Config& running, const Config& fresh);
 
 }  // namespace lipsyncd

@@ -43,4 +43,9 @@ std::shared_ptr<spdlog::logger> configure_logging(const LogConfig& config, const
                                                   const std::vector<std::string>& secrets,
                                                   LogOutputs outputs = {});
 
+// SIGHUP: applies [log] level to the default logger at once (sink and json_file keep what
+// the process started with). Only the level changes: threads logging meanwhile keep using the
+// same logger safely.
+void set_log_level(const LogConfig& config);
+
 }  // namespace lipsyncd::observe
