@@ -15,18 +15,21 @@
 #include <csignal>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/daemon/fal_client_service.hpp"
 #include "lipsyncd/daemon/fal_metrics_observer.hpp"
+#include "lipsyncd/daemon/instance_lock.hpp"
 #include "lipsyncd/daemon/job_pipeline.hpp"
 #include "lipsyncd/daemon/media_pipeline_work.hpp"
 #include "lipsyncd/intake/inbox_watcher.hpp"
 #include "lipsyncd/observe/daemon_metrics.hpp"
 #include "lipsyncd/observe/event_log.hpp"
 #include "lipsyncd/observe/heartbeat.hpp"
+#include "lipsyncd/observe/logging.hpp"
 #include "lipsyncd/observe/metrics_server.hpp"
 #include "lipsyncd/observe/systemd_notifier.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
@@ -94,6 +97,7 @@ class Daemon::Impl {
   void pump();
   void schedule_pump();
   void release_budget_holds();
+  void release_duplicate_waits();
   void watch_signals();
   void reload();
   void begin_shutdown(const char* why);
@@ -107,6 +111,7 @@ class Daemon::Impl {
 
   DaemonOptions options_;
   std::shared_ptr<const Config> config_;
+  std::optional<InstanceLock> instance_lock_;
   boost::asio::io_context io_;
   boost::asio::thread_pool cpu_;     // media work, bounded by max_parallel_prepare
   boost::asio::thread_pool claims_;  // claims hash their inputs: off the loop, one at a time
@@ -140,6 +145,8 @@ int Daemon::run() {
 
 int Daemon::Impl::run() {
   create_folders(config_->paths);
+  // Before the store is opened: a second daemon must not even run recovery.
+  instance_lock_.emplace(InstanceLock::acquire(instance_lock_file(config_->paths.state)));
   open_store_and_recover();
   media_ = std::make_unique<MediaPipelineWork>(config_);
   fal_ = std::make_unique<FalClientService>(io_.get_executor(), config_->fal,
@@ -336,6 +343,7 @@ void Daemon::Impl::pump() {
   if (shutting_down_) return;
   try {
     release_budget_holds();
+    release_duplicate_waits();
     const auto now = store_->now();
     for (const auto& job : store_->unfinished()) {
       if (active_.contains(job.id)) continue;
@@ -376,6 +384,17 @@ void Daemon::Impl::release_budget_holds() {
   }
 }
 
+void Daemon::Impl::release_duplicate_waits() {
+  for (const auto& job : store_->release_duplicate_waits()) {
+    observe::JobEvent event;
+    event.event = EventName::released;
+    event.job_id = job.id;
+    event.stage = "prepare";
+    event.message = "its twin is finished: reusing its result, or going on alone if it failed";
+    emit(event);
+  }
+}
+
 void Daemon::Impl::watch_signals() {
   signals_.async_wait([this](boost::system::error_code ec, int signal) {
     if (ec) return;
@@ -394,6 +413,9 @@ void Daemon::Impl::reload() {
   try {
     auto fresh = options_.config_file ? load_config(*options_.config_file, current_environment())
                                       : default_config(current_environment());
+    // Parsing is not enough: an empty or truncated file parses into defaults, and would
+    // silently drop the budget caps.
+    if (options_.config_file) check_reload(*config_, fresh);
     if (fresh.paths.inbox != config_->paths.inbox || fresh.paths.outbox != config_->paths.outbox ||
         fresh.paths.done != config_->paths.done || fresh.paths.error != config_->paths.error ||
         fresh.paths.state != config_->paths.state) {
@@ -406,13 +428,19 @@ void Daemon::Impl::reload() {
         fresh.fal.credentials != config_->fal.credentials) {
       spdlog::warn("reload: fal URLs, endpoint and key take effect only after a restart");
     }
+    if (fresh.log.sink != config_->log.sink || fresh.log.json_file != config_->log.json_file) {
+      spdlog::warn("reload: [log] sink and json_file take effect only after a restart");
+    }
     config_ = std::make_shared<const Config>(std::move(fresh));
     pipeline_->set_config(config_);
     static_cast<MediaPipelineWork&>(*media_).set_config(config_);
     watcher_->update_settings(config_->intake);
-    spdlog::info("configuration reloaded{} (daily cap {:.2f} USD, monthly cap {:.2f} USD)",
-                 options_.config_file ? " from " + options_.config_file->string() : "",
-                 config_->budget.daily_usd, config_->budget.monthly_usd);
+    spdlog::info(
+        "configuration reloaded{} (daily cap {:.2f} USD, monthly cap {:.2f} USD, log level {})",
+        options_.config_file ? " from " + options_.config_file->string() : "",
+        config_->budget.daily_usd, config_->budget.monthly_usd, config_->log.level);
+    // After the line above, so that a reload to "warn" still confirms itself.
+    observe::set_log_level(config_->log);
   } catch (const std::exception& e) {
     spdlog::error("reload refused, keeping the running configuration: {}", e.what());
   }
@@ -517,16 +545,20 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
     beat.queued = open > working ? open - working : 0;
     beat.deferred = count(JobState::deferred);
     beat.held = count(JobState::held);
+    for (const auto& [reason, held] : store_->count_held_by_reason()) {
+      beat.held_by_reason[std::string(spool::to_string(reason))] = static_cast<std::uint64_t>(held);
+    }
     const auto spend = store_->ledger().spend(store_->now());
     beat.spend_today_usd = spend.today_usd;
     beat.spend_month_usd = spend.this_month_usd;
-    const auto today = std::chrono::floor<std::chrono::days>(store_->now());
-    for (const auto& row : store_->status(1000)) {
-      const auto finished_at = store_->now() - row.in_state_for;
-      if (finished_at < today) continue;
-      if (row.state == JobState::delivered) ++beat.delivered_today;
-      if (row.state == JobState::failed) ++beat.failed_today;
-    }
+    // Counted in the store, not over a page of status rows: every job finished today counts.
+    const auto today = store_->count_by_state(std::chrono::floor<std::chrono::days>(store_->now()));
+    const auto finished_today = [&today](JobState state) -> std::uint64_t {
+      const auto it = today.find(state);
+      return it == today.end() ? 0 : static_cast<std::uint64_t>(it->second);
+    };
+    beat.delivered_today = finished_today(JobState::delivered);
+    beat.failed_today = finished_today(JobState::failed);
     for (const auto state : spool::kAllJobStates) {
       metrics_.jobs.with({std::string(spool::to_string(state))}).set(count(state));
     }

@@ -13,6 +13,9 @@ inline constexpr int kExitUsage = 2;
 // sysexits' EX_CONFIG: the unit's RestartPreventExitStatus, so systemd does not restart a
 // daemon in a loop on a configuration only a person can fix.
 inline constexpr int kExitConfig = 78;
+// sysexits' EX_TEMPFAIL: `run` found another daemon on the same state folder. Also in the
+// unit's RestartPreventExitStatus: restarting every few seconds would not make it go away.
+inline constexpr int kExitAlreadyRunning = 75;
 
 class CommandRegistry {
  public:

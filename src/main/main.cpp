@@ -7,6 +7,19 @@
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/version.hpp"
 
+namespace {
+
+// What only a person can fix ends with EX_CONFIG, which the systemd unit does not restart on:
+// a bad file, or no fal key at all (the daemon never starts without one, emulator or not).
+int exit_code_for(const lipsyncd::Error& error) {
+  const auto& reason = error.reason_code();
+  if (reason == "bad_config" || reason == "no_fal_key") return lipsyncd::cli::kExitConfig;
+  if (reason == "already_running") return lipsyncd::cli::kExitAlreadyRunning;
+  return lipsyncd::cli::kExitFailure;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{
       "lipsyncd: drop a talking video and an audio track into a folder, get a "
@@ -29,7 +42,6 @@ int main(int argc, char** argv) {
     std::cerr << "lipsyncd: " << e.what();
     if (!e.hint().empty()) std::cerr << " (" << e.hint() << ")";
     std::cerr << " [" << e.reason_code() << "]\n";
-    return e.reason_code() == "bad_config" ? lipsyncd::cli::kExitConfig
-                                           : lipsyncd::cli::kExitFailure;
+    return exit_code_for(e);
   }
 }

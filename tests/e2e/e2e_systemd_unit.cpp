@@ -108,6 +108,9 @@ TEST_F(SystemdUnit, HasTheServiceSettingsTheDaemonReliesOn) {
   EXPECT_EQ(setting(settings, "ExecReload"), "/bin/kill -HUP $MAINPID");
   EXPECT_NE(setting(settings, "WatchdogSec"), "<missing>");
   EXPECT_EQ(setting(settings, "Restart"), "on-failure");
+  // A bad configuration, a missing key (78) or a daemon already running on the state folder
+  // (75) would only fail again: no restart loop.
+  EXPECT_EQ(setting(settings, "RestartPreventExitStatus"), "78 75");
   EXPECT_EQ(setting(settings, "User"), "lipsyncd");
   EXPECT_EQ(setting(settings, "StateDirectory"), "lipsyncd");
   EXPECT_EQ(setting(settings, "ConfigurationDirectory"), "lipsyncd");
