@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -33,16 +34,23 @@ std::string cell(std::string text, std::size_t width) {
   return text + std::string(width - text.size() + 1, ' ');
 }
 
-void print_table(const std::vector<spool::JobStatusRow>& rows, const spool::SpendSummary& spend,
+// Why a parked or failed job is where it is, said once: a hold's reason code already names
+// its hold reason (ambiguous_submit, budget_exceeded, ...), so the two are never both printed.
+std::string reason_of(const spool::JobStatusRow& row) {
+  if (!row.reason_code.empty()) return row.reason_code;
+  if (row.hold_reason) return std::string(spool::to_string(*row.hold_reason));
+  return {};
+}
+
+// `counts` are over every job in the store, not only the rows listed (--recent limits those).
+void print_table(const std::vector<spool::JobStatusRow>& rows,
+                 const std::map<spool::JobState, int>& by_state, const spool::SpendSummary& spend,
                  const BudgetConfig& budget) {
-  std::map<spool::JobState, int> by_state;
-  for (const auto& row : rows) ++by_state[row.state];
   std::cout << cell("JOB", 28) << cell("NAME", 20) << cell("STATE", 10) << cell("STAGE", 10)
             << cell("AGE", 5) << cell("FOR", 5) << "DETAIL\n";
   for (const auto& row : rows) {
-    std::string detail;
-    if (row.hold_reason) detail = std::string(spool::to_string(*row.hold_reason)) + ": ";
-    if (!row.reason_code.empty()) detail += row.reason_code + ": ";
+    std::string detail = reason_of(row);
+    if (!detail.empty()) detail += ": ";
     detail += row.message;
     if (!row.request_id.empty()) detail += " [fal " + row.request_id + "]";
     if (row.attempts > 0) detail += " (attempts " + std::to_string(row.attempts) + ")";
@@ -67,10 +75,12 @@ void print_table(const std::vector<spool::JobStatusRow>& rows, const spool::Spen
   std::cout << money;
 }
 
-void print_json(const std::vector<spool::JobStatusRow>& rows, const spool::SpendSummary& spend,
+void print_json(const std::vector<spool::JobStatusRow>& rows,
+                const std::map<spool::JobState, int>& by_state, const spool::SpendSummary& spend,
                 const BudgetConfig& budget) {
   boost::json::array jobs;
   boost::json::object counts;
+  for (const auto& [state, count] : by_state) counts[spool::to_string(state)] = count;
   for (const auto& row : rows) {
     boost::json::object job{
         {"id", row.id},
@@ -86,8 +96,6 @@ void print_json(const std::vector<spool::JobStatusRow>& rows, const spool::Spend
     };
     if (row.hold_reason) job["hold_reason"] = spool::to_string(*row.hold_reason);
     jobs.push_back(std::move(job));
-    const auto key = std::string(spool::to_string(row.state));
-    counts[key] = (counts.contains(key) ? counts[key].as_int64() : 0) + 1;
   }
   boost::json::object root{
       {"jobs", std::move(jobs)},
@@ -108,11 +116,12 @@ int show_status(const StatusOptions& options) {
   // Safe beside a running daemon: SQLite's WAL lets readers and the writer share the store.
   spool::JobStore store(settings);
   const auto rows = store.status(options.recent);
+  const auto by_state = store.count_by_state();
   const auto spend = store.ledger().spend(store.now());
   if (options.json) {
-    print_json(rows, spend, located.config.budget);
+    print_json(rows, by_state, spend, located.config.budget);
   } else {
-    print_table(rows, spend, located.config.budget);
+    print_table(rows, by_state, spend, located.config.budget);
   }
   return kExitOk;
 }

@@ -80,6 +80,9 @@ void log_heartbeat(spdlog::logger& logger, const Heartbeat& heartbeat) {
   fields.push_back({"at_fal", std::to_string(heartbeat.at_fal), true});
   fields.push_back({"deferred", std::to_string(heartbeat.deferred), true});
   fields.push_back({"held", std::to_string(heartbeat.held), true});
+  for (const auto& [reason, count] : heartbeat.held_by_reason) {
+    fields.push_back({"held_" + reason, std::to_string(count), true});
+  }
   fields.push_back({"delivered_today", std::to_string(heartbeat.delivered_today), true});
   fields.push_back({"failed_today", std::to_string(heartbeat.failed_today), true});
   add_number(fields, "spend_today_usd", heartbeat.spend_today_usd);

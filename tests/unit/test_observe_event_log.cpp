@@ -112,16 +112,44 @@ TEST(ObserveEventLog, HeartbeatLogsTheStatusLineWithItsNumbers) {
   heartbeat.at_fal = 3;
   heartbeat.delivered_today = 14;
   heartbeat.held = 1;
+  heartbeat.held_by_reason["budget"] = 1;
   heartbeat.spend_today_usd = 4.2;
   log_heartbeat(logger, heartbeat);
   ASSERT_EQ(sink->lines.size(), 1u);
   EXPECT_EQ(sink->lines[0].message,
-            "2 queued, 1 preparing, 3 at fal, 1 held by budget, 14 delivered today, $4.20 "
+            "2 queued, 1 preparing, 3 at fal, 1 held (budget), 14 delivered today, $4.20 "
             "spent today");
   EXPECT_EQ(sink->lines[0].message, status_line(heartbeat));
   EXPECT_EQ(find(sink->lines[0].fields, "event")->value, "heartbeat");
   EXPECT_EQ(find(sink->lines[0].fields, "at_fal")->value, "3");
+  EXPECT_EQ(find(sink->lines[0].fields, "held_budget")->value, "1");
   EXPECT_EQ(find(sink->lines[0].fields, "spend_today_usd")->value, "4.2");
+}
+
+// Issue 10, case 9: an ambiguous submit (a person must look at fal's dashboard) was reported
+// as "held by budget". Holds are reported by their reason.
+TEST(ObserveEventLog, HeldJobsAreReportedByTheirReason) {
+  Heartbeat ambiguous;
+  ambiguous.held = 1;
+  ambiguous.held_by_reason["ambiguous_submit"] = 1;
+  EXPECT_NE(status_line(ambiguous).find("1 held (ambiguous_submit)"), std::string::npos)
+      << status_line(ambiguous);
+  EXPECT_EQ(status_line(ambiguous).find("budget"), std::string::npos) << status_line(ambiguous);
+
+  Heartbeat mixed;
+  mixed.held = 4;
+  mixed.held_by_reason = {{"ambiguous_submit", 1}, {"budget", 2}};
+  EXPECT_NE(status_line(mixed).find("4 held (1 ambiguous_submit, 2 budget, 1 other)"),
+            std::string::npos)
+      << status_line(mixed);
+
+  auto sink = std::make_shared<CapturingSink>();
+  spdlog::logger logger("test", sink);
+  log_heartbeat(logger, mixed);
+  ASSERT_EQ(sink->lines.size(), 1u);
+  EXPECT_EQ(find(sink->lines[0].fields, "held")->value, "4");
+  EXPECT_EQ(find(sink->lines[0].fields, "held_ambiguous_submit")->value, "1");
+  EXPECT_EQ(find(sink->lines[0].fields, "held_budget")->value, "2");
 }
 
 TEST(ObserveEventLog, JournalFieldNamesAreUpperCaseAndValid) {
