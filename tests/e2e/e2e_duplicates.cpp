@@ -45,14 +45,16 @@ class DuplicatesE2E : public DaemonTest {
   }
 
   std::string job_id_of(const std::string& name) {
-    for (const auto& job : status_json().at("jobs").as_array()) {
+    const auto status = status_json();  // named: the loop must not outlive it
+    for (const auto& job : status.at("jobs").as_array()) {
       if (job.at("name").as_string() == name) return std::string(job.at("id").as_string());
     }
     return {};
   }
 
   boost::json::object job_named(const std::string& name) {
-    for (const auto& job : status_json().at("jobs").as_array()) {
+    const auto status = status_json();
+    for (const auto& job : status.at("jobs").as_array()) {
       if (job.at("name").as_string() == name) return job.as_object();
     }
     return {};
