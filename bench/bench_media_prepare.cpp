@@ -123,15 +123,37 @@ int prepare_in_child(const fs::path& video, const fs::path& out) {
 }
 
 // A 60 s clip of `source` looped and scaled to width x height, H.264 as a camera would write.
-fs::path make_clip(const fs::path& work, const fs::path& source, int width, int height) {
+// Kept beside make-large.sh's cases, so a second run does not encode it again.
+fs::path make_clip(const fs::path& dir, const fs::path& source, int width, int height) {
+  fs::create_directories(dir);
   const fs::path clip =
-      work / ("talk60_" + std::to_string(width) + "x" + std::to_string(height) + ".mp4");
-  require(run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i",
-               source.string(), "-t", "60", "-vf",
+      dir / ("talk60_" + std::to_string(width) + "x" + std::to_string(height) + ".mp4");
+  if (fs::exists(clip)) return clip;
+  const fs::path partial = clip.string() + ".part";
+  require(run({"ffmpeg",
+               "-nostdin",
+               "-v",
+               "error",
+               "-y",
+               "-stream_loop",
+               "-1",
+               "-i",
+               source.string(),
+               "-t",
+               "60",
+               "-vf",
                "scale=" + std::to_string(width) + ":" + std::to_string(height) + ",setsar=1",
-               "-c:v", "libx264", "-preset", "veryfast", "-an", clip.string()})
+               "-c:v",
+               "libx264",
+               "-preset",
+               "veryfast",
+               "-an",
+               "-f",
+               "mp4",
+               partial.string()})
                   .exit_code == 0,
           "cannot make " + clip.string());
+  fs::rename(partial, clip);  // a run cut short never leaves half a clip to be reused
   return clip;
 }
 
@@ -164,14 +186,14 @@ void bench_default_face_check(const char* name, const fs::path& clip) {
 
 // Portrait vs landscape at the same pixel count, from real footage: the portrait phone clip
 // and the Mona Lisa clip, each 60 s.
-void bench_faces(const fs::path& work) {
+void bench_faces() {
   const fs::path portrait_source = media_dir() / "real_talk_lp_s20_portrait.mp4";
   const fs::path landscape_source = media_dir() / "real_talk_monalisa_720p.mp4";
   require(fs::exists(portrait_source), "test media missing: " + portrait_source.string());
   bench_default_face_check("media.face_check_60s_1920x1080_landscape_default",
-                           make_clip(work, landscape_source, 1920, 1080));
+                           make_clip(large_dir(), landscape_source, 1920, 1080));
   bench_default_face_check("media.face_check_60s_1080x1920_portrait_default",
-                           make_clip(work, portrait_source, 1080, 1920));
+                           make_clip(large_dir(), portrait_source, 1080, 1920));
 }
 
 }  // namespace
@@ -182,10 +204,7 @@ int main(int argc, char** argv) {
     const bool faces_only =
         argc == 3 && std::string(argv[1]) == "--only" && std::string(argv[2]) == "faces";
     if (faces_only) {
-      char pattern[] = "/tmp/lipsyncd-bench-XXXXXX";
-      const fs::path work = ::mkdtemp(pattern);
-      bench_faces(work);
-      fs::remove_all(work);
+      bench_faces();
       return 0;
     }
 
@@ -261,7 +280,7 @@ int main(int argc, char** argv) {
     });
     bench_line("media.face_check_60s_720p_default", face_default, "s", "ffmpeg_full_decode",
                decode.seconds, face_default / decode.seconds, "<=0.5x");
-    bench_faces(work);
+    bench_faces();
 
     // 4. Peak memory of a whole preparation of the large cases, each in its own process.
     const fs::path large = large_dir();

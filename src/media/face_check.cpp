@@ -21,6 +21,8 @@ namespace {
 // to tell "no face" from "a face too small for the model".
 constexpr int kFineScanScale = 3;
 constexpr int kFineScanSamples = 3;
+// A sample may cost at most this much decoding past a keyframe (see check_faces()).
+constexpr double kMaxDecodeAheadS = 1.0;
 
 // Hands out frames at given times, cheaply: a wanted time snaps to a keyframe within half a
 // sample interval (decoding a keyframe costs one frame; reaching an arbitrary frame costs up
@@ -45,6 +47,19 @@ class FrameSampler {
     info.width = decoder_.stream()->codecpar->width;
     info.height = decoder_.stream()->codecpar->height;
     return info;
+  }
+
+  // Seconds of video to decode before the frame at `wanted` could be had: 0 when a keyframe
+  // lies within `slack`, else the way from the decoder's position or from the keyframe
+  // before. Unknown (no index) counts as cheap: seeking is all there is.
+  double cost_to_reach(double wanted, double slack) const {
+    if (keyframes_.empty() || keyframe_near(wanted, slack)) return 0;
+    if (can_decode_forward_to(wanted)) return wanted - position_;
+    double keyframe_before = 0;
+    for (double keyframe : keyframes_) {
+      if (keyframe <= wanted + frame_s_ / 2) keyframe_before = keyframe;
+    }
+    return wanted - keyframe_before;
   }
 
   // The frame shown at `wanted`, or nullptr past the end. The frame lives until the next call.
@@ -374,7 +389,21 @@ FaceReport check_faces(const MediaInfo& video, TimeSpan span, const FaceConfig& 
 
   PictureMaker picture_maker(*video.video, config.detect_size, detector.wants_color());
   std::vector<double> face_heights;
-  for (double time : times) {
+  // Long clips with far-apart keyframes (x264's default: one every 8-10 s) would otherwise
+  // be decoded almost whole, single-threaded: dearer than the full decode the face check is
+  // meant to avoid. A sample that needs more than kMaxDecodeAheadS of decoding is skipped,
+  // but never more than the share that keeps min_samples, and spread evenly over the span
+  // (skipping all the early ones would judge the clip by its end).
+  const double skippable =
+      1.0 - static_cast<double>(config.min_samples) / static_cast<double>(times.size());
+  for (size_t i = 0; i < times.size(); ++i) {
+    const double time = times[i];
+    const bool may_skip =
+        report.samples_skipped + 1 <= skippable * static_cast<double>(i + 1) + 1e-9;
+    if (may_skip && sampler.cost_to_reach(time, slack) > kMaxDecodeAheadS) {
+      ++report.samples_skipped;
+      continue;
+    }
     const AVFrame* frame = sampler.frame_near(time, slack);
     if (frame == nullptr) break;
     const cv::Mat picture = picture_maker.make(frame);

@@ -56,6 +56,7 @@ json::object input_json(const MediaInfo& info, bool needs_transcode) {
 json::object face_json(const FaceReport& face) {
   json::object object;
   object["samples"] = face.samples;
+  object["samples_skipped"] = face.samples_skipped;
   object["visible_ratio"] = number(face.visible_ratio);
   object["median_face_height_ratio"] = number(face.median_face_height_ratio);
   object["max_faces"] = face.max_faces;

@@ -59,6 +59,31 @@ TEST_F(BadInputE2E, EveryRejectCaseOfTheMediaManifestLandsInErrorWithItsReason) 
   stop_daemon();
 }
 
+// A copy cut off halfway: an MP4 with its index at the front (+faststart) whose data ends at
+// half its bytes. It opens and its header states the full length; the daemon's packet pass
+// finds the shortfall and refuses it as `truncated` before anything is uploaded or paid for.
+TEST_F(BadInputE2E, AFileCutOffHalfwayIsRefusedAsTruncatedBeforeUpload) {
+  const auto whole = dir / "whole.mp4";
+  ASSERT_EQ(run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
+                               media("real_talk_monalisa_720p.mp4").string(), "-c", "copy",
+                               "-movflags", "+faststart", whole.string()},
+                              dir / "ffmpeg.log"),
+            0);
+  const auto cut = dir / "cut.mp4";
+  fs::copy_file(whole, cut);
+  fs::resize_file(cut, fs::file_size(whole) / 2);
+  start_daemon();
+  drop_file(cut, "halfway.mp4");
+  drop("real_speech_16k.wav", "halfway.wav");
+  ASSERT_TRUE(rejected("halfway", 120s)) << daemon->log();
+  const auto report = read_json(error() / "halfway.error.json");
+  EXPECT_EQ(report.at("reason_code").as_string(), "truncated");
+  EXPECT_NE(report.at("hint").as_string().find("again"), std::string::npos);
+  EXPECT_EQ(uploads(), 0u);
+  EXPECT_EQ(submissions(), 0u);
+  stop_daemon();
+}
+
 // Names with spaces, a newline, shell syntax, a leading dash, other scripts and emoji, and
 // the longest name Linux allows: all delivered, the results named after them (shortened to
 // fit when needed), the inputs archived under their own names.

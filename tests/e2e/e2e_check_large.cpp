@@ -108,7 +108,12 @@ TEST(CheckLargeMedia, ExactlyTenMinutesIsAccepted) {
   EXPECT_EQ(run.report.at("sync_mode").as_string(), "cut_off");
   EXPECT_NEAR(run.report.at("output_duration_s").to_number<double>(), 600, 0.1);
   EXPECT_NEAR(run.report.at("estimated_cost_usd").to_number<double>(), 7.0, 0.01);
-  EXPECT_EQ(run.report.at("face").at("samples").to_number<int>(), 32);
+  // 32 sample times (max_samples); a few may be passed over where reaching them would mean
+  // decoding far past a keyframe, never below min_samples.
+  const auto& face = run.report.at("face");
+  EXPECT_EQ(face.at("samples").to_number<int>() + face.at("samples_skipped").to_number<int>(), 32);
+  EXPECT_GE(face.at("samples").to_number<int>(), 8);
+  EXPECT_EQ(face.at("max_faces").to_number<int>(), 1);
   EXPECT_LT(run.max_rss_kib, kMaxRssKiB);
 }
 

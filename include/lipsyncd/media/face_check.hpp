@@ -34,6 +34,9 @@ int faces_in_clip(const std::vector<int>& faces_per_sample);
 
 struct FaceReport {
   int samples = 0;  // frames examined
+  // Sample times passed over because reaching them meant decoding more than a second past a
+  // keyframe (never so many that fewer than FaceConfig::min_samples are examined).
+  int samples_skipped = 0;
   int samples_with_face = 0;
   int samples_with_several_faces = 0;   // samples with 2+ distinct faces
   double visible_ratio = 0;             // samples_with_face / samples
