@@ -152,7 +152,8 @@ void read_sections(const toml::table& root, Config& c) {
   face.read("samples_per_second", c.face.samples_per_second);
   face.read("min_samples", c.face.min_samples);
   face.read("max_samples", c.face.max_samples);
-  face.read("detect_width", c.face.detect_width);
+  face.read("detect_width", c.face.detect_size);  // the old name, when it meant the width
+  face.read("detect_size", c.face.detect_size);
   face.read("min_visible_ratio", c.face.min_visible_ratio);
   face.read("min_face_height_ratio", c.face.min_face_height_ratio);
   face.read("multiple_faces", c.face.multiple_faces);

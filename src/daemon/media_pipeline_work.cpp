@@ -37,8 +37,9 @@ PreparedMedia MediaPipelineWork::prepare(const std::filesystem::path& video_file
   prepared.audio = prepared_pair.audio.file;
   prepared.sync_mode = plan.mode;
   prepared.sync_mode_reason = plan.reason;
-  prepared.video_s = report.video->duration_s;
-  prepared.audio_s = report.audio->duration_s;
+  // The plan's durations are the streams' (what is uploaded), not the containers'.
+  prepared.video_s = plan.video_duration_s;
+  prepared.audio_s = plan.audio_duration_s;
   prepared.output_s = plan.output_duration_s;
   prepared.estimated_usd = plan.estimated_cost_usd;
   return prepared;

@@ -44,29 +44,48 @@ FaceDetector::FaceDetector(const FaceConfig& config) : key_(key_of(config)) {
   if (!profile_.load(profile.string())) missing_model(profile);
 }
 
-std::vector<cv::Rect> FaceDetector::detect(const cv::Mat& picture, bool with_profile) {
-  std::vector<cv::Rect> faces;
+namespace {
+
+std::vector<Detection> cascade_detect(cv::CascadeClassifier& cascade, const cv::Mat& picture,
+                                      int neighbours) {
+  std::vector<cv::Rect> boxes;
+  std::vector<int> agreeing;
+  cascade.detectMultiScale(picture, boxes, agreeing, kScaleStep, neighbours);
+  std::vector<Detection> found;
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    found.push_back({boxes[i], i < agreeing.size() ? static_cast<double>(agreeing[i]) : 0.0});
+  }
+  return found;
+}
+
+}  // namespace
+
+std::vector<Detection> FaceDetector::detect(const cv::Mat& picture, bool with_profile) {
+  std::vector<Detection> faces;
   if (dnn_) {
     dnn_->setInputSize(picture.size());
     cv::Mat found;
     dnn_->detect(picture, found);
     for (int row = 0; row < found.rows; ++row) {
-      faces.emplace_back(
-          static_cast<int>(found.at<float>(row, 0)), static_cast<int>(found.at<float>(row, 1)),
-          static_cast<int>(found.at<float>(row, 2)), static_cast<int>(found.at<float>(row, 3)));
+      faces.push_back({cv::Rect(static_cast<int>(found.at<float>(row, 0)),
+                                static_cast<int>(found.at<float>(row, 1)),
+                                static_cast<int>(found.at<float>(row, 2)),
+                                static_cast<int>(found.at<float>(row, 3))),
+                       found.at<float>(row, 14)});
     }
     return faces;
   }
   cv::Mat equalized;
   cv::equalizeHist(picture, equalized);
-  frontal_.detectMultiScale(equalized, faces, kScaleStep, kFrontalNeighbours);
+  faces = cascade_detect(frontal_, equalized, kFrontalNeighbours);
   if (!faces.empty() || !with_profile) return faces;
   // The profile cascade knows one side only; the mirror image covers the other.
-  profile_.detectMultiScale(equalized, faces, kScaleStep, kProfileNeighbours);
+  faces = cascade_detect(profile_, equalized, kProfileNeighbours);
   if (!faces.empty()) return faces;
   cv::Mat mirrored;
   cv::flip(equalized, mirrored, 1);
-  profile_.detectMultiScale(mirrored, faces, kScaleStep, kProfileNeighbours);
+  faces = cascade_detect(profile_, mirrored, kProfileNeighbours);
+  for (Detection& face : faces) face.box.x = mirrored.cols - face.box.x - face.box.width;
   return faces;
 }
 

@@ -14,13 +14,20 @@
 
 namespace lipsyncd::media {
 
+// One face found: where, and how sure the detector is (Haar: how many neighbouring windows
+// agreed, typically 6-10 for a texture that barely passes and dozens for a real face).
+struct Detection {
+  cv::Rect box;
+  double strength = 0;
+};
+
 class FaceDetector {
  public:
   explicit FaceDetector(const FaceConfig& config);
 
   // `picture` is upright, 8-bit: grey for Haar, BGR for the DNN (wants_color()). The profile
   // fallback triples the cost of a frame without a frontal face; `with_profile` can skip it.
-  std::vector<cv::Rect> detect(const cv::Mat& picture, bool with_profile = true);
+  std::vector<Detection> detect(const cv::Mat& picture, bool with_profile = true);
   bool wants_color() const { return static_cast<bool>(dnn_); }
   const char* name() const { return dnn_ ? "yunet" : "haar"; }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <vector>
@@ -58,59 +59,112 @@ double stream_seconds(const AVStream* stream) {
   return static_cast<double>(stream->duration) * av_q2d(stream->time_base);
 }
 
-struct PacketScan {
-  bool variable_frame_rate = false;
-  double end_s = 0;          // largest packet end time over all streams
-  double video_end_s = 0;    // largest video packet end time
-  bool reached_end = false;  // every packet was read: the end times are exact
+// Where one stream's packets begin and end, in seconds on the stream's own clock.
+struct StreamSpan {
+  double first_s = std::numeric_limits<double>::infinity();
+  double end_s = -std::numeric_limits<double>::infinity();
+  double skipped_s = 0;  // encoder delay and padding the decoder drops (MP3, AAC priming)
+  bool seen() const { return end_s > first_s; }
+  double duration_s() const { return seen() ? std::max(0.0, end_s - first_s - skipped_s) : 0; }
 };
 
-PacketScan judge_frame_rate(PacketScan& scan, std::vector<int64_t>& video_pts);
+// Samples a decoder drops from a packet (AV_PKT_DATA_SKIP_SAMPLES: 32-bit little-endian
+// counts at the start and at the end), in seconds.
+double skipped_seconds(const AVPacket* packet, const AVStream* stream) {
+  size_t size = 0;
+  const uint8_t* data = av_packet_get_side_data(packet, AV_PKT_DATA_SKIP_SAMPLES, &size);
+  const int rate = stream->codecpar->sample_rate;
+  if (data == nullptr || size < 8 || rate <= 0) return 0;
+  const auto read_le32 = [](const uint8_t* bytes) {
+    return static_cast<uint32_t>(bytes[0]) | static_cast<uint32_t>(bytes[1]) << 8 |
+           static_cast<uint32_t>(bytes[2]) << 16 | static_cast<uint32_t>(bytes[3]) << 24;
+  };
+  return static_cast<double>(read_le32(data) + read_le32(data + 4)) / rate;
+}
 
-// Reads packets (no decoding): sorted presentation times of the first video packets tell a
-// constant frame rate from a variable one; a full pass measures the duration when the
-// container does not state it.
-PacketScan scan_packets(AVFormatContext* format, const AVStream* video, bool full) {
+struct PacketScan {
+  bool variable_frame_rate = false;
+  std::vector<StreamSpan> streams;  // by stream index
+
+  // The whole file, from the earliest start to the latest end over every stream.
+  double end_s() const {
+    double first = std::numeric_limits<double>::infinity();
+    double end = 0;
+    for (const StreamSpan& span : streams) {
+      if (!span.seen()) continue;
+      first = std::min(first, span.first_s);
+      end = std::max(end, span.end_s);
+    }
+    return std::isfinite(first) ? end - first : 0;
+  }
+};
+
+bool judge_frame_rate(std::vector<int64_t>& video_pts);
+
+// One pass over every packet, no decoding: each stream's first and last presentation time
+// (which is what a full decode measures, at a fraction of its cost) and, from the first few
+// hundred video packets, whether the frame rate varies.
+PacketScan scan_packets(AVFormatContext* format, int video_index) {
   PacketScan scan;
+  scan.streams.resize(format->nb_streams);
   std::vector<int64_t> video_pts;
   auto packet = libav::make_packet();
+  // A read error ends the pass like the end of the file: what is missing shows as a shortfall.
   while (av_read_frame(format, packet.get()) >= 0) {
     const AVStream* stream = format->streams[packet->stream_index];
-    if (packet->pts != AV_NOPTS_VALUE) {
-      const int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
-      const double end =
-          static_cast<double>(packet->pts - start + packet->duration) * av_q2d(stream->time_base);
-      scan.end_s = std::max(scan.end_s, end);
-      if (stream == video) {
-        scan.video_end_s = std::max(scan.video_end_s, end);
-        if (video_pts.size() < kFrameRateScanPackets) video_pts.push_back(packet->pts);
+    const int64_t pts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+    // Packets an edit list discards (AAC priming in MP4) are never shown or heard.
+    const bool shown = (packet->flags & AV_PKT_FLAG_DISCARD) == 0;
+    if (shown && pts != AV_NOPTS_VALUE &&
+        packet->stream_index < static_cast<int>(scan.streams.size())) {
+      const double tick = av_q2d(stream->time_base);
+      StreamSpan& span = scan.streams[packet->stream_index];
+      span.first_s = std::min(span.first_s, static_cast<double>(pts) * tick);
+      span.end_s = std::max(span.end_s, static_cast<double>(pts + packet->duration) * tick);
+      span.skipped_s += skipped_seconds(packet.get(), stream);
+      if (packet->stream_index == video_index && video_pts.size() < kFrameRateScanPackets) {
+        video_pts.push_back(pts);
       }
     }
     av_packet_unref(packet.get());
-    if (!full && (video == nullptr || video_pts.size() >= kFrameRateScanPackets))
-      return judge_frame_rate(scan, video_pts);
   }
-  scan.reached_end = true;
-  return judge_frame_rate(scan, video_pts);
+  scan.variable_frame_rate = judge_frame_rate(video_pts);
+  return scan;
 }
 
-PacketScan judge_frame_rate(PacketScan& scan, std::vector<int64_t>& video_pts) {
-  if (video_pts.size() >= 3) {
-    std::sort(video_pts.begin(), video_pts.end());
-    std::vector<int64_t> steps;
-    for (size_t i = 1; i < video_pts.size(); ++i) steps.push_back(video_pts[i] - video_pts[i - 1]);
-    std::sort(steps.begin(), steps.end());
-    const double typical = static_cast<double>(steps[steps.size() / 2]);
-    // Timestamp rounding makes steps differ by a tick or so; a real rate change is far more.
-    const double tolerance = std::max(2.0, typical * 0.25);
-    const auto irregular = std::count_if(steps.begin(), steps.end(), [&](int64_t step) {
-      return std::fabs(static_cast<double>(step) - typical) > tolerance;
-    });
-    // One gap (a dropped frame at a cut) does not make a variable-rate camera clip.
-    scan.variable_frame_rate =
-        irregular > std::max<std::ptrdiff_t>(2, static_cast<std::ptrdiff_t>(steps.size()) / 20);
-  }
-  return scan;
+bool judge_frame_rate(std::vector<int64_t>& video_pts) {
+  if (video_pts.size() < 3) return false;
+  std::sort(video_pts.begin(), video_pts.end());
+  std::vector<int64_t> steps;
+  for (size_t i = 1; i < video_pts.size(); ++i) steps.push_back(video_pts[i] - video_pts[i - 1]);
+  std::sort(steps.begin(), steps.end());
+  const double typical = static_cast<double>(steps[steps.size() / 2]);
+  // Timestamp rounding makes steps differ by a tick or so; a real rate change is far more.
+  const double tolerance = std::max(2.0, typical * 0.25);
+  const auto irregular = std::count_if(steps.begin(), steps.end(), [&](int64_t step) {
+    return std::fabs(static_cast<double>(step) - typical) > tolerance;
+  });
+  // One gap (a dropped frame at a cut) does not make a variable-rate camera clip.
+  return irregular > std::max<std::ptrdiff_t>(2, static_cast<std::ptrdiff_t>(steps.size()) / 20);
+}
+
+// A header that promises this much more than the packets hold is a cut-off file (a failed
+// copy, a download still running). Containers round their durations and a last packet may
+// carry no duration, so a little slack is normal; a lost second is not.
+constexpr double kTruncationSlackS = 1.0;
+constexpr double kTruncationSlackRatio = 0.05;
+
+void refuse_if_truncated(const MediaInfo& info, double header_s, const PacketScan& scan) {
+  const double found_s = scan.end_s();
+  const double missing_s = header_s - found_s;
+  if (missing_s <= std::max(kTruncationSlackS, kTruncationSlackRatio * header_s)) return;
+  char text[160];
+  std::snprintf(text, sizeof text,
+                " is cut off: its header says %.2f s, but its data ends after %.2f s.", header_s,
+                found_s);
+  throw Error("truncated", info.file.filename().string() + text,
+              "copy or download the file again; it is incomplete (a copy or upload may have "
+              "failed, or it is still being written)");
 }
 
 }  // namespace
@@ -150,18 +204,31 @@ MediaInfo probe(const std::filesystem::path& file) {
   info.container = format->iformat->name;
   info.still_image = is_still_image_container(info.container);
 
-  const int video_index = av_find_best_stream(format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  const int video_index = shown_video_stream(format.get());
   const AVStream* video_stream = nullptr;
-  if (video_index >= 0 &&
-      (format->streams[video_index]->disposition & AV_DISPOSITION_ATTACHED_PIC) == 0) {
+  if (video_index >= 0) {
     video_stream = format->streams[video_index];
     const AVCodecParameters* par = video_stream->codecpar;
     VideoStreamInfo video;
+    video.stream_index = video_index;
+    for (unsigned i = 0; i < format->nb_streams; ++i) {
+      const AVStream* other = format->streams[i];
+      if (static_cast<int>(i) != video_index && other->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+          (other->disposition & AV_DISPOSITION_ATTACHED_PIC) == 0) {
+        ++video.other_video_streams;
+      }
+    }
     video.codec = avcodec_get_name(par->codec_id);
     const char* pixel_format = av_get_pix_fmt_name(static_cast<AVPixelFormat>(par->format));
     video.pixel_format = pixel_format != nullptr ? pixel_format : "unknown";
     video.width = par->width;
     video.height = par->height;
+    const AVRational sar =
+        av_guess_sample_aspect_ratio(format.get(), format->streams[video_index], nullptr);
+    if (sar.num > 0 && sar.den > 0) {
+      video.sar_num = sar.num;
+      video.sar_den = sar.den;
+    }
     AVRational rate = video_stream->avg_frame_rate;
     if (rate.num <= 0 || rate.den <= 0) rate = video_stream->r_frame_rate;
     video.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
@@ -191,12 +258,17 @@ MediaInfo probe(const std::filesystem::path& file) {
   const bool duration_known = format->duration != AV_NOPTS_VALUE && format->duration > 0 &&
                               format->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
   if (duration_known) info.duration_s = static_cast<double>(format->duration) / AV_TIME_BASE;
-  if (!info.still_image && (video_stream != nullptr || !duration_known)) {
-    const PacketScan scan = scan_packets(format.get(), video_stream, !duration_known);
-    if (!duration_known) info.duration_s = scan.end_s;
-    if (info.video && info.video->duration_s == 0 && scan.reached_end) {
-      // Matroska states no per-stream duration; a short clip was read whole anyway.
-      info.video->duration_s = scan.video_end_s;
+  if (!info.still_image) {
+    const PacketScan scan = scan_packets(format.get(), video_index);
+    if (duration_known) refuse_if_truncated(info, info.duration_s, scan);
+    if (!duration_known) info.duration_s = scan.end_s();
+    // The packets say how long each stream really plays; headers round, pad or omit it
+    // (Matroska states no per-stream duration at all).
+    if (info.video && scan.streams[video_index].seen()) {
+      info.video->duration_s = scan.streams[video_index].duration_s();
+    }
+    if (info.audio && scan.streams[audio_index].seen()) {
+      info.audio->duration_s = scan.streams[audio_index].duration_s();
     }
     if (info.video) {
       const AVRational r = video_stream->r_frame_rate;
@@ -210,6 +282,14 @@ MediaInfo probe(const std::filesystem::path& file) {
   if (info.video && info.video->duration_s == 0) info.video->duration_s = info.duration_s;
   if (info.audio && info.audio->duration_s == 0) info.audio->duration_s = info.duration_s;
   return info;
+}
+
+double video_seconds(const MediaInfo& info) {
+  return info.video && info.video->duration_s > 0 ? info.video->duration_s : info.duration_s;
+}
+
+double audio_seconds(const MediaInfo& info) {
+  return info.audio && info.audio->duration_s > 0 ? info.audio->duration_s : info.duration_s;
 }
 
 Loudness measure_loudness(const MediaInfo& info) {

@@ -470,7 +470,7 @@ bool audio_needs_transcode(const MediaInfo& info, TimeSpan span, const MediaConf
   const AudioStreamInfo& a = *info.audio;
   return !(info.container == "wav" && a.codec == "pcm_s16le" &&
            (config.audio_sample_rate <= 0 || config.audio_sample_rate == a.sample_rate) &&
-           covers_whole(span, info.duration_s, 1.0 / std::max(1, a.sample_rate)));
+           covers_whole(span, audio_seconds(info), 1.0 / std::max(1, a.sample_rate)));
 }
 
 NormalizedFile normalize_video(const MediaInfo& info, TimeSpan span,
@@ -478,7 +478,7 @@ NormalizedFile normalize_video(const MediaInfo& info, TimeSpan span,
                                const MediaConfig& config) {
   libav::initialize();
   require_video(info);
-  if (span.duration_s <= 0) span = {0, info.duration_s};
+  if (span.duration_s <= 0) span = {0, video_seconds(info)};
   if (!video_needs_transcode(info, span, config)) return remux_video(info, destination);
   VideoTranscoder transcoder(info, span, destination, config);
   return transcoder.run(destination);
@@ -489,7 +489,7 @@ NormalizedFile normalize_audio(const MediaInfo& info, TimeSpan span,
                                const MediaConfig& config) {
   libav::initialize();
   require_audio(info);
-  if (span.duration_s <= 0) span = {0, info.duration_s};
+  if (span.duration_s <= 0) span = {0, audio_seconds(info)};
   if (!audio_needs_transcode(info, span, config)) return copy_audio(info, destination);
   return transcode_audio(info, span, destination, config);
 }

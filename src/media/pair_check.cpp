@@ -76,9 +76,9 @@ bool validate_video(PairReport& report, const MediaInfo& video, const MediaConfi
            "convert it to MP4 first");
     return false;
   }
-  if (video.duration_s < config.min_video_duration_s) {
+  if (video_seconds(video) < config.min_video_duration_s) {
     reject(report, "video_too_short",
-           "video: " + name + " lasts " + seconds_text(video.duration_s) + ", less than the " +
+           "video: " + name + " lasts " + seconds_text(video_seconds(video)) + ", less than the " +
                seconds_text(config.min_video_duration_s) + " minimum.",
            "use a longer clip or lower [media] min_video_duration_s");
     return false;
@@ -100,9 +100,9 @@ bool validate_audio(PairReport& report, const MediaInfo& audio, const MediaConfi
            "convert it to WAV first");
     return false;
   }
-  if (audio.duration_s < config.min_audio_duration_s) {
+  if (audio_seconds(audio) < config.min_audio_duration_s) {
     reject(report, "audio_too_short",
-           "audio: " + name + " lasts " + seconds_text(audio.duration_s) + ", less than the " +
+           "audio: " + name + " lasts " + seconds_text(audio_seconds(audio)) + ", less than the " +
                seconds_text(config.min_audio_duration_s) + " minimum.",
            "use a longer recording or lower [media] min_audio_duration_s");
     return false;
@@ -137,6 +137,16 @@ std::string face_hint(const FaceReport& face) {
     return face.is_warning ? "crop the video to one speaker for the best result"
                            : "crop the video to one speaker, or set [face] multiple_faces = "
                              "\"warn\"";
+  }
+  if (face.reason_code == "face_sideways") {
+    return std::string("turn the video upright, e.g. ffmpeg -i IN.mp4 -vf transpose=") +
+           (face.sideways_turn == "clockwise" ? "1" : "2") + " OUT.mp4 (90 degrees " +
+           face.sideways_turn + "), or export it again from the phone so the rotation is kept";
+  }
+  if (face.face_in_other_stream >= 0) {
+    const std::string stream = std::to_string(face.face_in_other_stream);
+    return "keep only the stream with the speaker, e.g. ffmpeg -i IN -map 0:" + stream +
+           " -map 0:a? -c copy OUT.mp4, or mark stream #" + stream + " as the default";
   }
   if (face.reason_code == "face_too_small") {
     return "crop or zoom so the speaker's face fills more of the frame, or lower [face] "

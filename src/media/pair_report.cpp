@@ -29,7 +29,11 @@ json::object input_json(const MediaInfo& info, bool needs_transcode) {
   object["duration_s"] = number(info.duration_s);
   object["video_codec"] = info.video ? json::value(info.video->codec) : nullptr;
   object["audio_codec"] = info.audio ? json::value(info.audio->codec) : nullptr;
+  object["video_duration_s"] = info.video ? number(info.video->duration_s) : nullptr;
+  object["audio_duration_s"] = info.audio ? number(info.audio->duration_s) : nullptr;
   if (info.video) {
+    object["video_stream"] = info.video->stream_index;
+    object["other_video_streams"] = info.video->other_video_streams;
     object["width"] = info.video->display_width();
     object["height"] = info.video->display_height();
     object["fps"] = number(info.video->fps);
@@ -52,9 +56,14 @@ json::object input_json(const MediaInfo& info, bool needs_transcode) {
 json::object face_json(const FaceReport& face) {
   json::object object;
   object["samples"] = face.samples;
+  object["samples_skipped"] = face.samples_skipped;
   object["visible_ratio"] = number(face.visible_ratio);
   object["median_face_height_ratio"] = number(face.median_face_height_ratio);
   object["max_faces"] = face.max_faces;
+  object["max_detections"] = face.max_detections;
+  json::array per_sample;
+  for (int faces : face.faces_per_sample) per_sample.push_back(faces);
+  object["faces_per_sample"] = std::move(per_sample);
   object["samples_with_several_faces"] = face.samples_with_several_faces;
   object["detector"] = face.detector;
   return object;
@@ -79,6 +88,11 @@ std::string describe_input(const MediaInfo& info, bool needs_transcode) {
         << info.video->display_height() << " " + fixed(info.video->fps, 2) + " fps";
     if (info.video->variable_frame_rate) out << " variable";
     if (info.video->rotation != 0) out << ", rotated " << info.video->rotation << " deg";
+    if (info.video->other_video_streams > 0) {
+      out << ", video stream #" << info.video->stream_index << " (the one players show; "
+          << info.video->other_video_streams << " other video stream"
+          << (info.video->other_video_streams > 1 ? "s" : "") << " ignored)";
+    }
   }
   if (info.audio) {
     out << ", " << info.audio->codec << " " << info.audio->sample_rate << " Hz "

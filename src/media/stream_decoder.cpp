@@ -26,10 +26,28 @@ libav::InputFormat open_input(const std::filesystem::path& file) {
   return format;
 }
 
-StreamDecoder::StreamDecoder(const std::filesystem::path& file, AVMediaType type, int threads)
+int shown_video_stream(const AVFormatContext* format) {
+  int first = -1;
+  for (unsigned i = 0; i < format->nb_streams; ++i) {
+    const AVStream* stream = format->streams[i];
+    if (stream->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) continue;
+    if ((stream->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0) continue;
+    if ((stream->disposition & AV_DISPOSITION_DEFAULT) != 0) return static_cast<int>(i);
+    if (first < 0) first = static_cast<int>(i);
+  }
+  return first;
+}
+
+StreamDecoder::StreamDecoder(const std::filesystem::path& file, AVMediaType type, int threads,
+                             int stream_index)
     : file_(file), format_(open_input(file)) {
   const AVCodec* decoder = nullptr;
-  const int index = av_find_best_stream(format_.get(), type, -1, -1, &decoder, 0);
+  const int wanted = stream_index >= 0            ? stream_index
+                     : type == AVMEDIA_TYPE_VIDEO ? shown_video_stream(format_.get())
+                                                  : -1;
+  const int index = type == AVMEDIA_TYPE_VIDEO && wanted < 0
+                        ? AVERROR_STREAM_NOT_FOUND
+                        : av_find_best_stream(format_.get(), type, wanted, -1, &decoder, 0);
   if (index < 0) {
     const bool video = type == AVMEDIA_TYPE_VIDEO;
     throw Error(

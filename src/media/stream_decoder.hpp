@@ -1,7 +1,7 @@
 #pragma once
-// Decodes one stream (the best video or audio stream) of a file frame by frame, with seeking.
-// Used by the face check (sparse frames), the normalizer and the loudness meter, so opening,
-// decoding and error handling live in one place. Not thread-safe; one per task.
+// Decodes one stream (the shown video stream, or the best audio stream) of a file frame by frame,
+// with seeking. Used by the face check (sparse frames), the normalizer and the loudness meter, so
+// opening, decoding and error handling live in one place. Not thread-safe; one per task.
 
 #include <filesystem>
 #include <vector>
@@ -13,7 +13,9 @@ namespace lipsyncd::media {
 class StreamDecoder {
  public:
   // threads: 0 lets libavcodec choose; 1 keeps the decoder on the calling thread.
-  StreamDecoder(const std::filesystem::path& file, AVMediaType type, int threads);
+  // stream_index: a given stream of that type instead of the shown or best one.
+  StreamDecoder(const std::filesystem::path& file, AVMediaType type, int threads,
+                int stream_index = -1);
 
   AVFormatContext* format() const { return format_.get(); }
   AVStream* stream() const { return stream_; }
@@ -48,5 +50,10 @@ class StreamDecoder {
 
 // Opens a file for reading with content sniffing; Error not_decodable when libav cannot.
 libav::InputFormat open_input(const std::filesystem::path& file);
+
+// The video stream a player shows: the one with the default disposition, else the first
+// (cover art excluded); -1 when there is none. libav's "best" stream is the largest one,
+// which is how a test pattern in stream 1 once hid the talking face in stream 0.
+int shown_video_stream(const AVFormatContext* format);
 
 }  // namespace lipsyncd::media

@@ -58,8 +58,10 @@ std::string how_video_fills(SyncMode mode) {
 
 SyncPlan plan_sync(const MediaInfo& video, const MediaInfo& audio, const PolicyConfig& policy,
                    std::optional<SyncMode> requested) {
-  const double v = video.duration_s;
-  const double a = audio.duration_s;
+  // The streams that will be uploaded set the lengths, not the containers: an MP4 whose audio
+  // runs on after the picture still only has that much picture.
+  const double v = video_seconds(video);
+  const double a = audio_seconds(audio);
   const double tolerance = std::max(policy.tolerance_s, policy.tolerance_ratio * v);
   SyncPlan plan;
   if (requested) {
@@ -88,6 +90,8 @@ SyncPlan plan_sync(const MediaInfo& video, const MediaInfo& audio, const PolicyC
                             " longer than the audio; only the first " + seconds_text(a) +
                             " of video are used";
   }
+  plan.video_duration_s = v;
+  plan.audio_duration_s = a;
   fill_durations(plan, v, a);
   plan.estimated_cost_usd = plan.output_duration_s / 60.0 * policy.price_per_minute_usd;
   return plan;

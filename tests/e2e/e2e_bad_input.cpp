@@ -24,33 +24,27 @@ namespace fs = std::filesystem;
 
 using BadInputE2E = DaemonTest;
 
-// Every file MANIFEST.json says to reject as a video (or as any input), paired with a good
-// partner: error/ with the listed reason, and nothing uploaded or submitted.
+// Every file MANIFEST.json says to reject in its own role (as_video for a video or an image,
+// as_audio for an audio file; broken files have a role too), paired with a good partner:
+// error/ with the listed reason, and nothing uploaded or submitted.
 TEST_F(BadInputE2E, EveryRejectCaseOfTheMediaManifestLandsInErrorWithItsReason) {
   const auto manifest = boost::json::parse(read_text(media("MANIFEST.json"))).as_array();
-  std::map<std::string, std::string> expected;  // stem -> reason_code
+  std::map<std::string, std::string> expected;  // stem -> reason
   start_daemon();
   for (const auto& value : manifest) {
     const auto& entry = value.as_object();
-    const auto says_reject = [&entry](const char* key) {
-      const auto* verdict = entry.if_contains(key);
-      return verdict != nullptr && verdict->is_string() && verdict->as_string() == "reject";
-    };
-    if (!says_reject("verdict_as_video") && !says_reject("verdict_as_input")) continue;
-    std::string reason;
-    if (const auto* r = entry.if_contains("reason_code_as_video"); r && r->is_string()) {
-      reason = r->as_string();
-    }
-    if (reason.empty()) reason = entry.at("reason_code").as_string();
+    const std::string role(entry.at("role").as_string());
+    const bool as_audio = role == "audio";
+    const auto& verdict = entry.at(as_audio ? "as_audio" : "as_video").as_object();
+    if (verdict.at("expected").as_string() != "reject") continue;
     const fs::path file(std::string(entry.at("file").as_string()));
     const auto stem = "bad_" + file.stem().string();
-    const bool is_audio = file.extension() == ".wav";
     drop(file.string(), stem + file.extension().string());
     // 12 s of speech: longer than every bad video, so the whole video is examined.
-    drop(is_audio ? "talk_h264_aac.mp4" : "speech_12s.wav", stem + (is_audio ? ".mp4" : ".wav"));
-    expected[stem] = reason;
+    drop(as_audio ? "talk_h264_aac.mp4" : "tts_en_12s.wav", stem + (as_audio ? ".mp4" : ".wav"));
+    expected[stem] = verdict.at("reason").as_string();
   }
-  ASSERT_GE(expected.size(), 5u);
+  ASSERT_GE(expected.size(), 10u);
   for (const auto& [stem, reason] : expected) {
     ASSERT_TRUE(rejected(stem, 120s)) << stem << "\n" << daemon->log();
     const auto report = read_json(error() / (stem + ".error.json"));
@@ -62,6 +56,31 @@ TEST_F(BadInputE2E, EveryRejectCaseOfTheMediaManifestLandsInErrorWithItsReason) 
   EXPECT_EQ(submissions(), 0u);
   EXPECT_TRUE(names_in(outbox()).empty());
   EXPECT_TRUE(daemon->running());
+  stop_daemon();
+}
+
+// A copy cut off halfway: an MP4 with its index at the front (+faststart) whose data ends at
+// half its bytes. It opens and its header states the full length; the daemon's packet pass
+// finds the shortfall and refuses it as `truncated` before anything is uploaded or paid for.
+TEST_F(BadInputE2E, AFileCutOffHalfwayIsRefusedAsTruncatedBeforeUpload) {
+  const auto whole = dir / "whole.mp4";
+  ASSERT_EQ(run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
+                               media("real_talk_monalisa_720p.mp4").string(), "-c", "copy",
+                               "-movflags", "+faststart", whole.string()},
+                              dir / "ffmpeg.log"),
+            0);
+  const auto cut = dir / "cut.mp4";
+  fs::copy_file(whole, cut);
+  fs::resize_file(cut, fs::file_size(whole) / 2);
+  start_daemon();
+  drop_file(cut, "halfway.mp4");
+  drop("real_speech_16k.wav", "halfway.wav");
+  ASSERT_TRUE(rejected("halfway", 120s)) << daemon->log();
+  const auto report = read_json(error() / "halfway.error.json");
+  EXPECT_EQ(report.at("reason_code").as_string(), "truncated");
+  EXPECT_NE(report.at("hint").as_string().find("again"), std::string::npos);
+  EXPECT_EQ(uploads(), 0u);
+  EXPECT_EQ(submissions(), 0u);
   stop_daemon();
 }
 

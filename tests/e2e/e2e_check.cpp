@@ -67,6 +67,24 @@ TEST(CheckCommand, AcceptedPairPrintsEveryPromisedJsonField) {
   EXPECT_NEAR(report.at("estimated_cost_usd").to_number<double>(), 4.53 / 60 * 0.70, 0.001);
 }
 
+// The plan is made from the streams that will be uploaded: the Mona Lisa clip's container
+// lasts 14.215 s (its audio track), its picture 14.081 s, and with 14.215 s of speech the
+// result is 14.081 s long and priced so, not 14.215 s.
+TEST(CheckCommand, PlanOutputAndCostComeFromTheStreamDurations) {
+  TempDir dir;
+  const CheckRun run = run_check(dir, {media("real_talk_monalisa_720p.mp4").string(),
+                                       media("real_speech_16k.wav").string(), "--json"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const auto report = json_of(run);
+  const auto& video = report.at("video").as_object();
+  EXPECT_NEAR(video.at("duration_s").to_number<double>(), 14.215, 0.001);
+  EXPECT_NEAR(video.at("video_duration_s").to_number<double>(), 14.081, 0.001);
+  EXPECT_EQ(report.at("sync_mode").as_string(), "cut_off");
+  EXPECT_NEAR(report.at("output_duration_s").to_number<double>(), 14.081, 0.001);
+  EXPECT_NEAR(report.at("estimated_cost_usd").to_number<double>(), 14.081 / 60 * 0.70, 0.001);
+  EXPECT_EQ(report.at("face").at("max_faces").to_number<int>(), 1);
+}
+
 TEST(CheckCommand, RejectionExitsOneWithItsReason) {
   TempDir dir;
   const CheckRun run = run_check(

@@ -1,6 +1,8 @@
 // Every file of ../shared/media/MANIFEST.json gets the verdict and reason code the manifest
-// lists, as a video and as an audio, through the same check_pair() the daemon runs; probe()
-// reports the container facts the manifest records.
+// lists (as_video, as_audio), as a video and as an audio, through the same check_pair() the
+// daemon runs, with the faces counted as the manifest's has_face says; probe() reports the
+// container and stream facts the manifest records (ffprobe's format_name, stream durations
+// from a full decode, clockwise rotation).
 
 #include <gtest/gtest.h>
 
@@ -28,9 +30,10 @@ constexpr const char* kGoodAudio = "real_speech_42s.mp3";
 
 struct ManifestCase {
   std::string file;
-  std::string role;  // "video" or "audio"
+  std::string role;  // "video" or "audio": the side of the pair the file is offered as
   std::string verdict;
   std::string reason_code;
+  std::string has_face;  // the manifest's truth: "true", "false", "partial", "multiple", "tiny"
 };
 
 std::string text_or_empty(const json::object& entry, const char* key) {
@@ -45,28 +48,21 @@ json::array read_manifest() {
   return json::parse(text.str()).as_array();
 }
 
+std::string has_face_of(const json::object& entry) {
+  const json::value& value = entry.at("has_face");
+  if (value.is_bool()) return value.as_bool() ? "true" : "false";
+  return value.is_string() ? std::string(value.as_string()) : std::string();
+}
+
+// Every entry is judged in both roles: as_video and as_audio each hold `expected` + `reason`.
 std::vector<ManifestCase> manifest_cases() {
   std::vector<ManifestCase> cases;
   for (const json::value& value : read_manifest()) {
     const json::object& entry = value.as_object();
-    const std::string file = text_or_empty(entry, "file");
-    const std::string any_reason = text_or_empty(entry, "reason_code");
-    if (!text_or_empty(entry, "verdict_as_input").empty()) {
-      // Broken files are broken in either role.
-      for (const char* role : {"video", "audio"}) {
-        cases.push_back({file, role, text_or_empty(entry, "verdict_as_input"), any_reason});
-      }
-      continue;
-    }
-    if (const auto verdict = text_or_empty(entry, "verdict_as_video"); !verdict.empty()) {
-      std::string reason = text_or_empty(entry, "reason_code_as_video");
-      if (reason.empty() && verdict != "accept") reason = any_reason;
-      cases.push_back({file, "video", verdict, reason});
-    }
-    if (const auto verdict = text_or_empty(entry, "verdict_as_audio"); !verdict.empty()) {
-      std::string reason = text_or_empty(entry, "reason_code_as_audio");
-      if (reason.empty() && verdict != "accept") reason = any_reason;
-      cases.push_back({file, "audio", verdict, reason});
+    for (const char* role : {"video", "audio"}) {
+      const json::object& judged = entry.at(std::string("as_") + role).as_object();
+      cases.push_back({text_or_empty(entry, "file"), role, text_or_empty(judged, "expected"),
+                       text_or_empty(judged, "reason"), has_face_of(entry)});
     }
   }
   return cases;
@@ -84,10 +80,12 @@ class ManifestVerdict : public testing::TestWithParam<ManifestCase> {};
 
 TEST_P(ManifestVerdict, MatchesTheManifest) {
   const ManifestCase& c = GetParam();
+  ASSERT_FALSE(c.verdict.empty()) << "the manifest gives no verdict";
   const Config config = default_config({});
   const auto file = test::media(c.file);
   const PairReport report = c.role == "video" ? check_pair(file, test::media(kGoodAudio), config)
                                               : check_pair(test::media(kGoodVideo), file, config);
+  // Exact: accept and accept_with_warning are different verdicts.
   EXPECT_EQ(to_string(report.verdict), c.verdict) << report.message;
   EXPECT_EQ(report.reason_code, c.reason_code) << report.message;
   // Every verdict but a plain accept explains itself in a sentence.
@@ -99,50 +97,77 @@ TEST_P(ManifestVerdict, MatchesTheManifest) {
     ASSERT_TRUE(report.face);
     EXPECT_GT(report.plan->output_duration_s, 0);
   }
+  // Faces counted as a person counts them: one speaker is one face, two speakers are several.
+  if (c.role == "video" && report.face && report.face->samples_with_face > 0) {
+    if (c.has_face == "true") {
+      EXPECT_EQ(report.face->max_faces, 1) << report.message;
+    }
+    if (c.has_face == "multiple") {
+      EXPECT_GE(report.face->max_faces, 2) << report.message;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Media, ManifestVerdict, testing::ValuesIn(manifest_cases()), case_name);
 
-// The facts ffprobe recorded in the manifest, as our own probe sees them.
-TEST(ManifestProbe, ContainerCodecsSizeAndDurationAgreeWithFfprobe) {
+double number_at(const json::object& object, const char* key) {
+  return object.at(key).to_number<double>();
+}
+
+// The facts ffprobe and a full decode recorded in the manifest, as our own probe sees them.
+TEST(ManifestProbe, ContainerCodecsSizeRotationAndStreamDurationsAgree) {
   int probed = 0;
   for (const json::value& value : read_manifest()) {
     const json::object& entry = value.as_object();
-    if (entry.at("container").is_null() || text_or_empty(entry, "kind") == "image") continue;
-    SCOPED_TRACE(text_or_empty(entry, "file"));
-    const MediaInfo info = probe(test::media(text_or_empty(entry, "file")));
+    const std::string file = text_or_empty(entry, "file");
+    if (!entry.at("probe_ok").as_bool()) continue;
+    SCOPED_TRACE(file);
+    const MediaInfo info = probe(test::media(file));
     ++probed;
-    EXPECT_EQ(info.container, text_or_empty(entry, "container"));
+    EXPECT_EQ(info.container, text_or_empty(entry, "format_name"));
     EXPECT_EQ(info.bytes, entry.at("bytes").to_number<std::uintmax_t>());
-    // Raw ADTS AAC states no duration: ffprobe guesses from the bit rate, we count packets.
-    const double tolerance = info.container == "aac" ? 0.3 : 0.01;
-    EXPECT_NEAR(info.duration_s, entry.at("duration_s").to_number<double>(), tolerance);
-    if (entry.at("video_codec").is_null()) {
+    EXPECT_EQ(info.still_image, text_or_empty(entry, "kind") == "image");
+    const json::object& codecs = entry.at("codecs").as_object();
+    if (codecs.at("video").is_null()) {
       EXPECT_FALSE(info.video);
     } else {
       ASSERT_TRUE(info.video);
-      EXPECT_EQ(info.video->codec, text_or_empty(entry, "video_codec"));
+      EXPECT_EQ(info.video->codec, codecs.at("video").as_string());
       EXPECT_EQ(info.video->width, entry.at("width").to_number<int>());
       EXPECT_EQ(info.video->height, entry.at("height").to_number<int>());
-      // MANIFEST's rotation is ffprobe's counter-clockwise display-matrix angle; ours is the
-      // clockwise turn a player applies, so 90 there is 270 here.
-      const int counter_clockwise = entry.at("rotation").to_number<int>();
-      EXPECT_EQ(info.video->rotation, (360 - counter_clockwise) % 360);
-      if (text_or_empty(entry, "file") != "vfr.mp4") {
-        EXPECT_NEAR(info.video->fps, entry.at("fps").to_number<double>(), 0.01);
-      }
-      EXPECT_EQ(info.video->variable_frame_rate, text_or_empty(entry, "file") == "vfr.mp4");
+      // After the pixel aspect ratio and the rotation, as a player shows it.
+      EXPECT_EQ(info.video->display_width(), entry.at("display_width").to_number<int>());
+      EXPECT_EQ(info.video->display_height(), entry.at("display_height").to_number<int>());
+      // Both clockwise: the turn a player applies.
+      EXPECT_EQ(info.video->rotation, entry.at("rotation").to_number<int>());
     }
-    if (entry.at("audio_codec").is_null()) {
+    if (text_or_empty(entry, "kind") == "image") continue;
+    // Raw ADTS AAC states no duration: ffprobe guesses from the bit rate, we count packets.
+    const double container_tolerance = info.container == "aac" ? 0.3 : 0.01;
+    EXPECT_NEAR(info.duration_s, number_at(entry, "duration_s"), container_tolerance);
+    if (info.video) {
+      EXPECT_EQ(info.video->variable_frame_rate, entry.at("vfr").as_bool());
+      if (!entry.at("vfr").as_bool()) {
+        EXPECT_NEAR(info.video->fps, number_at(entry, "fps"), 0.01);
+      }
+      // The stream's own length, as a full decode measures it, within one frame.
+      EXPECT_NEAR(info.video->duration_s, number_at(entry, "video_duration_s"),
+                  1.0 / info.video->fps);
+    }
+    if (codecs.at("audio").is_null()) {
       EXPECT_FALSE(info.audio);
     } else {
       ASSERT_TRUE(info.audio);
-      EXPECT_EQ(info.audio->codec, text_or_empty(entry, "audio_codec"));
-      EXPECT_EQ(info.audio->sample_rate, entry.at("sample_rate").to_number<int>());
-      EXPECT_EQ(info.audio->channels, entry.at("channels").to_number<int>());
+      const json::object& audio = entry.at("audio").as_object();
+      EXPECT_EQ(info.audio->codec, codecs.at("audio").as_string());
+      EXPECT_EQ(info.audio->sample_rate, audio.at("sample_rate").to_number<int>());
+      EXPECT_EQ(info.audio->channels, audio.at("channels").to_number<int>());
+      // Within one compressed audio frame (AAC: 1024 samples, MP3: 1152).
+      EXPECT_NEAR(info.audio->duration_s, number_at(entry, "audio_duration_s"),
+                  1152.0 / info.audio->sample_rate);
     }
   }
-  EXPECT_GT(probed, 25);
+  EXPECT_GE(probed, 75);
 }
 
 TEST(ManifestProbe, SilenceIsMeasuredOverTheWholeClip) {
@@ -171,7 +196,7 @@ TEST(ManifestProbe, BrokenFilesThrowSpecificReasons) {
   };
   EXPECT_EQ(reason_of("zero_bytes.mp4"), "empty_file");
   EXPECT_EQ(reason_of("text_as_video.mp4"), "not_media");
-  EXPECT_EQ(reason_of("truncated_half.mp4"), "not_decodable");
+  EXPECT_EQ(reason_of("truncated_half.mp4"), "not_decodable");  // its index was at the end
   EXPECT_EQ(reason_of("corrupt_header.wav"), "not_decodable");
 }
 

@@ -146,15 +146,15 @@ TEST(Normalizer, PreTrimWritesOnlyThePlannedSpan) {
   const NormalizedFile out = normalize_video(video, {0, 0.633}, dir / "v.mp4", MediaConfig{});
   EXPECT_EQ(out.method, NormalizeMethod::transcode);  // a cut is never a plain remux
   expect_model_ready_video(out.file, 0.633);
-  const MediaInfo audio = probe(test::media("speech_12s.wav"));
+  const MediaInfo audio = probe(test::media("tts_en_12s.wav"));
   const NormalizedFile wav = normalize_audio(audio, {0, 0.633}, dir / "a.wav", MediaConfig{});
   EXPECT_NEAR(probe(wav.file).duration_s, 0.633, 0.001);
 }
 
 // A phone-style clip: pixels stored sideways, a display matrix saying "turn 90 degrees
 // clockwise". The face is only found when the rotation is applied, before and after
-// normalization. (../shared/media/rotated_90.mp4's matrix turns the other way, so applied as
-// every player does, its picture is upside down; see the report of issue 4.)
+// normalization. (../shared/media/rotated_90.mp4 is such a clip too; the manifest test
+// checks its rotation and face.)
 TEST(Normalizer, RotationIsAppliedSoTheFaceIsUpright) {
   test::TempDir dir;
   // ffmpeg 5.1 only turns the rotate tag into a display matrix when it copies the stream, and

@@ -57,7 +57,7 @@ struct FaceConfig {
   double samples_per_second = 1.0;
   int min_samples = 8;
   int max_samples = 32;
-  int detect_width = 480;               // frames are downscaled to this width before detection
+  int detect_size = 480;  // frames are downscaled so their longer side is at most this
   double min_visible_ratio = 0.5;       // fraction of samples that must show a face
   double min_face_height_ratio = 0.06;  // median face height / frame height
   std::string multiple_faces = "warn";  // "warn" or "reject"

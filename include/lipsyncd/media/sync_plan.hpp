@@ -14,6 +14,8 @@ namespace lipsyncd::media {
 
 struct SyncPlan {
   SyncMode mode = SyncMode::cut_off;
+  double video_duration_s = 0;  // the durations the plan was made from (video_seconds(), ...)
+  double audio_duration_s = 0;
   std::string reason;  // one sentence: why this mode
   double output_duration_s = 0;
   TimeSpan video_span;  // pre-trim: the part of the video fal will use
@@ -21,7 +23,8 @@ struct SyncPlan {
   double estimated_cost_usd = 0;
 };
 
-// Durations come from MediaInfo::duration_s. Precedence: `requested` (a job's own choice),
+// Durations are the streams' own (video_seconds(), audio_seconds()), never the container's.
+// Precedence: `requested` (a job's own choice),
 // then policy.forced, then the policy table of docs/design.md:
 //   |a - v| <= max(tolerance_s, tolerance_ratio * v)  -> cut_off, output min(a, v)
 //   audio longer, video >= short_video_s              -> policy.audio_longer, output a
