@@ -3,9 +3,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cstring>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "lipsyncd/core/error.hpp"
@@ -25,13 +29,21 @@ void write_file(const fs::path& file, const std::string& bytes) {
   std::ofstream(file, std::ios::binary) << bytes;
 }
 
-// Real-looking headers, so content sniffing sees what the extension says.
-const std::string kWav = std::string("RIFF\x24\x00\x00\x00WAVEfmt ", 16) + std::string(64, 'a');
-const std::string kMp4 = std::string(
-                             "\x00\x00\x00\x18"
-                             "ftypisom",
-                             12) +
-                         std::string(64, 'v');
+std::string box(const std::string& type, const std::string& payload) {
+  const auto size = static_cast<std::uint32_t>(8 + payload.size());
+  return std::string{static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                     static_cast<char>(size >> 8), static_cast<char>(size)} +
+         type + payload;
+}
+
+// Real-looking files, so content sniffing sees what the extension says, and complete ones
+// (their sizes declare their ends), so a single write takes the fast path.
+std::string mp4(const std::string& media_data = std::string(64, 'v')) {
+  return box("ftyp", std::string("isom\0\0\0\0isommp41", 16)) + box("moov", "m") +
+         box("mdat", media_data);
+}
+const std::string kWav = std::string("RIFF\x48\x00\x00\x00WAVEfmt ", 16) + std::string(64, 'a');
+const std::string kMp4 = mp4();
 
 class InboxWatcherTest : public testing::Test {
  protected:
@@ -52,7 +64,13 @@ class InboxWatcherTest : public testing::Test {
               requests_.push_back(std::move(request));
               request_times_.push_back(Clock::now());
             },
-            [this](Rejection rejection) { rejections_.push_back(std::move(rejection)); }});
+            [this](Rejection rejection) {
+              const auto files = rejection.files;
+              rejections_.push_back(std::move(rejection));
+              if (on_rejected_) on_rejected_(files);
+            },
+            [this](const InboxAvailability& inbox) { availability_changes_.push_back(inbox); }},
+        clock_);
     watcher_->start();
   }
 
@@ -76,6 +94,9 @@ class InboxWatcherTest : public testing::Test {
   std::vector<JobRequest> requests_;
   std::vector<Clock::time_point> request_times_;
   std::vector<Rejection> rejections_;
+  std::vector<InboxAvailability> availability_changes_;
+  std::function<void(const std::vector<fs::path>&)> on_rejected_;
+  IntakeClock clock_ = SteadyClock::now;
 };
 
 TEST_F(InboxWatcherTest, ASameStemPairIsOfferedRightAfterTheSecondFileIsClosed) {
@@ -320,13 +341,16 @@ TEST_F(InboxWatcherTest, AManifestFixedAfterItsRejectionIsExaminedAgainAtOnce) {
   start();
   write_file(inbox() / "clip.mp4", kMp4);
   write_file(inbox() / "voice.wav", kWav);
+  // A manifest that does not parse may be the head of one still being written: settle_s.
   write_file(inbox() / "clip.job.json", R"({"video": "clip.mp4", "audio": )");
-  ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }));
+  ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }, 6s));
   EXPECT_EQ(rejections_[0].reason_code, "bad_manifest");
 
-  // The daemon left it where it was; the user fixes it in place.
+  // The daemon left it where it was; the user saves the fixed one over it (an editor's
+  // write + rename: rewriting it in place would be a second round, which waits settle_s).
   const auto fixed = Clock::now();
-  write_file(inbox() / "clip.job.json", R"({"video": "clip.mp4", "audio": "voice.wav"})");
+  write_file(dir_ / "clip.job.json", R"({"video": "clip.mp4", "audio": "voice.wav"})");
+  fs::rename(dir_ / "clip.job.json", inbox() / "clip.job.json");
   ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
   EXPECT_LT(Clock::now() - fixed, 1500ms);  // no waiting for settle, partners or a restart
   EXPECT_EQ(requests_[0].audio.filename(), "voice.wav");
@@ -416,7 +440,7 @@ TEST_F(InboxWatcherTest, FiftyPairsDroppedAtOnceBecomeFiftyJobsClaimedIntoTheSpo
                       [&](Rejection rejection) { rejections_.push_back(rejection); }});
   watcher_->start();
   for (int i = 0; i < 50; ++i) {
-    write_file(inbox() / ("pair " + std::to_string(i) + ".mp4"), kMp4 + std::to_string(i));
+    write_file(inbox() / ("pair " + std::to_string(i) + ".mp4"), mp4(std::to_string(i)));
     write_file(inbox() / ("pair " + std::to_string(i) + ".wav"), kWav);
   }
   ASSERT_TRUE(run_until([&] { return claimed.size() == 50; }, 10s)) << claimed.size();
@@ -461,6 +485,168 @@ TEST_F(InboxWatcherTest, AMissingInboxIsReportedAtStart) {
   } catch (const Error& e) {
     EXPECT_EQ(e.reason_code(), "inbox_unwatchable");
   }
+}
+
+TEST_F(InboxWatcherTest, AWriterAppendingInRoundsIsTakenOnceWholeNotAfterItsFirstRound) {
+  // `cat part >> clip.mp4` in a loop: every round opens, appends and closes.
+  settings_.settle_s = 0.6;
+  settings_.partner_wait_s = 30;
+  start();
+  write_file(dir_ / "clip.wav", kWav);
+  fs::rename(dir_ / "clip.wav", inbox() / "clip.wav");
+  const std::string video = test::read_text(test::media("real_talk_lp_d10.mp4"));
+  ASSERT_GT(video.size(), 500'000u);
+  std::atomic<bool> writer_done = false;
+  std::thread writer([&] {
+    constexpr std::size_t kChunk = 64 * 1024 + 123;
+    for (std::size_t at = 0; at < video.size(); at += kChunk) {
+      std::ofstream(inbox() / "clip.mp4", std::ios::binary | std::ios::app)
+          << video.substr(at, kChunk);
+      // Far longer than the close quiet window, shorter than settle_s.
+      std::this_thread::sleep_for(100ms);
+    }
+    writer_done = true;
+  });
+  run_until([&] { return !requests_.empty() || writer_done; }, 15s);
+  EXPECT_TRUE(requests_.empty()) << "taken between two rounds of the writer";
+  writer.join();
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  run_for(200ms);
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_EQ(fs::file_size(requests_[0].video), video.size());
+  EXPECT_TRUE(rejections_.empty());
+}
+
+TEST_F(InboxWatcherTest, AFifoInTheInboxIsRejectedAtOnceAndNeverOpened) {
+  ASSERT_EQ(::mkfifo((inbox() / "found.mp4").c_str(), 0600), 0);  // there at start
+  start();
+  ASSERT_EQ(::mkfifo((inbox() / "pipe").c_str(), 0600), 0);  // dropped later
+  // Opening either for reading would block this thread for good: the test would hang.
+  ASSERT_TRUE(run_until([&] { return rejections_.size() == 2; }));
+  std::set<std::string> names;
+  for (const auto& rejection : rejections_) {
+    EXPECT_EQ(rejection.reason_code, "not_a_regular_file");
+    EXPECT_THAT(rejection.message, testing::HasSubstr("named pipe (FIFO)"));
+    ASSERT_EQ(rejection.files.size(), 1u);
+    names.insert(rejection.files[0].filename().string());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"found.mp4", "pipe"}));
+  // Left where they are (the daemon could not move them): not reported on every rescan.
+  watcher_->rescan();
+  run_for(200ms);
+  EXPECT_EQ(rejections_.size(), 2u);
+  EXPECT_TRUE(requests_.empty());
+}
+
+TEST_F(InboxWatcherTest, ARejectedFileThatChangesBeforeItsTurnIsNotHandedOutWhileItChanges) {
+  SteadyTime fake = SteadyClock::now();
+  clock_ = [&fake] { return fake; };
+  write_file(inbox() / "a.mp4", kMp4);
+  write_file(inbox() / "b.mp4", kMp4);
+  // While the daemon moves a.mp4 to error/, b.mp4's writer starts another round.
+  on_rejected_ = [&](const std::vector<fs::path>& files) {
+    if (files[0].filename() == "a.mp4") {
+      std::ofstream(inbox() / "b.mp4", std::ios::binary | std::ios::app) << "more";
+    }
+  };
+  start();  // found by the scan: settle_s decides
+  fake += 300ms;
+  watcher_->rescan();  // settled
+  fake += 600ms;
+  watcher_->rescan();  // both alone past partner_wait_s: judged in the same pass
+  ASSERT_EQ(rejections_.size(), 1u);
+  EXPECT_EQ(rejections_[0].files[0].filename(), "a.mp4");
+  EXPECT_EQ(watcher_->pending_count(), 1u);  // b.mp4 is watched again
+  fake += 300ms;
+  watcher_->rescan();
+  fake += 600ms;
+  watcher_->rescan();
+  ASSERT_EQ(rejections_.size(), 2u);  // judged again once quiet, all of it
+  EXPECT_EQ(rejections_[1].files[0].filename(), "b.mp4");
+}
+
+TEST_F(InboxWatcherTest, ADeletedOrMovedInboxPausesIntakeAndAFolderBackAtItsPathResumesIt) {
+  start();
+  write_file(inbox() / "early.mp4", kMp4);
+  run_for(50ms);
+  fs::remove_all(inbox());
+  ASSERT_TRUE(run_until([&] { return !availability_changes_.empty(); }));
+  EXPECT_FALSE(availability_changes_[0].available);
+  EXPECT_THAT(availability_changes_[0].reason, testing::HasSubstr("was deleted"));
+  EXPECT_FALSE(watcher_->availability().available);
+  EXPECT_EQ(watcher_->pending_count(), 0u);
+  run_for(300ms);  // nothing to see, and nothing thrown out of the event loop
+
+  fs::create_directories(inbox());
+  write_file(inbox() / "clip.mp4", kMp4);
+  write_file(inbox() / "clip.wav", kWav);
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }, 5s));
+  ASSERT_EQ(availability_changes_.size(), 2u);
+  EXPECT_TRUE(availability_changes_[1].available);
+  EXPECT_TRUE(watcher_->availability().available);
+  EXPECT_EQ(requests_[0].name, "clip");
+
+  // Moved away: the same, and the folder's new place is not watched.
+  fs::rename(inbox(), dir_ / "old inbox");
+  ASSERT_TRUE(run_until([&] { return availability_changes_.size() == 3; }));
+  EXPECT_THAT(availability_changes_[2].reason, testing::HasSubstr("was moved away"));
+  write_file(dir_ / "old inbox" / "lost.mp4", kMp4);
+  write_file(dir_ / "old inbox" / "lost.wav", kWav);
+  run_for(300ms);
+  EXPECT_EQ(requests_.size(), 1u);
+  fs::create_directories(inbox());
+  ASSERT_TRUE(run_until([&] { return availability_changes_.size() == 4; }, 5s));
+  write_file(inbox() / "next.mp4", kMp4);  // seen through inotify again
+  write_file(inbox() / "next.wav", kWav);
+  ASSERT_TRUE(run_until([&] { return requests_.size() == 2; }));
+  EXPECT_EQ(requests_[1].name, "next");
+}
+
+// A tmpfs mounted on the inbox for one test (root only: CI runs as root).
+class MountedInbox {
+ public:
+  explicit MountedInbox(const fs::path& where) : where_(where) { mount(); }
+  ~MountedInbox() { ::umount2(where_.c_str(), MNT_DETACH); }
+  MountedInbox(const MountedInbox&) = delete;
+  MountedInbox& operator=(const MountedInbox&) = delete;
+  void mount() {
+    ok_ = ::mount("lipsyncd-test", where_.c_str(), "tmpfs", 0, "size=4m") == 0;
+    if (!ok_) error_ = std::strerror(errno);
+  }
+  bool unmount() { return ::umount2(where_.c_str(), 0) == 0; }
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  fs::path where_;
+  bool ok_ = false;
+  std::string error_;
+};
+
+TEST_F(InboxWatcherTest, AnUnmountedInboxPausesIntakeUntilAFilesystemIsMountedThereAgain) {
+  MountedInbox mounted(inbox());
+  ASSERT_TRUE(mounted.ok()) << "cannot mount a tmpfs (needs root, as CI has): " << mounted.error();
+  start();
+  ASSERT_TRUE(mounted.unmount());
+  ASSERT_TRUE(run_until([&] { return !availability_changes_.empty(); }));
+  EXPECT_THAT(availability_changes_[0].reason, testing::HasSubstr("was unmounted"));
+  // The empty mount point left behind is not the inbox: nothing that lands there is taken.
+  write_file(inbox() / "under.mp4", kMp4);
+  write_file(inbox() / "under.wav", kWav);
+  run_for(1500ms);
+  EXPECT_TRUE(requests_.empty());
+  EXPECT_FALSE(watcher_->availability().available);
+  fs::remove(inbox() / "under.mp4");
+  fs::remove(inbox() / "under.wav");
+
+  mounted.mount();
+  ASSERT_TRUE(mounted.ok()) << mounted.error();
+  ASSERT_TRUE(run_until([&] { return availability_changes_.size() == 2; }, 5s));
+  EXPECT_TRUE(availability_changes_[1].available);
+  write_file(inbox() / "clip.mp4", kMp4);
+  write_file(inbox() / "clip.wav", kWav);
+  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  EXPECT_EQ(requests_[0].name, "clip");
 }
 
 }  // namespace
