@@ -97,7 +97,8 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
   }
 
   void rescan() {
-    if (!running_ || !available_) return;
+    if (!running_) return;
+    if (!available_) return probe_inbox();  // a rescan also looks whether it is back
     if (identity_of(inbox_) != inbox_identity_) {
       // Gone without an event (a network share, a lazy unmount) or replaced under us.
       return lose_inbox("is gone or was replaced by another folder");
