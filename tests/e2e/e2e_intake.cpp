@@ -145,8 +145,9 @@ TEST_F(IntakeE2E, DeletingTheInboxPausesIntakeButNotTheDaemonAndItResumesWhenThe
   fs::create_directories(inbox());
   ASSERT_TRUE(eventually([&] { return healthy(); }, 10s)) << healthz() << daemon->log();
   EXPECT_TRUE(daemon->wait_for_output(std::regex("intake resumed"), 5s)) << daemon->log();
-  drop("talk_h264_aac.mp4", "second.mp4");
-  drop("speech_5s.wav", "second.wav");
+  // Another pair (the same one again would be delivered from the duplicate guard, unpaid).
+  drop("pair_eq_video.mp4", "second.mp4");
+  drop("pair_eq_audio.wav", "second.wav");
   ASSERT_TRUE(delivered("second")) << daemon->log();
   EXPECT_EQ(requests_created(), 2u);
   stop_daemon();
