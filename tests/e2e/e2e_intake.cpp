@@ -112,6 +112,9 @@ TEST_F(IntakeE2E, AFileAppendedInManyRoundsIsOneJobDeliveredAndPaidOnce) {
   }
   ASSERT_GE(rounds, 20);
   ASSERT_TRUE(delivered("slow")) << daemon->log();
+  // The inputs are archived just after the result and its sidecar appear.
+  EXPECT_TRUE(
+      eventually([&] { return places_of("slow.wav") == std::set<std::string>{"done"}; }, 10s));
   expect_delivered_once("slow");
   EXPECT_EQ(submissions(), 1u) << "fal's log shows another submit";
   EXPECT_EQ(fs::file_size(done() / "slow.mp4"), video.size()) << "a part was taken, not all";
