@@ -25,6 +25,7 @@
 #include "lipsyncd/daemon/instance_lock.hpp"
 #include "lipsyncd/daemon/job_pipeline.hpp"
 #include "lipsyncd/daemon/media_pipeline_work.hpp"
+#include "lipsyncd/intake/folder_cleanup.hpp"
 #include "lipsyncd/intake/inbox_watcher.hpp"
 #include "lipsyncd/observe/daemon_metrics.hpp"
 #include "lipsyncd/observe/event_log.hpp"
@@ -157,6 +158,8 @@ int Daemon::Impl::run() {
       config_);
   if (!config_->metrics.listen.empty()) {
     metrics_server_ = std::make_unique<observe::MetricsServer>(io_, metrics_registry_, [this] {
+      const auto inbox = watcher_ ? watcher_->availability() : intake::InboxAvailability{};
+      if (!inbox.available) return observe::HealthStatus{false, inbox.reason};
       return observe::HealthStatus{watcher_live_ && !shutting_down_,
                                    watcher_live_ ? "watcher live" : "watcher not running"};
     });
@@ -239,6 +242,15 @@ void Daemon::Impl::start_intake() {
   callbacks.on_rejection = [this](intake::Rejection rejection) {
     on_rejection(std::move(rejection));
   };
+  // Intake pauses while the inbox is gone; the jobs already claimed go on.
+  callbacks.on_inbox_change = [this](const intake::InboxAvailability& inbox) {
+    if (inbox.available) {
+      spdlog::info("intake resumed: the inbox {} is back", config_->paths.inbox.string());
+    } else {
+      spdlog::error("intake paused: {}", inbox.reason);
+    }
+    publish_status();
+  };
   watcher_ = std::make_unique<intake::InboxWatcher>(io_, config_->paths.inbox, config_->intake,
                                                     std::move(callbacks));
   watcher_->start();
@@ -252,10 +264,7 @@ void Daemon::Impl::on_request(JobRequest request) {
     std::optional<Error> failure;
     try {
       claimed = store_->claim(request);
-      if (!request.folder.empty()) {
-        std::error_code ignored;
-        std::filesystem::remove(request.folder, ignored);  // only if the claim emptied it
-      }
+      intake::remove_emptied_folders(request.folder, request.files());
     } catch (const Error& e) {
       failure = e;
     } catch (const std::exception& e) {
@@ -310,6 +319,7 @@ void Daemon::Impl::on_rejection(intake::Rejection rejection) {
   try {
     const auto path = outbox::reject_inputs(inputs, config_->paths.error,
                                             stem_of(rejection.files.front()), report);
+    intake::remove_emptied_folders(rejection.folder, rejection.files);
     {
       observe::JobEvent event;
       event.event = EventName::rejected;
@@ -570,7 +580,8 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
 
 void Daemon::Impl::publish_status() {
   if (shutting_down_) return;
-  const auto line = observe::status_line(heartbeat());
+  auto line = observe::status_line(heartbeat());
+  if (watcher_ && !watcher_->availability().available) line = "intake paused, inbox gone; " + line;
   if (line == last_status_) return;
   last_status_ = line;
   notifier_.status(line);

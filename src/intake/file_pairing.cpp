@@ -1,4 +1,4 @@
-#include "file_pairing.hpp"
+#include "lipsyncd/intake/file_pairing.hpp"
 
 #include <algorithm>
 #include <map>
@@ -169,12 +169,17 @@ class Pairing {
     for (const auto* file : audios) all.push_back(file->path);
     all.insert(all.end(), extras.begin(), extras.end());
     const std::string where = folder.empty() ? "" : " in folder " + folder.filename().string();
+    // Rejections of a folder's files name the folder, so it can be removed once emptied.
+    const auto reject_unit = [&](Rejection rejection) {
+      rejection.folder = folder;
+      reject(std::move(rejection));
+    };
     if (videos.size() > 1 || audios.size() > 1) {
-      return reject({"ambiguous_pair",
-                     std::to_string(videos.size()) + " videos and " +
-                         std::to_string(audios.size()) + " audio files for \"" + name + "\"" +
-                         where + ": lipsyncd needs exactly one of each",
-                     "give each pair its own name or folder, or name them in a job.json", all});
+      return reject_unit(
+          {"ambiguous_pair",
+           std::to_string(videos.size()) + " videos and " + std::to_string(audios.size()) +
+               " audio files for \"" + name + "\"" + where + ": lipsyncd needs exactly one of each",
+           "give each pair its own name or folder, or name them in a job.json", all});
     }
     if (videos.size() == 1 && audios.size() == 1) {
       JobRequest request;
@@ -191,11 +196,12 @@ class Pairing {
     if (!waited_out(latest_settle(present))) return;
     const std::string lone = present.front()->path.filename().string();
     if (audios.empty()) {
-      return reject({"no_audio_found", "no audio found for " + lone + where,
-                     "drop the audio with the same name (e.g. " + name + ".wav) next to it", all});
+      return reject_unit({"no_audio_found", "no audio found for " + lone + where,
+                          "drop the audio with the same name (e.g. " + name + ".wav) next to it",
+                          all});
     }
-    reject({"no_video_found", "no video found for " + lone + where,
-            "drop the video with the same name (e.g. " + name + ".mp4) next to it", all});
+    reject_unit({"no_video_found", "no video found for " + lone + where,
+                 "drop the video with the same name (e.g. " + name + ".mp4) next to it", all});
   }
 
   void handle_folder(const fs::path& folder, const std::vector<const InboxFile*>& members) {
@@ -218,6 +224,7 @@ class Pairing {
         for (const auto* file : mine) {
           if (file->path != manifest->path) rejection->files.push_back(file->path);
         }
+        rejection->folder = folder;
         return reject(std::move(*rejection));
       }
       fields = std::get<JobManifest>(parsed);

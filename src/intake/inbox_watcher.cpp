@@ -13,8 +13,10 @@
 #include <map>
 #include <set>
 
-#include "file_pairing.hpp"
+#include "inbox_entry.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/intake/declared_end.hpp"
+#include "lipsyncd/intake/file_pairing.hpp"
 #include "media_kind.hpp"
 
 namespace lipsyncd::intake {
@@ -24,45 +26,12 @@ using std::chrono::steady_clock;
 
 namespace {
 
-// After IN_CLOSE_WRITE a file is taken once it stays unchanged this long: a writer that closes
-// and reopens at once (append in steps) shows up as a change within it.
-constexpr auto kClosedQuiet = std::chrono::milliseconds(25);
+// While the inbox is gone, how often to look whether it is back.
+constexpr auto kInboxProbeInterval = std::chrono::seconds(1);
 
 constexpr std::uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY |
                                      IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF |
                                      IN_EXCL_UNLINK;
-
-// What identifies one version of a file: a rewrite, a replacement or a touch changes it.
-struct Signature {
-  std::uintmax_t size = 0;
-  std::int64_t mtime_ns = 0;
-  std::uint64_t inode = 0;
-  bool operator==(const Signature&) const = default;
-};
-
-std::optional<Signature> signature_of(const fs::path& file) {
-  struct stat info {};
-  if (::lstat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
-  return Signature{
-      static_cast<std::uintmax_t>(info.st_size),
-      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec,
-      static_cast<std::uint64_t>(info.st_ino)};
-}
-
-bool is_link(const fs::path& file) {
-  struct stat info {};
-  return ::lstat(file.c_str(), &info) == 0 && S_ISLNK(info.st_mode);
-}
-
-// A link could point anywhere (another user's files, /etc): it is moved to error/ as the link
-// itself, never read.
-Rejection symlink_rejection(const fs::path& link) {
-  return {"symlink_not_followed",
-          link.filename().string() +
-              " is a symbolic link; lipsyncd never follows links out of the inbox",
-          "copy or move the file itself into the inbox",
-          {link}};
-}
 
 steady_clock::duration seconds_to_duration(double seconds) {
   return std::chrono::duration_cast<steady_clock::duration>(std::chrono::duration<double>(seconds));
@@ -70,25 +39,24 @@ steady_clock::duration seconds_to_duration(double seconds) {
 
 // A file the watcher is waiting on.
 struct TrackedFile {
-  Signature signature;
-  steady_clock::time_point last_change;
-  bool writing = false;  // written to and not closed since (only known through inotify)
-  bool closed = false;   // closed after writing (or renamed in) and unchanged since
-  steady_clock::time_point closed_at;
-  std::optional<steady_clock::time_point> settled_since;
+  SettleRule rule;
+  std::optional<SteadyTime> settled_since;
 };
 
 }  // namespace
 
 class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Impl> {
  public:
-  Impl(asio::io_context& io, fs::path inbox, IntakeConfig settings, IntakeCallbacks callbacks)
-      : io_(io),
-        inbox_(std::move(inbox)),
+  Impl(asio::io_context& io, fs::path inbox, IntakeConfig settings, IntakeCallbacks callbacks,
+       IntakeClock clock)
+      : inbox_(std::move(inbox)),
         settings_(std::move(settings)),
         callbacks_(std::move(callbacks)),
+        clock_(std::move(clock)),
+        io_(io),
         evaluate_timer_(io),
-        rescan_timer_(io) {}
+        rescan_timer_(io),
+        probe_timer_(io) {}
 
   void start() {
     std::error_code ec;
@@ -104,9 +72,13 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
                   "raise fs.inotify.max_user_instances", Permanence::transient);
     }
     stream_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    if (const auto failure = watch(inbox_)) {
+      throw Error("inbox_unwatchable", failure->message, failure->hint, Permanence::transient);
+    }
     running_ = true;
+    inbox_identity_ = identity_of(inbox_);
     // Watches first, then the scan: a file written in between is seen at least once.
-    scan(inbox_, false);
+    scan(inbox_, Arrival::found);
     read_events();
     schedule_rescan();
     evaluate();
@@ -116,6 +88,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     running_ = false;
     evaluate_timer_.cancel();
     rescan_timer_.cancel();
+    probe_timer_.cancel();
     if (stream_) {
       boost::system::error_code ignored;
       stream_->close(ignored);
@@ -125,14 +98,19 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
 
   void rescan() {
     if (!running_) return;
-    scan(inbox_, false);
+    if (!available_) return probe_inbox();  // a rescan also looks whether it is back
+    if (identity_of(inbox_) != inbox_identity_) {
+      // Gone without an event (a network share, a lazy unmount) or replaced under us.
+      return lose_inbox("is gone or was replaced by another folder");
+    }
+    scan(inbox_, Arrival::found);
     evaluate();
   }
 
   void reexamine(const std::vector<fs::path>& files) {
     for (const auto& file : files) {
       handed_out_.erase(file);
-      track(file, false, true);
+      track(file, Arrival::found, true);
     }
     if (running_) schedule_evaluation(std::chrono::milliseconds(0));
   }
@@ -147,20 +125,28 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
 
   std::size_t pending_count() const { return tracked_.size(); }
 
+  InboxAvailability availability() const { return {available_, unavailable_reason_}; }
+
  private:
+  struct WatchFailure {
+    std::string message;
+    std::string hint;
+  };
+
   // ── inotify ─────────────────────────────────────────────────────────────────────────────
 
-  void add_watch(const fs::path& dir) {
+  std::optional<WatchFailure> watch(const fs::path& dir) {
     const int wd = ::inotify_add_watch(stream_->native_handle(), dir.c_str(), kWatchMask);
-    if (wd < 0) {
-      if (dir == inbox_) {
-        throw Error(
-            "inbox_unwatchable", "cannot watch " + dir.string() + ": " + std::strerror(errno),
-            "raise fs.inotify.max_user_watches or check permissions", Permanence::transient);
-      }
-      return;  // the periodic rescan still finds what lands there
+    if (wd >= 0) {
+      watches_[wd] = dir;
+      return std::nullopt;
     }
-    watches_[wd] = dir;
+    const int error = errno;
+    std::string hint = "check the folder and its permissions";
+    if (error == ENOSPC) hint = "raise fs.inotify.max_user_watches";
+    if (error == EACCES) hint = "let the user lipsyncd runs as read the folder";
+    if (error == ENOENT || error == ENOTDIR) hint = "create the folder or fix [paths] inbox";
+    return WatchFailure{"cannot watch " + dir.string() + ": " + std::strerror(error), hint};
   }
 
   void read_events() {
@@ -186,19 +172,26 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     }
     if (running_) {
       read_events();
-      schedule_evaluation(kClosedQuiet);
+      schedule_evaluation(times().closed_quiet);
     }
   }
 
   void on_event(const inotify_event& event, const std::string& name) {
+    if (!available_) return;  // stale events of the watches of a lost inbox
     if (event.mask & IN_Q_OVERFLOW) {
       // Events were lost: what we believe about open writers may be wrong.
-      for (auto& [path, file] : tracked_) file.writing = false;
-      scan(inbox_, false);
+      for (auto& [path, file] : tracked_) file.rule.writers_unknown();
+      scan(inbox_, Arrival::found);
       return;
     }
     const auto dir = watches_.find(event.wd);
     if (dir == watches_.end()) return;
+    if (dir->second == inbox_ &&
+        (event.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED))) {
+      return lose_inbox((event.mask & IN_UNMOUNT)     ? "was unmounted"
+                        : (event.mask & IN_MOVE_SELF) ? "was moved away"
+                                                      : "was deleted");
+    }
     if (event.mask & IN_IGNORED) {
       watches_.erase(dir);
       return;
@@ -210,36 +203,48 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       return;
     }
     if (name.empty() || is_ignored_name(name)) return;
-    const fs::path path = dir->second / name;
-    if (event.mask & IN_ISDIR) {
+    on_entry_event(event.mask, dir->second / name);
+  }
+
+  void on_entry_event(std::uint32_t mask, const fs::path& path) {
+    if (mask & IN_ISDIR) {
       // A folder moved in arrives complete; one created here fills up file by file.
-      if (event.mask & (IN_CREATE | IN_MOVED_TO)) scan(path, (event.mask & IN_MOVED_TO) != 0);
-      if (event.mask & (IN_DELETE | IN_MOVED_FROM)) forget_tree(path);
+      if (mask & (IN_CREATE | IN_MOVED_TO)) {
+        scan(path, (mask & IN_MOVED_TO) ? Arrival::renamed_in : Arrival::found);
+      }
+      if (mask & (IN_DELETE | IN_MOVED_FROM)) forget_tree(path);
       return;
     }
-    if (event.mask & (IN_DELETE | IN_MOVED_FROM)) {
+    if (mask & (IN_DELETE | IN_MOVED_FROM)) {
       tracked_.erase(path);
       handed_out_.erase(path);
       rejected_.erase(path);
       return;
     }
-    if (event.mask & (IN_CREATE | IN_MODIFY)) {
-      forget_verdict(path);
-      auto& file = track(path, false, false);
-      file.writing = true;
-      file.closed = false;
-      file.settled_since.reset();
-      file.last_change = steady_clock::now();
+    // A name that changes after it was handed out or rejected is a new file.
+    forget_verdict(path);
+    const auto now = clock_();
+    // Only a file seen being created has its whole history seen: one written to or closed
+    // before we noticed may have had earlier rounds.
+    if (mask & (IN_CREATE | IN_MODIFY)) {
+      const auto arrival = (mask & IN_CREATE) ? Arrival::written_here : Arrival::found;
+      if (auto* file = track(path, arrival, false)) {
+        file->rule.written(now);
+        file->settled_since.reset();
+      }
       return;
     }
-    if (event.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
-      // A name that reappears after it was handed out or rejected is a new file.
-      forget_verdict(path);
-      auto& file = track(path, true, false);
-      file.writing = false;
-      file.closed = true;
-      file.closed_at = steady_clock::now();
-      if (const auto signature = signature_of(path)) file.signature = *signature;
+    if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+      const bool renamed = (mask & IN_MOVED_TO) != 0;
+      auto* file = track(path, renamed ? Arrival::renamed_in : Arrival::found, false);
+      const auto entry = look_at(path);
+      if (file && entry.kind == EntryKind::regular) {
+        if (renamed) {
+          file->rule.renamed_in(entry.version, now);
+        } else {
+          file->rule.closed(entry.version, now);
+        }
+      }
       revive_partners_of(path);
     }
   }
@@ -253,7 +258,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       if (candidate.parent_path() == path.parent_path() && candidate != path &&
           stem_of(candidate) == stem_of(path)) {
         rejected_.erase(candidate);
-        track(candidate, true, true);  // it had settled before
+        track(candidate, Arrival::renamed_in, true);  // it had settled before
       }
     }
   }
@@ -274,48 +279,90 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     rejected_.erase(path);
   }
 
+  // ── the inbox itself going away and coming back ─────────────────────────────────────────
+
+  void lose_inbox(const std::string& what) {
+    if (!available_) return;
+    available_ = false;
+    unavailable_reason_ = "the inbox " + inbox_.string() + " " + what +
+                          "; intake is paused until a folder is back at that path (jobs "
+                          "already taken go on)";
+    // After an unmount the empty mount point is still there: wait for something else.
+    identity_after_loss_.reset();
+    if (what == "was unmounted") identity_after_loss_ = identity_of(inbox_);
+    for (const auto& [wd, dir] : watches_) ::inotify_rm_watch(stream_->native_handle(), wd);
+    watches_.clear();
+    // Nothing seen so far can be taken from a folder that is gone; what comes back is new.
+    tracked_.clear();
+    handed_out_.clear();
+    rejected_.clear();
+    notify_availability();
+    schedule_probe();
+  }
+
+  void schedule_probe() {
+    probe_timer_.expires_after(kInboxProbeInterval);
+    auto self = weak_from_this();
+    probe_timer_.async_wait([self](const boost::system::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;
+      if (auto impl = self.lock(); impl && impl->running_ && !impl->available_) {
+        impl->probe_inbox();
+      }
+    });
+  }
+
+  void probe_inbox() {
+    const auto identity = identity_of(inbox_);
+    if (!identity || identity == identity_after_loss_) return schedule_probe();
+    if (const auto failure = watch(inbox_)) {
+      unavailable_reason_ = failure->message + " (" + failure->hint + "); intake stays paused";
+      return schedule_probe();
+    }
+    available_ = true;
+    unavailable_reason_.clear();
+    inbox_identity_ = identity;
+    notify_availability();
+    scan(inbox_, Arrival::found);
+    schedule_evaluation(std::chrono::milliseconds(0));
+  }
+
+  void notify_availability() {
+    if (callbacks_.on_inbox_change) callbacks_.on_inbox_change(availability());
+  }
+
   // ── scanning ────────────────────────────────────────────────────────────────────────────
 
-  void scan(const fs::path& dir, bool arrived_complete) {
-    if (fs::is_symlink(dir)) return;  // never follow links out of the inbox
-    add_watch(dir);
+  void scan(const fs::path& dir, Arrival arrival) {
+    if (look_at(dir).kind != EntryKind::directory) return;  // never follow links out of it
+    if (dir != inbox_) watch(dir);  // if it fails, the periodic rescan still finds files
     std::error_code ec;
     for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
          it.increment(ec)) {
       const fs::path path = it->path();
       if (is_ignored_name(path.filename().string())) continue;
-      std::error_code type_ec;
-      if (it->is_symlink(type_ec)) {
-        track(path, arrived_complete, false);  // never followed: evaluate() rejects it
-        continue;
-      }
-      if (it->is_directory(type_ec)) {
-        scan(path, arrived_complete);
-      } else if (it->is_regular_file(type_ec)) {
-        track(path, arrived_complete, false);
+      // Links, FIFOs, sockets and devices are tracked too: evaluate() rejects them, unread.
+      if (look_at(path).kind == EntryKind::directory) {
+        scan(path, arrival);
+      } else {
+        track(path, arrival, false);
       }
     }
   }
 
   // Starts following `path` unless it is followed already or was dealt with in this version.
-  TrackedFile& track(const fs::path& path, bool arrived_complete, bool force) {
-    if (auto it = tracked_.find(path); it != tracked_.end()) return it->second;
-    const auto signature = signature_of(path);
-    TrackedFile file;
-    file.signature = signature.value_or(Signature{});
-    file.last_change = steady_clock::now();
-    if (!force && signature) {
-      const auto same_version = [&](const std::map<fs::path, Signature>& verdicts) {
+  TrackedFile* track(const fs::path& path, Arrival arrival, bool force) {
+    if (!available_) return nullptr;
+    if (auto it = tracked_.find(path); it != tracked_.end()) return &it->second;
+    const auto entry = look_at(path);
+    if (!force && entry.kind != EntryKind::missing) {
+      const auto same_version = [&](const std::map<fs::path, FileVersion>& verdicts) {
         const auto it = verdicts.find(path);
-        return it != verdicts.end() && it->second == *signature;
+        return it != verdicts.end() && it->second == entry.version;
       };
-      if (same_version(handed_out_) || same_version(rejected_)) return dummy_ = file;
+      if (same_version(handed_out_) || same_version(rejected_)) return nullptr;
     }
-    if (arrived_complete) {
-      file.closed = true;
-      file.closed_at = file.last_change;
-    }
-    return tracked_.emplace(path, file).first->second;
+    return &tracked_.emplace(path, TrackedFile{SettleRule(entry.version, clock_(), arrival), {}})
+                .first->second;
   }
 
   // ── settling and pairing ────────────────────────────────────────────────────────────────
@@ -349,61 +396,45 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     });
   }
 
-  // Whether the file has stopped changing, by the close event or by a quiet settle_s.
-  bool settled(TrackedFile& file, steady_clock::time_point now) {
-    const auto current = signature_of_current_;
-    if (!current) return false;
-    if (!(*current == file.signature)) {
-      file.signature = *current;
-      file.last_change = now;
-      file.closed = false;
-      file.settled_since.reset();
-      return false;
-    }
-    // An empty file closed may be a placeholder a downloader fills through a second open:
-    // only settle_s of calm makes it final.
-    if (file.closed && file.signature.size > 0) {
-      return now - file.closed_at >= std::min<steady_clock::duration>(kClosedQuiet, settle());
-    }
-    return !file.writing && now - file.last_change >= settle();
-  }
-
-  steady_clock::duration settle() const { return seconds_to_duration(settings_.settle_s); }
+  SettleTimes times() const { return SettleTimes{seconds_to_duration(settings_.settle_s)}; }
 
   void evaluate() {
-    if (!running_) return;
-    const auto now = steady_clock::now();
+    if (!running_ || !available_) return;
+    const auto now = clock_();
     std::vector<InboxFile> files;
-    std::vector<Rejection> links;
+    std::vector<Rejection> unreadable;  // links and special files: never opened
     steady_clock::duration next_check = steady_clock::duration::max();
     for (auto it = tracked_.begin(); it != tracked_.end();) {
-      signature_of_current_ = signature_of(it->first);
-      if (!signature_of_current_) {
-        if (is_link(it->first)) links.push_back(symlink_rejection(it->first));
-        it = tracked_.erase(it);  // gone (or no longer a regular file)
+      const auto& path = it->first;
+      const auto entry = look_at(path);
+      if (entry.kind != EntryKind::regular) {
+        if (auto rejection = rejection_for_unreadable(path, entry)) {
+          rejected_[path] = entry.version;
+          unreadable.push_back(std::move(*rejection));
+        }
+        it = tracked_.erase(it);  // gone, or not a file we may read
         continue;
       }
       TrackedFile& file = it->second;
-      if (settled(file, now)) {
+      const bool settled = file.rule.settled(entry.version, now, times(),
+                                             [&path] { return declares_its_own_end(path); });
+      if (settled) {
         if (!file.settled_since) file.settled_since = now;
       } else {
         file.settled_since.reset();
-        const auto wait = file.closed ? kClosedQuiet : settle();
-        next_check = std::min(
-            next_check, std::max<steady_clock::duration>(wait / 4, std::chrono::milliseconds(10)));
+        next_check = std::min(next_check, file.rule.recheck_after(times()));
       }
-      files.push_back(
-          {it->first, file.settled_since.has_value(), file.settled_since.value_or(now)});
+      files.push_back({path, file.settled_since.has_value(), file.settled_since.value_or(now)});
       ++it;
     }
     PairingOutcome outcome =
         pair_files(inbox_, files, now, seconds_to_duration(settings_.partner_wait_s));
-    std::move(links.begin(), links.end(), std::back_inserter(outcome.rejections));
     if (outcome.next_deadline) {
       next_check = std::min(next_check, *outcome.next_deadline - now);
     }
     for (const auto& request : outcome.requests) remember(request.files(), handed_out_);
     for (const auto& rejection : outcome.rejections) remember(rejection.files, rejected_);
+    std::move(unreadable.begin(), unreadable.end(), std::back_inserter(outcome.rejections));
     if (next_check != steady_clock::duration::max()) schedule_evaluation(next_check);
 
     // Callbacks last: they may claim (move) the files, call reexamine() or even stop().
@@ -411,43 +442,65 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       if (running_ && callbacks_.on_request) callbacks_.on_request(std::move(request));
     }
     for (auto& rejection : outcome.rejections) {
+      // Earlier callbacks took time (moves, fsyncs): a file that changed since it was judged
+      // is being written again, and moving it now would split it. Judge it again later.
+      if (!unchanged_since_judged(rejection.files)) continue;
       if (running_ && callbacks_.on_rejection) callbacks_.on_rejection(std::move(rejection));
     }
   }
 
-  void remember(const std::vector<fs::path>& paths, std::map<fs::path, Signature>& verdicts) {
+  bool unchanged_since_judged(const std::vector<fs::path>& files) {
+    const bool unchanged = std::all_of(files.begin(), files.end(), [&](const fs::path& file) {
+      const auto judged = rejected_.find(file);
+      return judged != rejected_.end() && look_at(file).version == judged->second;
+    });
+    if (!unchanged) {
+      for (const auto& file : files) {
+        rejected_.erase(file);
+        track(file, Arrival::found, true);
+      }
+      schedule_evaluation(times().settle);
+    }
+    return unchanged;
+  }
+
+  void remember(const std::vector<fs::path>& paths, std::map<fs::path, FileVersion>& verdicts) {
     for (const auto& path : paths) {
       const auto it = tracked_.find(path);
       if (it == tracked_.end()) continue;
-      verdicts[path] = it->second.signature;
+      verdicts[path] = it->second.rule.version();
       tracked_.erase(it);
     }
   }
 
-  asio::io_context& io_;
   fs::path inbox_;
   IntakeConfig settings_;
   IntakeCallbacks callbacks_;
+  IntakeClock clock_;
+  asio::io_context& io_;
   std::unique_ptr<asio::posix::stream_descriptor> stream_;
   asio::steady_timer evaluate_timer_;
   asio::steady_timer rescan_timer_;
-  std::optional<steady_clock::time_point> evaluation_due_;
+  asio::steady_timer probe_timer_;
+  std::optional<steady_clock::time_point> evaluation_due_;  // real time: the timer's
   std::map<int, fs::path> watches_;
   std::map<fs::path, TrackedFile> tracked_;
   // Files already handed out in a request or a rejection, by the version that was: the same
   // version is not offered again, a new one (rewritten, replaced, dropped again) is.
-  std::map<fs::path, Signature> handed_out_;
-  std::map<fs::path, Signature> rejected_;
-  std::optional<Signature> signature_of_current_;
-  TrackedFile dummy_;
+  std::map<fs::path, FileVersion> handed_out_;
+  std::map<fs::path, FileVersion> rejected_;
   bool running_ = false;
+  bool available_ = true;
+  std::string unavailable_reason_;
+  std::optional<FolderIdentity> inbox_identity_;
+  std::optional<FolderIdentity> identity_after_loss_;
   alignas(inotify_event) std::array<char, 64 * 1024> buffer_{};
 };
 
 InboxWatcher::InboxWatcher(asio::io_context& io, fs::path inbox, IntakeConfig settings,
-                           IntakeCallbacks callbacks)
-    : impl_(std::make_shared<Impl>(io, std::move(inbox), std::move(settings),
-                                   std::move(callbacks))) {}
+                           IntakeCallbacks callbacks, IntakeClock clock)
+    : impl_(std::make_shared<Impl>(io, std::move(inbox), std::move(settings), std::move(callbacks),
+                                   std::move(clock))) {}
 
 InboxWatcher::~InboxWatcher() {
   impl_->stop();
@@ -470,6 +523,9 @@ void InboxWatcher::update_settings(const IntakeConfig& settings) {
 }
 std::size_t InboxWatcher::pending_count() const {
   return impl_->pending_count();
+}
+InboxAvailability InboxWatcher::availability() const {
+  return impl_->availability();
 }
 
 }  // namespace lipsyncd::intake

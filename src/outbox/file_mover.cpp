@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/disk_error.hpp"
@@ -91,6 +92,16 @@ bool on_same_filesystem(const std::filesystem::path& file, const std::filesystem
   return sf.st_dev == sd.st_dev;
 }
 
+// The lstat() of a path that is neither a regular file, a folder nor a link.
+std::optional<struct stat> special_node(const std::filesystem::path& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0 || S_ISREG(info.st_mode) || S_ISDIR(info.st_mode) ||
+      S_ISLNK(info.st_mode)) {
+    return std::nullopt;
+  }
+  return info;
+}
+
 }  // namespace
 
 std::string numbered_name(const std::string& name, int n) {
@@ -129,6 +140,16 @@ MovedFile place_into(const std::filesystem::path& source, const std::filesystem:
     // A link is moved as a link (the rejected ones): never read what it points to.
     const auto placed = unused_path(directory, name);
     std::filesystem::copy_symlink(source, placed);
+    sync_directory(directory);
+    return {placed, true};
+  }
+  if (const auto node = special_node(source)) {
+    // A FIFO, socket or device (rejected by intake): opening it could block forever, and it
+    // holds no data. The same kind of node is made under the new name instead.
+    const auto placed = unused_path(directory, name);
+    if (::mknod(placed.c_str(), node->st_mode, node->st_rdev) != 0) {
+      throw_disk_error("cannot recreate", placed, errno);
+    }
     sync_directory(directory);
     return {placed, true};
   }

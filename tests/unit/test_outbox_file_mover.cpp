@@ -81,6 +81,27 @@ TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
   std::filesystem::remove_all(target);
 }
 
+TEST(OutboxFileMover, AFifoIsMovedAcrossFilesystemsAsAFifoWithoutBeingOpened) {
+  // A rejected FIFO from the inbox: opening it to copy would wait for a writer forever.
+  const std::filesystem::path shm = "/dev/shm";
+  struct stat a {};
+  struct stat b {};
+  TempDir dir;
+  ASSERT_EQ(::stat(shm.c_str(), &a), 0) << "this test needs /dev/shm";
+  ASSERT_EQ(::stat(dir.path().c_str(), &b), 0);
+  ASSERT_NE(a.st_dev, b.st_dev) << "/dev/shm and the temp folder share a filesystem here";
+  const auto target = shm / ("lipsyncd-fifo-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(target);
+  ASSERT_EQ(::mkfifo((dir / "pipe.mp4").c_str(), 0640), 0);
+  const auto moved = move_into(dir / "pipe.mp4", target, "pipe.mp4");
+  EXPECT_TRUE(moved.crossed_filesystems);
+  struct stat placed {};
+  ASSERT_EQ(::lstat((target / "pipe.mp4").c_str(), &placed), 0);
+  EXPECT_TRUE(S_ISFIFO(placed.st_mode));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(dir / "pipe.mp4")));
+  std::filesystem::remove_all(target);
+}
+
 TEST(OutboxFileMover, SameContentsComparesBytes) {
   TempDir dir;
   write(dir / "a", "hello");

@@ -3,6 +3,8 @@
 // rescan) and turns settled files into JobRequests: same-stem pairs, NAME.job.json manifests,
 // and folders holding one video + one audio. Bad manifests and lone files become Rejections.
 // It never moves or deletes anything: the daemon claims or rejects the files it is handed.
+// When the inbox itself goes away (deleted, moved, unmounted) it pauses, says so through
+// on_inbox_change, and resumes once a folder is back at the inbox's path.
 // All callbacks run on the io_context's thread. Boost.Asio stays out of this header.
 
 #include <chrono>
@@ -14,6 +16,7 @@
 
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/job_request.hpp"
+#include "lipsyncd/intake/settle_rule.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -25,29 +28,44 @@ namespace lipsyncd::intake {
 struct Rejection {
   std::string reason_code;  // "no_audio_found", "no_video_found", "bad_manifest",
                             // "path_outside_inbox", "missing_input", "ambiguous_pair",
-                            // "unknown_file_type"
+                            // "unknown_file_type", "symlink_not_followed",
+                            // "not_a_regular_file"
   std::string message;      // "no audio found for clip.mp4"
   std::string hint;
   std::vector<std::filesystem::path> files;  // absolute, inside the inbox; move them to error/
+  std::filesystem::path folder{};            // a folder job's folder, else empty
+};
+
+// Whether intake can see the inbox. Unavailable: deleted, moved away, unmounted, or not
+// watchable; `reason` says which and what to do.
+struct InboxAvailability {
+  bool available = true;
+  std::string reason;
 };
 
 struct IntakeCallbacks {
   std::function<void(JobRequest)> on_request;
   std::function<void(Rejection)> on_rejection;
+  std::function<void(const InboxAvailability&)> on_inbox_change{};  // optional
 };
+
+// The seam for time: tests pass a fake clock (timers still wait in real time, so a test that
+// moves the fake clock calls rescan() to have the files looked at again).
+using IntakeClock = std::function<SteadyTime()>;
 
 class InboxWatcher {
  public:
   // `inbox` must exist. Settings: settle_s, rescan_interval_s, partner_wait_s.
   InboxWatcher(boost::asio::io_context& io, std::filesystem::path inbox, IntakeConfig settings,
-               IntakeCallbacks callbacks);
+               IntakeCallbacks callbacks, IntakeClock clock = SteadyClock::now);
   ~InboxWatcher();
   InboxWatcher(const InboxWatcher&) = delete;
   InboxWatcher& operator=(const InboxWatcher&) = delete;
 
   // Installs the inotify watches, then scans what is already there. When it returns, no
   // file written from now on can be missed (sd_notify READY may be sent). Throws
-  // lipsyncd::Error "inbox_unwatchable" when inotify or the folder is not usable.
+  // lipsyncd::Error "inbox_unwatchable" when inotify or the folder is not usable at start;
+  // later losses pause intake instead (see availability()).
   void start();
   // Stops watching and cancels timers; no callback runs after it returns.
   void stop();
@@ -61,6 +79,8 @@ class InboxWatcher {
 
   // Files seen but not yet handed out (still settling or waiting for a partner).
   std::size_t pending_count() const;
+  // Whether intake is live or paused because the inbox is gone, and why.
+  InboxAvailability availability() const;
 
  private:
   class Impl;

@@ -13,10 +13,9 @@
 
 #include "lipsyncd/core/job_request.hpp"
 #include "lipsyncd/intake/inbox_watcher.hpp"
+#include "lipsyncd/intake/settle_rule.hpp"
 
 namespace lipsyncd::intake {
-
-using SteadyTime = std::chrono::steady_clock::time_point;
 
 struct InboxFile {
   std::filesystem::path path;  // absolute, inside the inbox
