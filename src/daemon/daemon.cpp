@@ -521,7 +521,12 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
     beat.spend_today_usd = spend.today_usd;
     beat.spend_month_usd = spend.this_month_usd;
     const auto today = std::chrono::floor<std::chrono::days>(store_->now());
+    std::map<std::string, std::uint64_t> blocked{{"delivery_blocked", 0}, {"disk_full", 0}};
     for (const auto& row : store_->status(1000)) {
+      if (row.state == JobState::deferred && row.stage == JobState::completed &&
+          blocked.contains(row.reason_code)) {
+        ++blocked[row.reason_code];
+      }
       const auto finished_at = store_->now() - row.in_state_for;
       if (finished_at < today) continue;
       if (row.state == JobState::delivered) ++beat.delivered_today;
@@ -530,6 +535,7 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
     for (const auto state : spool::kAllJobStates) {
       metrics_.jobs.with({std::string(spool::to_string(state))}).set(count(state));
     }
+    for (const auto& [reason, jobs] : blocked) metrics_.delivery_blocked.with({reason}).set(jobs);
   } catch (const std::exception& e) {
     spdlog::error("cannot read the job store for the status line: {}", e.what());
   }
