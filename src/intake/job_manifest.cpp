@@ -49,10 +49,10 @@ std::optional<Rejection> check_output_name(const fs::path& manifest, const std::
                      {manifest}};
   };
   const fs::path output(value);
-  if (value.empty() || value.front() == '.') return refuse("is empty or hidden");
   if (value.find('/') != std::string::npos || output.has_parent_path() || output.is_absolute()) {
     return refuse("has a folder in it; results always go into the outbox itself");
   }
+  if (value.empty() || value.front() == '.') return refuse("is empty or hidden");
   if (!has_video_extension(value)) return refuse("does not end in .mp4, .m4v or .mov");
   return std::nullopt;
 }
