@@ -193,6 +193,12 @@ void Daemon::Impl::open_store_and_recover() {
   for (const auto& id : recovery.reclaimed) {
     spdlog::info("job {}: claim interrupted by a crash, finished now", id);
   }
+  if (recovery.removed_temporaries > 0 || recovery.tidied_folders > 0) {
+    spdlog::info(
+        "spool: removed {} temporary file(s) of interrupted writes and {} folder(s) of "
+        "finished jobs",
+        recovery.removed_temporaries, recovery.tidied_folders);
+  }
   for (const auto* list : {&recovery.poll, &recovery.resume}) {
     for (const auto& job : *list) {
       {

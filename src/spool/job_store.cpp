@@ -420,10 +420,11 @@ JobRecord JobStore::transition(const JobId& id, const std::string& detail,
   const std::optional<JobState> parked_from = job->resume_state;
   const bool paid_before = job->has_paid_request();
   const JobState to = change(*job);
-  if (!is_allowed_transition(from, to)) throw_illegal(*job, to);
+  // First, so that the refusal names the real danger.
   if (paid_before && (!job->has_paid_request() || is_before_submitted(to))) {
     throw_would_pay_twice(*job, to);
   }
+  if (!is_allowed_transition(from, to)) throw_illegal(*job, to);
   const bool parked = from == JobState::deferred || from == JobState::held;
   const bool leaving_for_good = to == JobState::failed || to == JobState::cancelled;
   if (parked && !leaving_for_good && parked_from != to) {
