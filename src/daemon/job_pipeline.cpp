@@ -38,6 +38,8 @@ using spool::JobRecord;
 using spool::JobState;
 using EventName = observe::EventName;
 
+constexpr const char* kResultFileName = "result.mp4";
+
 double seconds_between(spool::TimePoint from, spool::TimePoint to) {
   return std::chrono::duration<double>(to - from).count();
 }
@@ -212,7 +214,7 @@ bool JobPipeline::reuse_earlier_result(const JobRecord& job) {
   if (!std::filesystem::is_regular_file(earlier_video, ec)) return false;  // removed by a person
   // A copy into the spool (not a link): the user may edit or delete the earlier output.
   {
-    AtomicFile copy(job.result_file());
+    AtomicFile copy(job.spool_dir / kResultFileName);
     std::ifstream in(earlier_video, std::ios::binary);
     std::array<char, 1 << 16> buffer{};
     while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
@@ -221,7 +223,7 @@ bool JobPipeline::reuse_earlier_result(const JobRecord& job) {
     copy.commit();
   }
   spool::JobResult result;
-  result.size_bytes = std::filesystem::file_size(job.result_file());
+  result.size_bytes = std::filesystem::file_size(job.spool_dir / kResultFileName);
   result.duplicate_of = earlier->id;
   context_.store.mark_completed(job.id, result);
   {
