@@ -203,6 +203,12 @@ void Daemon::Impl::open_store_and_recover() {
   for (const auto& id : recovery.reclaimed) {
     spdlog::info("job {}: claim interrupted by a crash, finished now", id);
   }
+  if (recovery.removed_temporaries > 0 || recovery.tidied_folders > 0) {
+    spdlog::info(
+        "spool: removed {} temporary file(s) of interrupted writes and {} folder(s) of "
+        "finished jobs",
+        recovery.removed_temporaries, recovery.tidied_folders);
+  }
   for (const auto* list : {&recovery.poll, &recovery.resume}) {
     for (const auto& job : *list) {
       {
@@ -569,9 +575,18 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
     };
     beat.delivered_today = finished_today(JobState::delivered);
     beat.failed_today = finished_today(JobState::failed);
+    // Deliveries waiting on the local disk, by reason: loud until someone fixes the outbox.
+    std::map<std::string, std::uint64_t> blocked{{"delivery_blocked", 0}, {"disk_full", 0}};
+    for (const auto& row : store_->status(1000)) {
+      if (row.state == JobState::deferred && row.stage == JobState::completed &&
+          blocked.contains(row.reason_code)) {
+        ++blocked[row.reason_code];
+      }
+    }
     for (const auto state : spool::kAllJobStates) {
       metrics_.jobs.with({std::string(spool::to_string(state))}).set(count(state));
     }
+    for (const auto& [reason, jobs] : blocked) metrics_.delivery_blocked.with({reason}).set(jobs);
   } catch (const std::exception& e) {
     spdlog::error("cannot read the job store for the status line: {}", e.what());
   }

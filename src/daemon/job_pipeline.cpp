@@ -19,6 +19,7 @@
 #include "lipsyncd/fal/error.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
 #include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/spool/spool_cleanup.hpp"
 
 // GCC 12 reports -Wmismatched-new-delete for some Asio coroutine frames: it pairs the
 // frame's sized operator delete (Asio's recycling allocator) with a plain ::operator new it
@@ -432,10 +433,16 @@ awaitable<void> JobPipeline::follow(const JobRecord& job) {
 
 awaitable<void> JobPipeline::deliver(const JobRecord& job) {
   const auto config = config_;  // one consistent snapshot for the whole delivery
-  const auto result_path = job.spool_dir / kResultFileName;
+  const auto result_path = job.result_file();
   const auto& result = job.result.value();
   std::error_code ec;
   if (!std::filesystem::exists(result_path, ec)) {
+    if (result.url.empty()) {
+      throw Error("result_missing",
+                  "the result reused from job " + result.duplicate_of.value_or("?") +
+                      " is no longer in the spool",
+                  "drop the inputs into the inbox again", Permanence::permanent);
+    }
     const auto started = std::chrono::steady_clock::now();
     std::optional<std::uint64_t> size;
     if (result.size_bytes > 0) size = result.size_bytes;
@@ -464,7 +471,7 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
     };
     facts = co_await on_cpu(work);
   } catch (const Error&) {
-    std::filesystem::remove(result_path, ec);  // a bad download is fetched again next time
+    outbox::discard_result(result_path);  // a bad download is fetched again next time
     throw;
   }
 
@@ -495,12 +502,12 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
     sidecar.stage_seconds["deliver"] = seconds_between(done->second, context_.store.now());
   }
 
-  // Result first, then the inputs, then the record: every step finds its own earlier work
-  // after a crash, and the spool copy of the result is removed only once recorded.
-  const auto delivered = outbox::deliver_result(result_path, config->paths.outbox,
-                                                output_file_name(job, *config), sidecar);
-  const auto archived = outbox::archive_inputs(job_inputs(job), config->paths.done);
-  if (delivered.crossed_filesystems || archived.crossed_filesystems) {
+  // Delivery, then the record: every step finds its own earlier work after a crash, and the
+  // spool copy of the result is removed only once recorded.
+  const auto delivered =
+      outbox::deliver({result_path, config->paths.outbox, output_file_name(job, *config), sidecar,
+                       job_inputs(job), config->paths.done});
+  if (delivered.crossed_filesystems) {
     spdlog::info(
         "job {}: outbox or done/ is on another filesystem than the spool: files were "
         "copied, fsynced and the originals removed (not an atomic rename)",
@@ -570,16 +577,19 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
       }
       return;
     }
-    // A full disk is nobody's fault: the job waits for space without using up its attempts.
+    // A full disk, or an outbox lipsyncd may not write to, is nobody's fault and no reason to
+    // give up a paid result: the job waits for the fix without using up its attempts.
     const bool disk_full = what->reason_code == kDiskFullReason;
-    const int attempts = job->attempts + (disk_full ? 0 : 1);
+    const bool blocked = what->reason_code == outbox::kDeliveryBlockedReason;
+    const bool waits_for_fix = disk_full || blocked;
+    const int attempts = job->attempts + (waits_for_fix ? 0 : 1);
     if (what->permanence == Permanence::transient &&
-        (disk_full || may_retry(attempts, config_->daemon))) {
+        (waits_for_fix || may_retry(attempts, config_->daemon))) {
       const auto retry_at =
           context_.store.now() + retry_delay(std::max(attempts, 1), config_->daemon);
-      context_.store.defer(
-          id, error, retry_at,
-          disk_full ? spool::JobStore::AttemptCount::free : spool::JobStore::AttemptCount::counts);
+      context_.store.defer(id, error, retry_at,
+                           waits_for_fix ? spool::JobStore::AttemptCount::free
+                                         : spool::JobStore::AttemptCount::counts);
       {
         observe::JobEvent event;
         event.event = EventName::deferred;
@@ -588,10 +598,13 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
         event.request_id = job->request_id;
         event.reason_code = what->reason_code;
         event.retry_at = iso_utc(retry_at);
-        const std::string progress = disk_full ? "waiting for free space"
-                                               : "attempt " + std::to_string(attempts) + " of " +
-                                                     std::to_string(config_->daemon.max_attempts);
+        const std::string progress =
+            disk_full ? "waiting for free space"
+            : blocked ? "the paid result waits in the spool until this is fixed: " + what->hint
+                      : "attempt " + std::to_string(attempts) + " of " +
+                            std::to_string(config_->daemon.max_attempts);
         event.message = what->message + " (" + progress + ")";
+        if (blocked) event.severity = observe::Severity::error;  // loud until a person acts
         emit(event);
       }
       return;
@@ -605,7 +618,8 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
     if (!job->request_id.empty()) report.request_id = job->request_id;
     const auto report_path =
         outbox::reject_inputs(job_inputs(*job), config_->paths.error, job->name, report);
-    context_.store.fail(id, error);
+    // Only what a retry needs stays in the spool (see spool_cleanup.hpp).
+    spool::tidy_final_spool_folder(context_.store.fail(id, error));
     {
       observe::JobEvent event;
       event.event = EventName::failed;

@@ -1,7 +1,10 @@
 #include "job_manifest.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -24,6 +27,34 @@ Rejection outside(const fs::path& manifest, const std::string& key, const std::s
               "\" points outside the inbox",
           "name files inside the inbox with relative paths, without \"..\" or symlinks",
           {manifest}};
+}
+
+// The result is an MP4: it may be named as one of its family, never as something else (a
+// "result.json" would be mistaken for, or collide with, a sidecar).
+bool has_video_extension(const std::string& name) {
+  auto extension = fs::path(name).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".mp4" || extension == ".m4v" || extension == ".mov";
+}
+
+// A manifest's "output": a plain visible file name with a video extension, decided before
+// anything is uploaded or paid.
+std::optional<Rejection> check_output_name(const fs::path& manifest, const std::string& value) {
+  const auto refuse = [&](const std::string& why) {
+    return Rejection{"bad_output_name",
+                     manifest.filename().string() + ": \"output\": \"" + value + "\" " + why,
+                     "name the result with a plain file name ending in .mp4 (or .m4v, .mov), "
+                     "such as \"take 3.mp4\"; fix the manifest and drop it again",
+                     {manifest}};
+  };
+  const fs::path output(value);
+  if (value.find('/') != std::string::npos || output.has_parent_path() || output.is_absolute()) {
+    return refuse("has a folder in it; results always go into the outbox itself");
+  }
+  if (value.empty() || value.front() == '.') return refuse("is empty or hidden");
+  if (!has_video_extension(value)) return refuse("does not end in .mp4, .m4v or .mov");
+  return std::nullopt;
 }
 
 bool is_inside(const fs::path& path, const fs::path& folder) {
@@ -93,14 +124,7 @@ std::variant<JobManifest, Rejection> read_job_manifest(const fs::path& manifest,
                                           "remap");
       }
     } else if (key == "output") {
-      const fs::path output(text_value);
-      if (text_value.empty() || output.has_parent_path() || output.is_absolute() ||
-          text_value.front() == '.') {
-        return bad_manifest(manifest,
-                            "\"output\" must be a plain file name such as "
-                            "\"take 3.mp4\", not \"" +
-                                text_value + "\"");
-      }
+      if (auto rejection = check_output_name(manifest, text_value)) return std::move(*rejection);
       result.output_name = text_value;
     }
   }

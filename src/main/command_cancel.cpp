@@ -11,7 +11,9 @@
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/fal/client.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
+#include "lipsyncd/outbox/file_mover.hpp"
 #include "lipsyncd/spool/job_store.hpp"
+#include "lipsyncd/spool/spool_cleanup.hpp"
 #include "store_commands.hpp"
 
 namespace lipsyncd::cli {
@@ -65,6 +67,16 @@ int cancel_job(const CancelOptions& options) {
   const auto path =
       outbox::reject_inputs(daemon::job_inputs(job), located.config.paths.error, job.name, report);
   std::cout << "inputs moved to " << path.parent_path().string() << "\n";
+  std::error_code ec;
+  if (std::filesystem::exists(job.result_file(), ec)) {
+    // Paid for: given to the person beside the inputs rather than thrown away.
+    const auto kept =
+        outbox::move_into(job.result_file(), located.config.paths.error, job.name + ".result.mp4");
+    std::cout << "fal's result, already downloaded, moved to " << kept.destination.string() << "\n";
+  }
+  // Nothing in the spool folder is needed any more (the daemon may still be writing into it
+  // for a moment; its next start removes what that leaves).
+  spool::tidy_final_spool_folder(store.get(job.id));
   return kExitOk;
 }
 
@@ -74,9 +86,10 @@ void register_cancel_command(CLI::App& app, CommandRegistry& commands) {
   auto options = std::make_shared<CancelOptions>();
   auto* cancel = app.add_subcommand(
       "cancel",
-      "Cancel a job: it stops at its next step and its inputs move to error/. A job already "
-      "submitted is cancelled at fal too (fal cancels only queued requests; a running one is "
-      "billed). Works while the daemon runs.");
+      "Cancel a job: it stops at its next step, its inputs (and a result already downloaded) "
+      "move to error/ and its spool folder is removed. A job already submitted is cancelled at "
+      "fal too (fal cancels only queued requests; a running one is billed). Works while the "
+      "daemon runs.");
   cancel->add_option("ID", options->job_id, "Job id, as `lipsyncd status` shows it")->required();
   add_config_option(*cancel, options->config_file);
   commands.add(cancel, [options] { return cancel_job(*options); });

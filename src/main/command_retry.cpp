@@ -5,6 +5,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "lipsyncd/core/error.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 #include "store_commands.hpp"
@@ -17,6 +18,21 @@ struct RetryOptions {
   std::string job_id;
 };
 
+std::string what_happens_next(const spool::JobRecord& job) {
+  switch (job.state) {
+    case spool::JobState::completed:
+      return "its result is delivered (downloaded from fal again if needed), nothing is paid "
+             "again";
+    case spool::JobState::submitted:
+      return "fal's request " + job.request_id +
+             " is polled and its result downloaded, nothing is submitted again";
+    case spool::JobState::accepted:
+      return "it starts over (nothing was paid for it)";
+    default:
+      return "it goes on from there";
+  }
+}
+
 int retry_job(const RetryOptions& options) {
   const auto located = locate_config_option(options.config_file);
   const auto settings = job_store_settings(located.config);
@@ -24,13 +40,19 @@ int retry_job(const RetryOptions& options) {
   const auto job = store.get(options.job_id);
   if (job.state == spool::JobState::failed) {
     // A failed job's inputs went to error/: they come back into its spool folder first.
-    const int restored = daemon::restore_inputs_from_error(job, located.config.paths.error);
-    std::cout << "moved " << restored << " input file(s) back from "
-              << located.config.paths.error.string() << "\n";
+    try {
+      const int restored = daemon::restore_inputs_from_error(job, located.config.paths.error);
+      std::cout << "moved " << restored << " input file(s) back from "
+                << located.config.paths.error.string() << "\n";
+    } catch (const Error& e) {
+      // A paid result is delivered even when its inputs were taken out of error/ meanwhile.
+      if (!job.has_paid_request()) throw;
+      std::cout << "note: " << e.what() << "; the result is delivered without them\n";
+    }
   }
   const auto retried = store.retry(options.job_id);
   std::cout << "job " << retried.id << " (" << retried.name << "): " << spool::to_string(job.state)
-            << " -> " << spool::to_string(retried.state)
+            << " -> " << spool::to_string(retried.state) << "; " << what_happens_next(retried)
             << "; the running daemon picks it up within a second\n";
   return kExitOk;
 }
@@ -43,7 +65,9 @@ void register_retry_command(CLI::App& app, CommandRegistry& commands) {
       "retry",
       "Try a job again now: a deferred job skips its wait, a held job resumes (for an "
       "ambiguous submit this means submitting again: check fal's dashboard first), a failed "
-      "job's inputs come back from error/ and it starts over. The running daemon notices.");
+      "job's inputs come back from error/ and it goes on: delivering the result it already "
+      "has, or polling fal for the request it made (never paying twice), or, when nothing was "
+      "paid, starting over. The running daemon notices.");
   retry->add_option("ID", options->job_id, "Job id, as `lipsyncd status` shows it")->required();
   add_config_option(*retry, options->config_file);
   commands.add(retry, [options] { return retry_job(*options); });

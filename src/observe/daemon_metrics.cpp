@@ -48,6 +48,12 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
                                  .gauge("lipsyncd_oldest_job_age_seconds",
                                         "Age of the oldest unfinished job (0 when idle).")
                                  .with({})),
+      delivery_blocked(registry.gauge(
+          "lipsyncd_delivery_blocked",
+          "Jobs whose paid result waits in the spool because it cannot be delivered, by reason "
+          "code: delivery_blocked (outbox/ or done/ not writable, read-only, immutable or "
+          "missing) or disk_full. Anything above 0 needs a person.",
+          {"reason_code"})),
       job_events(registry.counter("lipsyncd_job_events_total",
                                   "Job events logged, by event name (see the Monitoring "
                                   "section of the README).",

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/file_name.hpp"
 #include "lipsyncd/outbox/file_mover.hpp"
@@ -32,6 +33,30 @@ bool starts_like_mp4(const std::filesystem::path& file) {
               Permanence::transient);
 }
 
+// The sidecar written beside the result in the spool, then linked into the outbox with it.
+// Written once: a repeat after a crash must find the very file it already placed.
+std::filesystem::path staged_sidecar_for(const std::filesystem::path& verified) {
+  return verified.parent_path() / (verified.filename().string() + ".sidecar.json");
+}
+
+// The sidecar's name, never the video's own ("result.json" keeps "result.json.json").
+std::string distinct_sidecar_name(const std::string& video_name) {
+  const auto name = sidecar_name_for(video_name);
+  return name == video_name ? video_name + ".json" : name;
+}
+
+bool is_local_filesystem_failure(const Error& e) {
+  return e.reason_code() == "disk_error";
+}
+
+[[noreturn]] void delivery_blocked(const std::string& message, const Delivery& delivery) {
+  throw Error(std::string(kDeliveryBlockedReason), "cannot deliver: " + message,
+              "make " + delivery.outbox.string() + " and " + delivery.done.string() +
+                  " writable for lipsyncd (owner, mode, read-only mount, immutable flag, missing "
+                  "folder); the paid result is kept and delivered by itself once that is fixed",
+              Permanence::transient);
+}
+
 }  // namespace
 
 VideoFacts verify_result(const std::filesystem::path& downloaded, double expected_s,
@@ -47,40 +72,65 @@ VideoFacts verify_result(const std::filesystem::path& downloaded, double expecte
   }
   if (!facts.has_video) invalid_result("the result has no video stream");
   if (expected_s > 0 && std::abs(facts.duration_s - expected_s) > tolerance_s) {
-    invalid_result("the result lasts " + std::to_string(facts.duration_s) + " s, expected " +
-                   std::to_string(expected_s) + " s");
+    // A complete download of fal's file: fetching it again brings the same file.
+    const bool shorter = facts.duration_s < expected_s;
+    throw Error(shorter ? "result_too_short" : "result_too_long",
+                "fal's result lasts " + std::to_string(facts.duration_s) + " s where the plan " +
+                    "expected " + std::to_string(expected_s) + " s",
+                shorter ? "check that the input files were complete when they were taken (a file "
+                          "still being copied is cut short), then drop them again"
+                        : "check the inputs and the sync_mode, then drop them again",
+                Permanence::permanent);
   }
   return facts;
 }
 
+void discard_result(const std::filesystem::path& downloaded) {
+  std::error_code ignored;  // the next attempt downloads again either way
+  std::filesystem::remove(downloaded, ignored);
+  std::filesystem::remove(staged_sidecar_for(downloaded), ignored);
+}
+
 Delivered deliver_result(const std::filesystem::path& verified, const std::filesystem::path& outbox,
-                         const std::string& name, Sidecar sidecar) {
-  std::filesystem::create_directories(outbox);
+                         const std::string& name, const Sidecar& sidecar) {
   if (!std::filesystem::exists(verified)) {
     throw Error("result_missing", "the downloaded result " + verified.string() + " is gone",
                 "the result is downloaded again", Permanence::transient);
   }
-  // The source stays where it is until the caller has recorded the delivery, so a repeat after
-  // a crash finds the same file under the same name instead of delivering a second copy.
-  const auto placed = place_into(verified, outbox, name);
-  Delivered delivered;
-  delivered.video = placed.destination;
-  delivered.crossed_filesystems = placed.crossed_filesystems;
-  delivered.sidecar = outbox / sidecar_name_for(delivered.video.filename().string());
-  if (sidecar.delivered_at.empty()) sidecar.delivered_at = utc_timestamp_now();
-  // Written beside the result in the spool and renamed into the outbox, so not even a hidden
-  // temporary name shows up there. The name belongs to our video, so replacing a sidecar left
-  // by an interrupted earlier attempt of this job is right.
-  const auto staged = verified.parent_path() / (verified.filename().string() + ".sidecar.json");
-  write_file_atomically(staged, to_json(sidecar));
-  if (::rename(staged.c_str(), delivered.sidecar.c_str()) == 0) {
-    sync_directory(outbox);
-  } else {
-    std::filesystem::remove(staged);  // another filesystem: write in place, atomically
-    write_file_atomically(delivered.sidecar, to_json(sidecar));
-    delivered.crossed_filesystems = true;
+  const auto staged = staged_sidecar_for(verified);
+  if (!std::filesystem::exists(staged)) {
+    Sidecar stamped = sidecar;
+    if (stamped.delivered_at.empty()) stamped.delivered_at = utc_timestamp_now();
+    write_file_atomically(staged, to_json(stamped));
   }
+  // Both sources stay where they are until the caller has recorded the delivery, so a repeat
+  // after a crash finds the same files under the same names instead of a second copy.
+  const auto placed =
+      place_together({{verified, name}, {staged, distinct_sidecar_name(name)}}, outbox);
+  Delivered delivered;
+  delivered.video = placed.destinations[0];
+  delivered.sidecar = placed.destinations[1];
+  delivered.crossed_filesystems = placed.crossed_filesystems;
   return delivered;
+}
+
+Delivered deliver(const Delivery& delivery) {
+  try {
+    auto delivered =
+        deliver_result(delivery.verified, delivery.outbox, delivery.name, delivery.sidecar);
+    const auto archived = archive_inputs(delivery.inputs, delivery.done);
+    delivered.archived = archived.files;
+    delivered.crossed_filesystems = delivered.crossed_filesystems || archived.crossed_filesystems;
+    return delivered;
+  } catch (const Error& e) {
+    if (is_local_filesystem_failure(e)) delivery_blocked(e.what(), delivery);
+    throw;
+  } catch (const std::filesystem::filesystem_error& e) {
+    if (is_out_of_space(e.code().value())) {
+      throw disk_full(std::string("cannot deliver: ") + e.what(), delivery.outbox);
+    }
+    delivery_blocked(e.what(), delivery);
+  }
 }
 
 Archived archive_inputs(const std::vector<InputFile>& inputs, const std::filesystem::path& folder) {

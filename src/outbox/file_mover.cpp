@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/disk_error.hpp"
@@ -21,10 +24,11 @@ namespace {
 // Enough candidates for any realistic pile of same-named results; more means a runaway loop.
 constexpr int kMaxNumberedNames = 10000;
 
+// The names themselves, not what a symlink points to: a link someone put in the outbox is theirs.
 bool same_inode(const std::filesystem::path& a, const std::filesystem::path& b) {
   struct stat sa {};
   struct stat sb {};
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+  return ::lstat(a.c_str(), &sa) == 0 && ::lstat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
          sa.st_ino == sb.st_ino;
 }
 
@@ -55,35 +59,6 @@ void remove_file(const std::filesystem::path& path) {
     throw_disk_error("cannot remove", path, errno);
 }
 
-// Publishes a file that lives on the same filesystem as `directory`.
-std::filesystem::path link_into(const std::filesystem::path& source,
-                                const std::filesystem::path& directory, const std::string& name) {
-  for (int n = 1; n <= kMaxNumberedNames; ++n) {
-    const auto candidate = directory / numbered_name(name, n);
-    if (same_inode(source, candidate)) return candidate;  // published before a crash
-    if (link_if_free(source, candidate)) return candidate;
-  }
-  throw Error("no_free_name", "no free name for " + name + " in " + directory.string(),
-              "clean up the folder", Permanence::transient);
-}
-
-// The cross-filesystem variant: copy beside the destination first, then link into place.
-std::filesystem::path copy_into(const std::filesystem::path& source,
-                                const std::filesystem::path& directory, const std::string& name) {
-  for (int n = 1; n <= kMaxNumberedNames; ++n) {
-    const auto candidate = directory / numbered_name(name, n);
-    if (!std::filesystem::exists(candidate)) break;
-    if (same_contents(source, candidate)) return candidate;
-  }
-  AtomicFile copy(directory / name);
-  copy_contents(source, copy);
-  // commit() would rename over an existing name; the durable temporary is linked instead.
-  if (::fsync(copy.fd()) != 0) throw_disk_error("cannot flush", copy.temporary_path(), errno);
-  const auto placed = link_into(copy.temporary_path(), directory, name);
-  sync_directory(directory);
-  return placed;  // the AtomicFile destructor removes the temporary name
-}
-
 bool on_same_filesystem(const std::filesystem::path& file, const std::filesystem::path& dir) {
   struct stat sf {};
   struct stat sd {};
@@ -100,6 +75,75 @@ std::optional<struct stat> special_node(const std::filesystem::path& path) {
     return std::nullopt;
   }
   return info;
+}
+
+// One file of a group on its way into the directory. `linkable` is on the directory's
+// filesystem: the source itself, or a durable hidden copy made beside the destination.
+struct Publishing {
+  std::filesystem::path source;
+  std::string name;
+  bool same_filesystem = true;
+  std::filesystem::path copy_destination;  // the name the hidden copy is made beside
+  std::unique_ptr<AtomicFile> copy;  // AtomicFile cannot move; its destructor removes the copy
+
+  const std::filesystem::path& linkable() {
+    if (same_filesystem) return source;
+    if (!copy) {
+      copy = std::make_unique<AtomicFile>(copy_destination);
+      copy_contents(source, *copy);
+      // commit() would rename over an existing name; the durable temporary is linked instead.
+      if (::fsync(copy->fd()) != 0) throw_disk_error("cannot flush", copy->temporary_path(), errno);
+    }
+    return copy->temporary_path();
+  }
+};
+
+// Who holds a candidate name: nobody, this very file (placed by an earlier, interrupted run),
+// or someone else.
+enum class Holder { nobody, this_file, same_bytes, someone_else };
+
+Holder holder_of(Publishing& file, const std::filesystem::path& candidate) {
+  struct stat st {};
+  if (::lstat(candidate.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Holder::nobody;
+    throw_disk_error("cannot look at", candidate, errno);
+  }
+  if (same_inode(file.source, candidate)) return Holder::this_file;
+  if (file.copy && same_inode(file.copy->temporary_path(), candidate)) return Holder::this_file;
+  // Across filesystems an earlier run's copy has its own inode: identical bytes are the sign.
+  if (!file.same_filesystem && S_ISREG(st.st_mode) && same_contents(file.source, candidate)) {
+    return Holder::same_bytes;
+  }
+  return Holder::someone_else;
+}
+
+// Withdraws names that certainly hold our own files (same inode): never anyone else's.
+void withdraw_ours(std::vector<Publishing>& files, int n, const std::filesystem::path& directory) {
+  for (auto& file : files) {
+    const auto candidate = directory / numbered_name(file.name, n);
+    if (holder_of(file, candidate) == Holder::this_file) remove_file(candidate);
+  }
+}
+
+// Tries to publish the whole group under number n. False when a name of n is taken.
+bool publish_as(std::vector<Publishing>& files, int n, const std::filesystem::path& directory) {
+  std::vector<Holder> holders;
+  for (auto& file : files) {
+    holders.push_back(holder_of(file, directory / numbered_name(file.name, n)));
+  }
+  if (std::find(holders.begin(), holders.end(), Holder::someone_else) != holders.end()) {
+    withdraw_ours(files, n, directory);  // a partial group left by a crash: not here
+    return false;
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (holders[i] != Holder::nobody) continue;
+    const auto candidate = directory / numbered_name(files[i].name, n);
+    if (!link_if_free(files[i].linkable(), candidate)) {
+      withdraw_ours(files, n, directory);  // taken between the look and the link
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -127,23 +171,44 @@ std::filesystem::path unused_path(const std::filesystem::path& directory, const 
               "clean up the folder", Permanence::transient);
 }
 
+PlacedFiles place_together(const std::vector<Placement>& files,
+                           const std::filesystem::path& directory) {
+  std::filesystem::create_directories(directory);
+  std::vector<Publishing> publishing;
+  PlacedFiles placed;
+  for (const auto& file : files) {
+    Publishing item;
+    item.source = file.source;
+    item.name = file.name;
+    item.same_filesystem = on_same_filesystem(file.source, directory);
+    item.copy_destination = directory / file.name;
+    placed.crossed_filesystems = placed.crossed_filesystems || !item.same_filesystem;
+    publishing.push_back(std::move(item));
+  }
+  for (int n = 1; n <= kMaxNumberedNames; ++n) {
+    if (!publish_as(publishing, n, directory)) continue;
+    sync_directory(directory);
+    for (const auto& file : publishing) {
+      placed.destinations.push_back(directory / numbered_name(file.name, n));
+    }
+    return placed;  // the AtomicFile destructors remove the temporary copies
+  }
+  throw Error("no_free_name",
+              "no free name for " + files.front().name + " in " + directory.string(),
+              "clean up the folder", Permanence::transient);
+}
+
 MovedFile place_into(const std::filesystem::path& source, const std::filesystem::path& directory,
                      const std::string& name) {
   std::filesystem::create_directories(directory);
-  if (on_same_filesystem(source, directory)) {
-    // link instead of rename: rename would silently replace a file of another job.
-    const auto placed = link_into(source, directory, name);
-    sync_directory(directory);
-    return {placed, false};
-  }
-  if (std::filesystem::is_symlink(source)) {
+  if (std::filesystem::is_symlink(source) && !on_same_filesystem(source, directory)) {
     // A link is moved as a link (the rejected ones): never read what it points to.
     const auto placed = unused_path(directory, name);
     std::filesystem::copy_symlink(source, placed);
     sync_directory(directory);
     return {placed, true};
   }
-  if (const auto node = special_node(source)) {
+  if (const auto node = special_node(source); node && !on_same_filesystem(source, directory)) {
     // A FIFO, socket or device (rejected by intake): opening it could block forever, and it
     // holds no data. The same kind of node is made under the new name instead.
     const auto placed = unused_path(directory, name);
@@ -153,7 +218,9 @@ MovedFile place_into(const std::filesystem::path& source, const std::filesystem:
     sync_directory(directory);
     return {placed, true};
   }
-  return {copy_into(source, directory, name), true};
+  // On one filesystem link() places the symlink itself, not what it points to.
+  const auto placed = place_together({{source, name}}, directory);
+  return {placed.destinations.front(), placed.crossed_filesystems};
 }
 
 MovedFile move_into(const std::filesystem::path& source, const std::filesystem::path& directory,

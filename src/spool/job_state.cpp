@@ -95,7 +95,8 @@ bool is_allowed_transition(JobState from, JobState to) noexcept {
     case held:
       return is_one_of(to, {accepted, prepared, uploaded, submitted, completed, failed, cancelled});
     case failed:
-      return to == accepted;  // `lipsyncd retry`
+      // `lipsyncd retry`: a fresh start, or (paid already) polling / delivering again.
+      return is_one_of(to, {accepted, submitted, completed});
     case delivered:
     case cancelled:
       return false;

@@ -11,6 +11,7 @@
 #include "file_mover.hpp"
 #include "job_record_codec.hpp"
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/spool/spool_cleanup.hpp"
 #include "time_codec.hpp"
 
 namespace lipsyncd::spool {
@@ -107,6 +108,24 @@ std::string in_flight_twin_query(const std::string& hash, const std::string& sel
   throw Error("illegal_transition",
               "job " + job.id + " cannot go from " + from + " to " + std::string(to_string(to)),
               "this is a bug in lipsyncd: report it with the job's history", Permanence::permanent);
+}
+
+// Once fal has a request of the job (or its result), going back before `submitted` or
+// forgetting the request could only lead to a second POST: a second payment.
+[[noreturn]] void throw_would_pay_twice(const JobRecord& job, JobState to) {
+  throw Error("illegal_transition",
+              "job " + job.id + " cannot go to " + std::string(to_string(to)) +
+                  ": fal already has its request" +
+                  (job.request_id.empty() ? std::string() : " " + job.request_id) +
+                  ", and submitting it again would pay twice",
+              "`lipsyncd retry` polls, downloads and delivers it; to run the same inputs again, "
+              "drop them into the inbox again",
+              Permanence::permanent);
+}
+
+bool is_before_submitted(JobState state) {
+  return state == JobState::accepted || state == JobState::prepared ||
+         state == JobState::uploaded || state == JobState::submitting;
 }
 
 std::string new_job_id(TimePoint now) {
@@ -427,7 +446,12 @@ JobRecord JobStore::transition(const JobId& id, const std::string& detail,
   if (!job) throw_unknown_job(id);
   const JobState from = job->state;
   const std::optional<JobState> parked_from = job->resume_state;
+  const bool paid_before = job->has_paid_request();
   const JobState to = change(*job);
+  // First, so that the refusal names the real danger.
+  if (paid_before && (!job->has_paid_request() || is_before_submitted(to))) {
+    throw_would_pay_twice(*job, to);
+  }
   if (!is_allowed_transition(from, to)) throw_illegal(*job, to);
   const bool parked = from == JobState::deferred || from == JobState::held;
   const bool leaving_for_good = to == JobState::failed || to == JobState::cancelled;
@@ -586,8 +610,15 @@ JobRecord JobStore::retry(const JobId& id) {
       if (to == JobState::uploaded) job.submit_intent = false;
       return to;
     }
+    if (job.state == JobState::failed && job.has_paid_request()) {
+      // Paid already: deliver the result it has (downloading it again when the spool copy is
+      // gone), or poll fal for the request it made. Never a second submit.
+      job.attempts = 0;
+      job.error.reset();
+      return job.result ? JobState::completed : JobState::submitted;
+    }
     if (job.state == JobState::failed) {
-      // A fresh start: prepare, upload and submit again.
+      // Nothing paid yet: a fresh start, prepare, upload and submit again.
       job.attempts = 0;
       job.error.reset();
       job.plan.reset();
@@ -825,9 +856,28 @@ std::vector<JobId> JobStore::reclaim_interrupted_claims() {
   return reclaimed;
 }
 
+void JobStore::sweep_spool_folders(Recovery& recovery) {
+  std::vector<JobId> folders;  // listed first: tidying removes entries
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(spool_root_, ec)) {
+    const std::string id = entry.path().filename().string();
+    if (entry.is_directory() && !id.starts_with(".")) folders.push_back(id);
+  }
+  for (const auto& id : folders) {
+    const auto job = find(id);
+    if (!job) continue;  // an interrupted claim: reclaim_interrupted_claims() had its turn
+    if (is_final(job->state)) {
+      if (tidy_final_spool_folder(*job)) ++recovery.tidied_folders;
+    } else {
+      recovery.removed_temporaries += remove_interrupted_temporaries(job->spool_dir);
+    }
+  }
+}
+
 Recovery JobStore::recover() {
   Recovery recovery;
   recovery.reclaimed = reclaim_interrupted_claims();
+  sweep_spool_folders(recovery);
   for (auto& job : unfinished()) {
     if (job.state == JobState::submitting) {
       // The intent was persisted and the POST may have reached fal, but no request id came

@@ -16,6 +16,7 @@
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/daemon/job_pipeline.hpp"
 #include "lipsyncd/fal/error.hpp"
 #include "test_media.hpp"
@@ -67,6 +68,7 @@ class FakeFal : public FalService {
   std::optional<fal::FalErrorKind> fail_submit;
   std::optional<fal::FalErrorKind> fail_wait_once;
   int disk_full_downloads = 0;  // this many downloads find the spool's disk full
+  int broken_downloads = 0;     // this many downloads bring an error page instead of the video
 
   static fal::FalError error(fal::FalErrorKind kind) {
     return fal::FalError(fal::FalErrorDetails{kind, 0, "injected", std::nullopt},
@@ -107,6 +109,11 @@ class FakeFal : public FalService {
     if (disk_full_downloads > 0) {
       --disk_full_downloads;
       throw_disk_error("cannot write", destination, ENOSPC);
+    }
+    if (broken_downloads > 0) {
+      --broken_downloads;
+      write_file_atomically(destination, "<html>502 Bad Gateway</html>");
+      co_return;
     }
     write_file_atomically(destination, kFakeMp4);
     co_return;
@@ -259,6 +266,7 @@ TEST_F(JobPipelineTest, RejectedInputsGoToErrorWithAReportAndNothingReachesFal) 
   EXPECT_EQ(report.at("reason_code").as_string(), "no_face");
   EXPECT_EQ(report.at("stage").as_string(), "prepare");
   EXPECT_EQ(report.at("job_id").as_string(), id);
+  EXPECT_FALSE(std::filesystem::exists(store->get(id).spool_dir)) << "spool folder left behind";
 }
 
 TEST_F(JobPipelineTest, PermanentFalFailureRecordsTheRequestId) {
@@ -323,21 +331,102 @@ TEST_F(JobPipelineTest, ADuplicateWindowOfZeroPaysAgain) {
   EXPECT_EQ(fal.submits, 2);
 }
 
-TEST_F(JobPipelineTest, AResultOfTheWrongLengthIsDownloadedAgain) {
-  media.result_s = 9.0;  // fal's file lasts 9 s where 2 s were expected
+TEST_F(JobPipelineTest, AResultShorterThanThePlanFailsAtTheFirstCheck) {
+  media.result_s = 1.0;  // fal's file lasts 1 s where 2 s were planned: its inputs were cut
+  const auto id = drop_pair("clip");
+  run(id);
+  const auto job = store->get(id);
+  ASSERT_EQ(job.state, JobState::failed);
+  ASSERT_TRUE(job.error);
+  EXPECT_EQ(job.error->reason_code, "result_too_short");
+  EXPECT_EQ(job.attempts, 0);
+  EXPECT_EQ(fal.downloads, 1) << "the same file was downloaded again";
+  EXPECT_EQ(fal.submits, 1);
+  const auto report = boost::json::parse(read_text(dir / "error/clip.error.json")).as_object();
+  EXPECT_EQ(report.at("reason_code").as_string(), "result_too_short");
+  EXPECT_EQ(report.at("stage").as_string(), "deliver");
+  EXPECT_EQ(std::string(report.at("hint").as_string()).find("download"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir / "outbox/clip.lipsync.mp4"));
+  EXPECT_FALSE(std::filesystem::exists(job.spool_dir)) << "a final job left its spool folder";
+}
+
+TEST_F(JobPipelineTest, ABrokenDownloadIsFetchedAgain) {
+  fal.broken_downloads = 1;
   const auto id = drop_pair("clip");
   run(id);
   auto job = store->get(id);
   ASSERT_EQ(job.state, JobState::deferred);
   EXPECT_EQ(job.stage(), JobState::completed);
-  EXPECT_FALSE(std::filesystem::exists(job.spool_dir / "result.mp4"));
+  EXPECT_EQ(job.error->reason_code, "result_invalid");
+  EXPECT_FALSE(std::filesystem::exists(job.result_file()));
   EXPECT_FALSE(std::filesystem::exists(dir / "outbox/clip.lipsync.mp4"));
-  media.result_s = 2.0;
   now += std::chrono::minutes(1);
   run(id);
   EXPECT_EQ(state(id), JobState::delivered);
   EXPECT_EQ(fal.downloads, 2);
   EXPECT_EQ(fal.submits, 1);
+}
+
+TEST_F(JobPipelineTest, AnOutboxThatCannotBeWrittenWaitsLoudlyWithoutUsingUpAttempts) {
+  config().daemon.max_attempts = 2;
+  std::ofstream(dir / "blocker") << "a file where the outbox's parent should be";
+  config().paths.outbox = dir / "blocker/outbox";
+  const auto id = drop_pair("clip");
+  for (int round = 0; round < 4; ++round) {  // more rounds than max_attempts
+    run(id);
+    const auto job = store->get(id);
+    ASSERT_EQ(job.state, JobState::deferred) << "round " << round;
+    EXPECT_EQ(job.stage(), JobState::completed);
+    EXPECT_EQ(job.attempts, 0);
+    ASSERT_TRUE(job.error.has_value());
+    EXPECT_EQ(job.error->reason_code, "delivery_blocked");
+    EXPECT_TRUE(std::filesystem::exists(job.result_file())) << "the paid result was dropped";
+    now += std::chrono::hours(1);
+  }
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().event, observe::EventName::deferred);
+  EXPECT_EQ(events.back().reason_code, "delivery_blocked");
+  EXPECT_EQ(events.back().severity, observe::Severity::error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "error/clip.error.json"));
+
+  config().paths.outbox = dir / "outbox";  // fixed
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(fal.downloads, 1);
+  EXPECT_EQ(read_text(dir / "outbox/clip.lipsync.mp4"), kFakeMp4);
+}
+
+TEST_F(JobPipelineTest, RetryOfAFailedJobWithAResultDeliversItWithoutPayingAgain) {
+  std::ofstream(dir / "blocker") << "not a folder";
+  config().paths.outbox = dir / "blocker/outbox";
+  const auto id = drop_pair("clip");
+  run(id);
+  ASSERT_EQ(state(id), JobState::deferred);
+  // A job that failed with its result in the spool (a person, or an older lipsyncd).
+  store->fail(id, {"deliver", "disk_error", "cannot write the outbox", ""});
+  config().paths.outbox = dir / "outbox";
+  EXPECT_EQ(store->retry(id).state, JobState::completed);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(fal.downloads, 1);
+  EXPECT_TRUE(std::filesystem::exists(dir / "outbox/clip.lipsync.mp4"));
+}
+
+TEST_F(JobPipelineTest, RetryOfAFailedJobWithARequestIdPollsAndDownloadsIt) {
+  fal.fail_wait_once = fal::FalErrorKind::app_failure;
+  const auto id = drop_pair("clip");
+  run(id);
+  ASSERT_EQ(state(id), JobState::failed);
+  EXPECT_FALSE(std::filesystem::exists(store->get(id).spool_dir / "prepared"));
+  EXPECT_EQ(restore_inputs_from_error(store->get(id), dir / "error"), 2);
+  EXPECT_EQ(store->retry(id).state, JobState::submitted);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(fal.waits, 2);
+  EXPECT_TRUE(std::filesystem::exists(dir / "done/clip.mp4"));
 }
 
 TEST_F(JobPipelineTest, TransientFailuresStopAfterMaxAttempts) {

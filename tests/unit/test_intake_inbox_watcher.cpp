@@ -272,17 +272,24 @@ TEST_F(InboxWatcherTest, ManifestsWithUnknownKeysOrBadValuesAreRefusedWithTheRea
              R"({"video": "clip.mp4", "audio": "voice.wav", "sync_mode": "stretch"})");
   write_file(inbox() / "output.job.json",
              R"({"video": "clip.mp4", "audio": "voice.wav", "output": "../../etc/x.mp4"})");
+  write_file(inbox() / "sidecar.job.json",
+             R"({"video": "clip.mp4", "audio": "voice.wav", "output": "result.json"})");
   write_file(inbox() / "list.job.json", R"(["clip.mp4", "voice.wav"])");
   write_file(inbox() / "half.job.json", R"({"video": "clip.mp4"})");
-  ASSERT_TRUE(run_until([&] { return rejections_.size() >= 5; }));
+  ASSERT_TRUE(run_until([&] { return rejections_.size() >= 6; }));
   std::map<std::string, std::string> messages;
   for (const auto& rejection : rejections_) {
-    EXPECT_EQ(rejection.reason_code, "bad_manifest") << rejection.message;
-    messages[rejection.files.at(0).filename().string()] = rejection.message;
+    const auto file = rejection.files.at(0).filename().string();
+    // A bad "output" has its own reason: it is refused before anything is uploaded or paid.
+    const bool about_output = file == "output.job.json" || file == "sidecar.job.json";
+    EXPECT_EQ(rejection.reason_code, about_output ? "bad_output_name" : "bad_manifest")
+        << rejection.message;
+    messages[file] = rejection.message;
   }
   EXPECT_THAT(messages["typo.job.json"], testing::HasSubstr("unknown key \"sync-mode\""));
   EXPECT_THAT(messages["mode.job.json"], testing::HasSubstr("stretch"));
-  EXPECT_THAT(messages["output.job.json"], testing::HasSubstr("plain file name"));
+  EXPECT_THAT(messages["output.job.json"], testing::HasSubstr("has a folder in it"));
+  EXPECT_THAT(messages["sidecar.job.json"], testing::HasSubstr("does not end in .mp4"));
   EXPECT_THAT(messages["list.job.json"], testing::HasSubstr("not a JSON object"));
   EXPECT_THAT(messages["half.job.json"], testing::HasSubstr("needs both"));
   EXPECT_TRUE(requests_.empty());

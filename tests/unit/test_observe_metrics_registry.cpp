@@ -160,7 +160,7 @@ TEST(ObserveMetricsRegistry, DaemonMetricsDefineEveryFamilyUpFront) {
         "lipsyncd_fal_retries_total counter", "lipsyncd_spend_usd_total counter",
         "lipsyncd_budget_remaining_usd gauge", "lipsyncd_watcher_events_total counter",
         "lipsyncd_oldest_job_age_seconds gauge", "lipsyncd_job_events_total counter",
-        "lipsyncd_start_time_seconds gauge"}) {
+        "lipsyncd_start_time_seconds gauge", "lipsyncd_delivery_blocked gauge"}) {
     EXPECT_TRUE(contains_line(text, std::string("# TYPE ") + family)) << family << "\n" << text;
   }
   EXPECT_TRUE(contains_line(text, "lipsyncd_spend_usd_total 0")) << text;

@@ -46,14 +46,30 @@ TEST(OutboxDelivery, VerifyRejectsWrongLengthNonMp4AndAudioOnly) {
   TempDir dir;
   write(dir / "r.mp4", kFakeMp4);
   write(dir / "html.mp4", "<html>error page</html>");
+  // A complete file of the wrong length comes again on every download: final at once.
   try {
     verify_result(dir / "r.mp4", 10, 0.1, prober_saying(4.5));
-    FAIL() << "a result of the wrong length was accepted";
+    FAIL() << "a result shorter than the plan was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "result_too_short");
+    EXPECT_FALSE(e.is_transient());
+    EXPECT_EQ(e.hint().find("download"), std::string::npos) << "no promise to download again";
+  }
+  try {
+    verify_result(dir / "r.mp4", 2, 0.1, prober_saying(4.5));
+    FAIL() << "a result longer than the plan was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), "result_too_long");
+    EXPECT_FALSE(e.is_transient());
+  }
+  // A broken transfer is worth another download.
+  try {
+    verify_result(dir / "html.mp4", 0, 0.1, prober_saying(1));
+    FAIL() << "an HTML page was accepted as a video";
   } catch (const Error& e) {
     EXPECT_EQ(e.reason_code(), "result_invalid");
     EXPECT_TRUE(e.is_transient());
   }
-  EXPECT_THROW(verify_result(dir / "html.mp4", 0, 0.1, prober_saying(1)), Error);
   EXPECT_THROW(verify_result(dir / "r.mp4", 0, 0.1, prober_saying(1, false)), Error);
   const VideoProber broken = [](const std::filesystem::path&) -> VideoFacts {
     throw Error("not_decodable", "cannot decode");
@@ -160,6 +176,73 @@ TEST(OutboxDelivery, NamesMadeFromALongStemFitWithTheirSuffix) {
   EXPECT_LE(path.filename().string().size(), 255u);
   EXPECT_TRUE(path.filename().string().ends_with(".error.json"));
   EXPECT_TRUE(std::filesystem::exists(path));
+}
+
+Sidecar sidecar_of(const std::string& job_id) {
+  Sidecar sidecar;
+  sidecar.job_id = job_id;
+  sidecar.request_id = "req-" + job_id;
+  return sidecar;
+}
+
+TEST(OutboxDelivery, AVideoNamedLikeASidecarNeverOverwritesItsOwnVideo) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", kFakeMp4);
+  const auto delivered =
+      deliver_result(dir / "spool/result.mp4", dir / "outbox", "result.json", sidecar_of("J1"));
+  EXPECT_NE(delivered.video, delivered.sidecar);
+  EXPECT_EQ(test::read_text(delivered.video), kFakeMp4);
+  EXPECT_EQ(read_json(delivered.sidecar).at("job_id").as_string(), "J1");
+}
+
+TEST(OutboxDelivery, AnotherJobsVideoAndSidecarAreNeverReplaced) {
+  TempDir dir;
+  write(dir / "outbox/t0.lipsync.mp4", "t0's video");
+  write(dir / "outbox/t0.lipsync.json", "t0's sidecar");
+  write(dir / "spool/result.mp4", kFakeMp4);
+  // Another extension, the same sidecar name: the pair moves on to a free number together.
+  const auto delivered =
+      deliver_result(dir / "spool/result.mp4", dir / "outbox", "t0.lipsync.mov", sidecar_of("J2"));
+  EXPECT_EQ(delivered.video, dir / "outbox/t0.lipsync-2.mov");
+  EXPECT_EQ(delivered.sidecar, dir / "outbox/t0.lipsync-2.json");
+  EXPECT_EQ(test::read_text(dir / "outbox/t0.lipsync.mp4"), "t0's video");
+  EXPECT_EQ(test::read_text(dir / "outbox/t0.lipsync.json"), "t0's sidecar");
+  EXPECT_FALSE(std::filesystem::exists(dir / "outbox/t0.lipsync.mov"));
+}
+
+TEST(OutboxDelivery, AnOutboxThatCannotBeWrittenBlocksTheDeliveryAndKeepsTheResult) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", kFakeMp4);
+  write(dir / "spool/in.wav", "audio");
+  write(dir / "not a folder", "a file where the outbox should be");
+  Delivery delivery{
+      dir / "spool/result.mp4", dir / "not a folder/outbox",        "clip.lipsync.mp4",
+      sidecar_of("J3"),         {{dir / "spool/in.wav", "in.wav"}}, dir / "done"};
+  try {
+    deliver(delivery);
+    FAIL() << "delivered into a path that cannot exist";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), kDeliveryBlockedReason);
+    EXPECT_TRUE(e.is_transient());
+    EXPECT_NE(e.hint().find("writable"), std::string::npos) << e.hint();
+  }
+  EXPECT_EQ(test::read_text(dir / "spool/result.mp4"), kFakeMp4);
+  EXPECT_TRUE(std::filesystem::exists(dir / "spool/in.wav"));
+  // Fixed: the same call delivers, the inputs go to done/.
+  delivery.outbox = dir / "outbox";
+  const auto delivered = deliver(delivery);
+  EXPECT_EQ(delivered.video, dir / "outbox/clip.lipsync.mp4");
+  EXPECT_EQ(delivered.sidecar, dir / "outbox/clip.lipsync.json");
+  ASSERT_EQ(delivered.archived.size(), 1u);
+  EXPECT_EQ(delivered.archived[0], dir / "done/in.wav");
+}
+
+TEST(OutboxDelivery, ADiscardedResultTakesItsStagedSidecarAlong) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", kFakeMp4);
+  deliver_result(dir / "spool/result.mp4", dir / "outbox", "a.mp4", sidecar_of("J4"));
+  discard_result(dir / "spool/result.mp4");
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "spool"));
 }
 
 }  // namespace

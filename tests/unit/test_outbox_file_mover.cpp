@@ -112,5 +112,61 @@ TEST(OutboxFileMover, SameContentsComparesBytes) {
   EXPECT_FALSE(same_contents(dir / "a", dir / "missing"));
 }
 
+TEST(OutboxFileMover, AGroupTakesOneCommonNumberWhenAnyOfItsNamesIsTaken) {
+  TempDir dir;
+  write(dir / "out/clip.lipsync.json", "another job's sidecar");
+  write(dir / "spool/result.mp4", "video");
+  write(dir / "spool/result.json", "sidecar");
+  const auto placed = place_together({{dir / "spool/result.mp4", "clip.lipsync.mp4"},
+                                      {dir / "spool/result.json", "clip.lipsync.json"}},
+                                     dir / "out");
+  ASSERT_EQ(placed.destinations.size(), 2u);
+  EXPECT_EQ(placed.destinations[0], dir / "out/clip.lipsync-2.mp4");
+  EXPECT_EQ(placed.destinations[1], dir / "out/clip.lipsync-2.json");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/clip.lipsync.mp4"));
+  EXPECT_EQ(read_text(dir / "out/clip.lipsync.json"), "another job's sidecar");
+}
+
+TEST(OutboxFileMover, AGroupInterruptedHalfwayIsCompletedUnderTheSameNumber) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", "video");
+  write(dir / "spool/result.json", "sidecar");
+  // A crash after the video was linked, before the sidecar.
+  place_into(dir / "spool/result.mp4", dir / "out", "clip.lipsync.mp4");
+  const auto placed = place_together({{dir / "spool/result.mp4", "clip.lipsync.mp4"},
+                                      {dir / "spool/result.json", "clip.lipsync.json"}},
+                                     dir / "out");
+  EXPECT_EQ(placed.destinations[0], dir / "out/clip.lipsync.mp4");
+  EXPECT_EQ(placed.destinations[1], dir / "out/clip.lipsync.json");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "out"),
+                          std::filesystem::directory_iterator()),
+            2);
+}
+
+TEST(OutboxFileMover, AHalfGroupWhoseOtherNameWasTakenMeanwhileMovesOnWithoutTouchingIt) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", "video");
+  write(dir / "spool/result.json", "sidecar");
+  place_into(dir / "spool/result.mp4", dir / "out", "clip.lipsync.mp4");  // then a crash
+  write(dir / "out/clip.lipsync.json", "someone else's, written meanwhile");
+  const auto placed = place_together({{dir / "spool/result.mp4", "clip.lipsync.mp4"},
+                                      {dir / "spool/result.json", "clip.lipsync.json"}},
+                                     dir / "out");
+  EXPECT_EQ(placed.destinations[0], dir / "out/clip.lipsync-2.mp4");
+  EXPECT_EQ(placed.destinations[1], dir / "out/clip.lipsync-2.json");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/clip.lipsync.mp4")) << "our orphan stayed";
+  EXPECT_EQ(read_text(dir / "out/clip.lipsync.json"), "someone else's, written meanwhile");
+}
+
+TEST(OutboxFileMover, ASymlinkInTheWayIsNeverTakenForOurFile) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", "video");
+  std::filesystem::create_directories(dir / "out");
+  std::filesystem::create_symlink(dir / "spool/result.mp4", dir / "out/clip.mp4");
+  const auto placed = place_into(dir / "spool/result.mp4", dir / "out", "clip.mp4");
+  EXPECT_EQ(placed.destination, dir / "out/clip-2.mp4");
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "out/clip.mp4"));
+}
+
 }  // namespace
 }  // namespace lipsyncd::outbox

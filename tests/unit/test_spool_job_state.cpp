@@ -36,7 +36,9 @@ TEST(JobState, FinalStatesAreFinal) {
   for (JobState to : kAllJobStates) {
     EXPECT_FALSE(is_allowed_transition(delivered, to));
     EXPECT_FALSE(is_allowed_transition(cancelled, to));
-    EXPECT_EQ(is_allowed_transition(failed, to), to == accepted);  // retry
+    // retry: a fresh start, or (paid already) polling or delivering, never submitting.
+    EXPECT_EQ(is_allowed_transition(failed, to),
+              to == accepted || to == submitted || to == completed);
   }
   EXPECT_TRUE(is_final(delivered));
   EXPECT_TRUE(is_final(failed));

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "lipsyncd/spool/job_store.hpp"
@@ -333,13 +334,17 @@ TEST_F(JobStoreTest, DeferringASubmitThatNeverLeftResumesFromUploadedWithoutTheI
   EXPECT_EQ(store->resume(id).state, JobState::uploaded);
 }
 
-TEST_F(JobStoreTest, FailedJobsKeepTheirErrorAndRetryStartsThemAfresh) {
+TEST_F(JobStoreTest, FailedJobsKeepTheirErrorAndRetryStartsThemAfreshWhenNothingWasPaid) {
   auto store = open_store();
-  const auto id = submitted_job(*store, "clip").id;
-  const JobRecord failed = store->fail(id, {"poll", "fal_failed", "fal said no", "try again"});
+  const auto id = store->claim(drop_pair("clip")).job.id;
+  store->mark_prepared(id, {});
+  store->mark_uploaded(id, {"https://v.example/v.mp4", "https://v.example/a.wav"});
+  store->mark_submitting(id, "fal-ai/sync-lipsync");
+  // fal refused the POST: nothing was created, nothing is paid.
+  const JobRecord failed = store->fail(id, {"submit", "fal_refused", "fal said no", "try again"});
   EXPECT_EQ(failed.state, JobState::failed);
   ASSERT_TRUE(failed.error);
-  EXPECT_EQ(failed.error->stage, "poll");
+  EXPECT_EQ(failed.error->stage, "submit");
   EXPECT_EQ(failed.error->hint, "try again");
   EXPECT_TRUE(store->unfinished().empty());
 
@@ -349,6 +354,63 @@ TEST_F(JobStoreTest, FailedJobsKeepTheirErrorAndRetryStartsThemAfresh) {
   EXPECT_FALSE(retried.error);
   EXPECT_FALSE(retried.plan);
   EXPECT_EQ(retried.attempts, 0);
+}
+
+TEST_F(JobStoreTest, RetryOfAFailedJobWithARequestIdPollsItAndNeverSubmitsAgain) {
+  auto store = open_store();
+  const auto id = submitted_job(*store, "clip").id;
+  store->defer(id, {"fal", "network", "poll failed", ""}, time_.now);
+  store->fail(id, {"fal", "fal_unreachable", "gave up polling", ""});
+
+  const JobRecord retried = store->retry(id);
+  EXPECT_EQ(retried.state, JobState::submitted);
+  EXPECT_EQ(retried.request_id, "req-clip");
+  EXPECT_EQ(retried.attempts, 0);
+  EXPECT_FALSE(retried.error);
+  // Nothing can send it back to be submitted, whoever asks.
+  for (const auto& attempt : std::vector<std::function<void()>>{
+           [&] { store->mark_submitting(id, "fal-ai/sync-lipsync"); },
+           [&] {
+             store->mark_uploaded(id, {"u", "v"});
+           },
+           [&] { store->mark_prepared(id, {}); }}) {
+    try {
+      attempt();
+      ADD_FAILURE() << "a job with a request id went back before submitted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.reason_code(), "illegal_transition");
+      EXPECT_THAT(e.what(), testing::HasSubstr("pay twice"));
+    }
+  }
+  EXPECT_EQ(store->get(id).state, JobState::submitted);
+  EXPECT_EQ(store->get(id).request_id, "req-clip");
+}
+
+TEST_F(JobStoreTest, RetryOfAFailedJobWithAResultDeliversIt) {
+  auto store = open_store();
+  const auto id = submitted_job(*store, "clip").id;
+  store->mark_completed(id, {"https://fal.example/out.mp4", 1234, 0.05, std::nullopt});
+  store->fail(id, {"deliver", "disk_error", "cannot write the outbox", ""});
+
+  const JobRecord retried = store->retry(id);
+  EXPECT_EQ(retried.state, JobState::completed);
+  ASSERT_TRUE(retried.result);
+  EXPECT_EQ(retried.result->url, "https://fal.example/out.mp4");
+  EXPECT_EQ(retried.request_id, "req-clip");
+  EXPECT_THROW(store->mark_submitting(id, "fal-ai/sync-lipsync"), Error);
+  EXPECT_EQ(store->mark_delivered(id, {"/out/clip.lipsync.mp4"}).state, JobState::delivered);
+}
+
+TEST_F(JobStoreTest, RetryOfAFailedDuplicateStartsOverAsNothingWasPaidForIt) {
+  auto store = open_store();
+  const auto id = store->claim(drop_pair("clip")).job.id;
+  JobResult reused;
+  reused.duplicate_of = "earlier-job";
+  store->mark_completed(id, reused);
+  store->fail(id, {"deliver", "result_missing", "the reused result is gone", ""});
+  const JobRecord retried = store->retry(id);
+  EXPECT_EQ(retried.state, JobState::accepted);
+  EXPECT_FALSE(retried.result);
 }
 
 TEST_F(JobStoreTest, RetryOfAHeldJobResumesIt) {

@@ -168,5 +168,54 @@ TEST_F(RecoveryTest, AJobFolderWithoutAManifestIsRemoved) {
   EXPECT_FALSE(fs::exists(stray));
 }
 
+TEST_F(RecoveryTest, LeftoversOfFinalJobsAndInterruptedWritesAreRemovedOnStart) {
+  auto store = open_store();
+  // Unfinished, killed while downloading: the temporary of the download is stale.
+  const auto running = store->claim(drop_pair("running")).job;
+  write_bytes(running.spool_dir / ".result.mp4.123456.tmp", "half a download");
+  write_bytes(running.spool_dir / "prepared/.video.mp4.42.tmp", "half a remux");
+  write_bytes(running.spool_dir / "prepared/video.mp4", "a finished remux");
+  // Failed after its result was downloaded: the result stays for `lipsyncd retry`.
+  const auto paid = store->claim(drop_pair("paid")).job;
+  store->mark_prepared(paid.id, {});
+  store->mark_uploaded(paid.id, {"u", "v"});
+  store->mark_submitting(paid.id, "fal-ai/sync-lipsync");
+  store->mark_submitted(paid.id, "req-paid");
+  store->mark_completed(paid.id, {"https://fal.example/out.mp4", 5, std::nullopt, std::nullopt});
+  write_bytes(paid.result_file(), "paid result");
+  write_bytes(paid.spool_dir / "prepared/video.mp4", "normalized input");
+  fs::remove_all(paid.spool_dir / "inputs");  // moved to error/ when it failed
+  store->fail(paid.id, {"deliver", "disk_error", "outbox unusable", ""});
+  // Cancelled and failed before paying: nothing is needed any more.
+  const auto cancelled = store->claim(drop_pair("cancelled")).job;
+  write_bytes(cancelled.spool_dir / "prepared/video.mp4", "normalized input");
+  fs::remove_all(cancelled.spool_dir / "inputs");
+  store->cancel(cancelled.id, "test");
+  store.reset();
+
+  store = open_store();
+  const auto recovery = store->recover();
+  EXPECT_EQ(recovery.removed_temporaries, 2);
+  EXPECT_FALSE(fs::exists(running.spool_dir / ".result.mp4.123456.tmp"));
+  EXPECT_FALSE(fs::exists(running.spool_dir / "prepared/.video.mp4.42.tmp"));
+  EXPECT_TRUE(fs::exists(running.spool_dir / "prepared/video.mp4"));
+  EXPECT_TRUE(fs::exists(running.video.path));
+  EXPECT_TRUE(fs::exists(paid.result_file()));
+  EXPECT_FALSE(fs::exists(paid.spool_dir / "prepared"));
+  EXPECT_FALSE(fs::exists(cancelled.spool_dir));
+  EXPECT_EQ(recovery.tidied_folders, 1);
+}
+
+TEST_F(RecoveryTest, AFinalJobsInputsStillInTheSpoolAreNeverRemoved) {
+  auto store = open_store();
+  const auto job = store->claim(drop_pair("kept")).job;
+  store->cancel(job.id, "inputs could not be moved to error/");
+  store.reset();
+  store = open_store();
+  store->recover();
+  EXPECT_TRUE(fs::exists(job.video.path));
+  EXPECT_TRUE(fs::exists(job.audio.path));
+}
+
 }  // namespace
 }  // namespace lipsyncd::spool

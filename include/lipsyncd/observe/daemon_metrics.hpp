@@ -27,6 +27,8 @@ struct DaemonMetrics {
   GaugeFamily& budget_remaining_usd;  // lipsyncd_budget_remaining_usd{period="daily|monthly"}
   CounterFamily& watcher_events;      // lipsyncd_watcher_events_total{kind}
   Gauge& oldest_job_age_seconds;      // lipsyncd_oldest_job_age_seconds (unfinished jobs)
+  GaugeFamily& delivery_blocked;      // lipsyncd_delivery_blocked{reason_code}: paid results
+                                      // waiting for the outbox (delivery_blocked, disk_full)
   CounterFamily& job_events;          // lipsyncd_job_events_total{event}: one per log_event()
   Gauge& start_time_seconds;          // lipsyncd_start_time_seconds (Unix time)
 };

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lipsyncd/outbox/error_report.hpp"
@@ -27,23 +28,52 @@ struct InputFile {
   std::string original_name;   // the name it had in the inbox (may include a sub-folder)
 };
 
-struct Delivered {
-  std::filesystem::path video;
-  std::filesystem::path sidecar;
-  bool crossed_filesystems = false;
-};
-
-// Throws Error "result_invalid" (transient: the download is repeated) when `downloaded` is not
-// an MP4 with a video stream, or its duration is more than `tolerance_s` away from `expected_s`
+// Checks a downloaded result. Throws Error "result_invalid" (transient: the download is
+// repeated) when `downloaded` is not an MP4 with a video stream: a broken transfer. Throws
+// "result_too_short" / "result_too_long" (permanent: the same file would come again, and it
+// is paid already) when its duration is more than `tolerance_s` away from `expected_s`
 // (expected_s <= 0 skips the duration check). Returns the measured facts.
 VideoFacts verify_result(const std::filesystem::path& downloaded, double expected_s,
                          double tolerance_s, const VideoProber& probe);
 
-// Places the verified file into `outbox` as `name` (or a numbered variant) and writes the
-// sidecar beside it. `verified` is kept (remove it once the delivery is recorded), so calling
-// again after a crash finds the already placed file instead of delivering a second copy.
+// Removes a result that failed verification, with the sidecar staged beside it, so the next
+// attempt downloads it afresh.
+void discard_result(const std::filesystem::path& downloaded);
+
+struct Delivered {
+  std::filesystem::path video;
+  std::filesystem::path sidecar;
+  std::vector<std::filesystem::path> archived;  // the inputs as moved into done/
+  bool crossed_filesystems = false;
+};
+
+// Places the verified file into `outbox` as `name` and its sidecar beside it, both under one
+// common number when a name is taken ("x.lipsync-2.mp4" + "x.lipsync-2.json"). Never replaces
+// an existing file; the video and the sidecar always get distinct names, whatever `name` is.
+// `verified` is kept (remove it once the delivery is recorded), and so is the sidecar staged
+// beside it, so calling again after a crash finds the files already placed instead of
+// delivering a second copy.
 Delivered deliver_result(const std::filesystem::path& verified, const std::filesystem::path& outbox,
-                         const std::string& name, Sidecar sidecar);
+                         const std::string& name, const Sidecar& sidecar);
+
+// The reason code of a delivery the local filesystem refuses (see deliver()).
+inline constexpr std::string_view kDeliveryBlockedReason = "delivery_blocked";
+
+// Everything one delivery needs.
+struct Delivery {
+  std::filesystem::path verified;  // the checked result in the job's spool folder
+  std::filesystem::path outbox;
+  std::string name;  // the wanted file name (a numbered variant when taken)
+  Sidecar sidecar;
+  std::vector<InputFile> inputs;  // archived into `done`
+  std::filesystem::path done;
+};
+
+// The whole delivery as one repeatable step: the result and its sidecar into the outbox, then
+// the inputs into done/. A local filesystem problem (permissions, a read-only or immutable
+// folder, a missing folder) throws Error "delivery_blocked", a full disk "disk_full": both
+// transient and nobody's fault, so the caller waits without giving up on a paid result.
+Delivered deliver(const Delivery& delivery);
 
 struct Archived {
   std::vector<std::filesystem::path> files;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace lipsyncd::outbox {
 
@@ -19,6 +20,27 @@ std::string numbered_name(const std::string& name, int n);
 
 // The first of name, name-2, name-3, ... that does not exist in `directory`.
 std::filesystem::path unused_path(const std::filesystem::path& directory, const std::string& name);
+
+// One file of a group placed together: `source` is published in the directory as `name`.
+struct Placement {
+  std::filesystem::path source;
+  std::string name;
+};
+
+struct PlacedFiles {
+  std::vector<std::filesystem::path> destinations;  // in the order of the placements
+  bool crossed_filesystems = false;
+};
+
+// Places a group of files (a video and its sidecar) into `directory` under ONE common number:
+// every name as given, or every name-2, name-3, ... so the group keeps matching names. A
+// number is used only when all of its names are free; no existing file is ever replaced
+// (link(), which refuses a taken name, never rename()). Each name appears complete in one
+// step. The sources are kept. Idempotent after a crash: names already holding these very
+// files (same inode, or identical bytes after a cross-filesystem copy) are reused; a partial
+// group of ours at a number that someone else took meanwhile is withdrawn.
+PlacedFiles place_together(const std::vector<Placement>& files,
+                           const std::filesystem::path& directory);
 
 // Places `source` into `directory` under `name` (or a numbered variant when taken), keeping
 // the source. The name

@@ -102,6 +102,13 @@ struct JobRecord {
 
   // The stage the job is in or waiting to return to (resume_state while deferred/held).
   JobState stage() const { return resume_state.value_or(state); }
+  // Where fal's result is downloaded to (and kept until it is delivered).
+  std::filesystem::path result_file() const { return spool_dir / "result.mp4"; }
+  // Whether fal has (or may have) produced a result this job paid for: from then on the job is
+  // only ever polled, downloaded and delivered, never submitted again.
+  bool has_paid_request() const {
+    return !request_id.empty() || (result.has_value() && !result->duplicate_of);
+  }
 };
 
 // One row of the history table: every transition, in order.

@@ -6,6 +6,8 @@
 //      │           │           │            │             │            │
 //      └───────────┴───────────┴─▶ deferred / held ◀──────┴────────────┘   (resume later)
 //   any unfinished state ─▶ failed | cancelled
+//   failed ─▶ accepted (retry, nothing paid) | submitted (retry, request id known: poll)
+//          | completed (retry, result known: deliver)
 //
 // prepared = normalized + checked + planned. submitting = the intent to POST is on disk and
 // the POST may have happened; only `submitted` (request_id known) may ever be polled.

@@ -53,6 +53,8 @@ struct Recovery {
                                            // may have reached fal; now held(ambiguous_submit)
   std::vector<JobId> reclaimed;            // spool folders of claims interrupted by a crash,
                                            // finished and inserted now (they are in resume)
+  int removed_temporaries = 0;             // hidden *.tmp of writes a kill -9 interrupted
+  int tidied_folders = 0;                  // spool folders of final jobs removed
 };
 
 // The duplicate guard's verdict for a job about to be prepared (see claim_content()).
@@ -128,9 +130,15 @@ class JobStore {
   // Final. From submitting, fal refused the POST (so nothing is billed: estimate dropped).
   JobRecord fail(const JobId& id, const JobError& error);
   JobRecord cancel(const JobId& id, const std::string& why);
-  // `lipsyncd retry ID`: deferred -> due now; held -> resume(); failed -> accepted again with
-  // attempts reset (the caller must first bring the inputs back into the spool folder if it
-  // moved them to error/). Throws "illegal_transition" for other states.
+  // `lipsyncd retry ID`: deferred -> due now; held -> resume(); failed -> with attempts reset:
+  // `completed` when it has a result (delivered again, downloaded again if needed),
+  // `submitted` when fal has its request (polled), else `accepted` (a fresh start). The caller
+  // must first bring the inputs back into the spool folder if it moved them to error/.
+  // Throws "illegal_transition" for other states.
+  //
+  // The store's rule against paying twice: once a job has a request id or a paid result
+  // (JobRecord::has_paid_request), no transition may forget them or go back before
+  // `submitted` ("illegal_transition"), whoever asks: retry, recovery or a person.
   JobRecord retry(const JobId& id);
 
   // ── queries ──────────────────────────────────────────────────────────────────────────────
@@ -168,7 +176,8 @@ class JobStore {
   const std::filesystem::path& spool_root() const { return spool_root_; }
 
   // ── recovery (once, at daemon start, before intake runs) ───────────────────────────────
-  // Finishes interrupted claims, parks ambiguous submits, and lists every unfinished job.
+  // Finishes interrupted claims, parks ambiguous submits, removes the temporaries of
+  // interrupted writes and the leftovers of final jobs, and lists every unfinished job.
   Recovery recover();
 
  private:
@@ -178,6 +187,7 @@ class JobStore {
                        const std::function<JobState(JobRecord&)>& change);
   ClaimResult finish_claim(const ClaimManifest& manifest);
   std::vector<JobId> reclaim_interrupted_claims();
+  void sweep_spool_folders(Recovery& recovery);
 
   JobStoreSettings settings_;
   std::filesystem::path spool_root_;
