@@ -180,7 +180,7 @@ TEST_F(EmulatorTest, EachEndpointValidatesItsOwnModelField) {
   EXPECT_EQ(entry.at("msg"), "Input should be 'lipsync-2' or 'lipsync-2-pro'");
   for (const char* model : {"lipsync-2", "lipsync-2-pro"}) {
     const auto accepted = post_json("/fal-ai/sync-lipsync/v2",
-                                    lipsync_input(std::string(R"(, "model": ")") + model + "\"");
+                                    lipsync_input(std::string(R"(, "model": ")") + model + "\""));
     EXPECT_EQ(accepted.status, 200) << model << ": " << accepted.body;
   }
   EXPECT_EQ(post_json("/fal-ai/sync-lipsync", lipsync_input(R"(, "model": "lipsync-2")")).status,
