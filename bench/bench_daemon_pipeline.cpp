@@ -55,7 +55,9 @@ class InstantFal : public daemon::FalService {
     write_file_atomically(destination, kFakeMp4);
     co_return;
   }
-  boost::asio::awaitable<void> cancel(std::string) override { co_return; }
+  boost::asio::awaitable<fal::CancelOutcome> cancel(std::string) override {
+    co_return fal::CancelOutcome::cancelled_before_run;
+  }
   std::string endpoint() const override { return "fal-ai/sync-lipsync"; }
 
  private:

@@ -103,10 +103,50 @@ class SectionReader {
   std::set<std::string> seen_;
 };
 
+double price_value(const toml::node& node, const std::string& where) {
+  std::optional<double> value = node.value_exact<double>();
+  if (const auto integer = node.value_exact<std::int64_t>()) value = static_cast<double>(*integer);
+  if (!value || *value < 0) bad_config(where + " must be a price in USD per minute (e.g. 0.70)");
+  return *value;
+}
+
+// [prices]: "ENDPOINT" = USD per minute (every model), or "ENDPOINT" = { MODEL = USD, ... }.
+// Only catalog endpoints and their models: a misspelt key would otherwise price nothing.
+void read_prices(const toml::table& root, PriceOverrides& prices) {
+  const toml::node* section = root.get("prices");
+  if (section == nullptr) return;
+  const toml::table* table = section->as_table();
+  if (table == nullptr) bad_config("[prices] must be a table");
+  for (const auto& [key, value] : *table) {
+    const std::string endpoint_id(key.str());
+    const CatalogEndpoint* endpoint = find_endpoint(endpoint_id);
+    const std::string where = "[prices] \"" + endpoint_id + "\"";
+    if (endpoint == nullptr) {
+      bad_config(where + " is not a sync-lipsync endpoint (known: " + known_endpoints() + ")");
+    }
+    if (const toml::table* per_model = value.as_table()) {
+      if (!endpoint->has_model_field()) {
+        bad_config(where + " has no model field: give one price, e.g. \"" + endpoint_id +
+                   "\" = 8.00");
+      }
+      for (const auto& [model, price] : *per_model) {
+        const std::string name(model.str());
+        if (endpoint->find_model(name) == nullptr) {
+          bad_config(where + " names model \"" + name + "\", which is not one of " +
+                     endpoint->allowed_models());
+        }
+        prices.push_back({endpoint_id, name, price_value(price, where + "." + name)});
+      }
+    } else {
+      prices.push_back({endpoint_id, {}, price_value(value, where)});
+    }
+  }
+}
+
 void read_sections(const toml::table& root, Config& c) {
-  static const std::set<std::string> kSections = {"paths",  "fal",    "media", "face",
-                                                  "policy", "budget", "intake", "daemon",
-                                                  "log",    "metrics"};
+  static const std::set<std::string> kSections = {"paths",  "fal",     "media",  "face",
+                                                  "policy", "budget",  "intake", "daemon",
+                                                  "log",    "metrics", "prices"};
   for (const auto& [key, value] : root) {
     if (!kSections.contains(std::string(key.str()))) {
       bad_config("unknown section [" + std::string(key.str()) + "]");
@@ -168,7 +208,12 @@ void read_sections(const toml::table& root, Config& c) {
   policy.read_sync_mode("audio_longer", c.policy.audio_longer);
   policy.read_sync_mode("video_longer", c.policy.video_longer);
   policy.read_optional_sync_mode("forced", c.policy.forced);
-  policy.read("price_per_minute_usd", c.policy.price_per_minute_usd);
+  if (const auto* table = root["policy"].as_table();
+      table && table->contains("price_per_minute_usd")) {
+    bad_config(
+        "[policy] price_per_minute_usd is gone: prices come from the endpoint catalog; "
+        "override one with [prices], e.g. \"fal-ai/sync-lipsync\" = 0.70");
+  }
   policy.reject_unknown_keys();
 
   SectionReader budget(root, "budget");
@@ -205,6 +250,39 @@ void read_sections(const toml::table& root, Config& c) {
   SectionReader metrics(root, "metrics");
   metrics.read("listen", c.metrics.listen);
   metrics.reject_unknown_keys();
+
+  read_prices(root, c.prices);
+}
+
+// Where the endpoint and the model came from, for a message that points at the right line.
+struct FalChoiceSource {
+  std::optional<std::int64_t> model_line;
+  std::optional<std::int64_t> endpoint_line;
+  bool endpoint_from_environment = false;
+};
+
+// The configured endpoint + model must exist before anything is uploaded or paid; the rate
+// of that pair becomes the default estimate's.
+void validate_model(Config& c, const FalChoiceSource& source) {
+  try {
+    c.policy.price_per_minute_usd = model_choice(c).usd_per_minute;
+  } catch (const Error& e) {
+    std::string where = "[fal] model = \"" + c.fal.model + "\"";
+    if (source.model_line) where += " (line " + std::to_string(*source.model_line) + ")";
+    std::string endpoint = "[fal] endpoint = \"" + c.fal.endpoint + "\"";
+    if (source.endpoint_from_environment) {
+      endpoint = "FAL_VIDEO_TO_VIDEO_LIPSYNC=" + c.fal.endpoint;
+    } else if (source.endpoint_line) {
+      endpoint += " (line " + std::to_string(*source.endpoint_line) + ")";
+    }
+    if (e.reason_code() == "unknown_endpoint") {
+      bad_config(endpoint + ": " + e.what() + "; " + e.hint());
+    }
+    const CatalogEndpoint* known = find_endpoint(c.fal.endpoint);
+    bad_config(where + " does not belong to " + endpoint +
+               "; allowed: " + (known ? known->allowed_models() : std::string("?")) +
+               (known && known->has_model_field() ? " (or leave it empty for the default)" : ""));
+  }
 }
 
 // "section" and "section.key" for everything the file sets (read_sections() has already
@@ -223,10 +301,6 @@ std::set<std::string> keys_in(const toml::table& root) {
 }
 
 void validate(const Config& c) {
-  if (!is_known_model(c.fal.model) && c.fal.endpoint == "fal-ai/sync-lipsync") {
-    bad_config("[fal] model = \"" + c.fal.model +
-               "\" is not one of lipsync-1.9.0-beta, lipsync-1.8.0, lipsync-1.7.1");
-  }
   if (c.fal.max_in_flight < 1) bad_config("[fal] max_in_flight must be at least 1");
   if (c.daemon.max_parallel_prepare < 1) bad_config("[daemon] max_parallel_prepare must be >= 1");
   if (c.face.multiple_faces != "warn" && c.face.multiple_faces != "reject") {
@@ -304,10 +378,17 @@ Environment current_environment() {
 Config parse_config(std::string_view toml_text, const std::filesystem::path& base_dir,
                     const Environment& env) {
   Config config;
+  FalChoiceSource source;
   try {
     const toml::table root = toml::parse(toml_text);
     read_sections(root, config);
     config.file_keys = keys_in(root);
+    if (const auto* model = root["fal"]["model"].node()) {
+      source.model_line = model->source().begin.line;
+    }
+    if (const auto* endpoint = root["fal"]["endpoint"].node()) {
+      source.endpoint_line = endpoint->source().begin.line;
+    }
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
@@ -316,7 +397,10 @@ Config parse_config(std::string_view toml_text, const std::filesystem::path& bas
   }
   resolve_paths(config, base_dir);
   apply_environment(config, env);
+  source.endpoint_from_environment =
+      env.contains("FAL_VIDEO_TO_VIDEO_LIPSYNC") && !env.at("FAL_VIDEO_TO_VIDEO_LIPSYNC").empty();
   validate(config);
+  validate_model(config, source);
   return config;
 }
 
@@ -357,6 +441,21 @@ void check_reload(const Config& running, const Config& fresh) {
   };
   keeps_cap("daily_usd", running.budget.daily_usd);
   keeps_cap("monthly_usd", running.budget.monthly_usd);
+}
+
+}  // namespace lipsyncd
+
+namespace lipsyncd {
+
+ModelChoice model_choice(const Config& config, std::string_view job_model) {
+  return resolve_model(config.fal.endpoint, job_model.empty() ? config.fal.model : job_model,
+                       config.prices);
+}
+
+void choose_model(Config& config, std::string_view endpoint, std::string_view model) {
+  if (!endpoint.empty()) config.fal.endpoint = std::string(endpoint);
+  if (!model.empty()) config.fal.model = std::string(model);
+  config.policy.price_per_minute_usd = model_choice(config).usd_per_minute;
 }
 
 }  // namespace lipsyncd

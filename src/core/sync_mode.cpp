@@ -22,8 +22,4 @@ std::optional<SyncMode> parse_sync_mode(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-bool is_known_model(std::string_view model) noexcept {
-  return std::find(kKnownModels.begin(), kKnownModels.end(), model) != kKnownModels.end();
-}
-
 }  // namespace lipsyncd

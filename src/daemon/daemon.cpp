@@ -605,6 +605,10 @@ void Daemon::Impl::publish_status() {
 void Daemon::Impl::emit(const observe::JobEvent& event) {
   observe::log_event(event);
   metrics_.job_events.with({std::string(observe::to_string(event.event))}).inc();
+  // The estimate at the endpoint + model's rate, counted when it is paid for (the submit),
+  // as the spend ledger counts it.
+  if (event.event == EventName::submitted && event.cost_usd)
+    metrics_.spend_usd.inc(*event.cost_usd);
 }
 
 }  // namespace lipsyncd::daemon

@@ -36,8 +36,8 @@ awaitable<void> FalClientService::download(std::string url, std::filesystem::pat
   co_await client_->download(std::move(url), std::move(destination), size_bytes);
 }
 
-awaitable<void> FalClientService::cancel(std::string request_id) {
-  co_await client_->cancel(std::move(request_id));
+awaitable<fal::CancelOutcome> FalClientService::cancel(std::string request_id) {
+  co_return co_await client_->cancel(std::move(request_id));
 }
 
 std::string FalClientService::endpoint() const {

@@ -13,6 +13,7 @@
 
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/disk_error.hpp"
+#include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/daemon/retry_backoff.hpp"
@@ -304,6 +305,10 @@ bool JobPipeline::hold_for_budget(const JobRecord& job) {
 }
 
 awaitable<void> JobPipeline::prepare(const JobRecord& job) {
+  // A model the endpoint does not accept is refused before any work or money: fal would
+  // answer 422 only after both uploads. Throws "unknown_model" (permanent: error/).
+  const ModelChoice choice = resolve_model(
+      context_.fal.endpoint(), job.options.model.value_or(config_->fal.model), config_->prices);
   co_await prepare_slots_.acquire();
   SemaphoreUnit unit(prepare_slots_);
   if (stopping_) co_return;
@@ -321,11 +326,12 @@ awaitable<void> JobPipeline::prepare(const JobRecord& job) {
   spool::JobPlan plan;
   plan.sync_mode = prepared.sync_mode;
   plan.reason = prepared.sync_mode_reason;
-  plan.model = job.options.model.value_or(config_->fal.model);
+  plan.model = choice.model;
   plan.video_s = prepared.video_s;
   plan.audio_s = prepared.audio_s;
   plan.output_s = prepared.output_s;
-  plan.estimated_usd = prepared.estimated_usd;
+  plan.usd_per_minute = choice.usd_per_minute;
+  plan.estimated_usd = estimate_usd(plan.output_s, choice.usd_per_minute);
   plan.normalized_video = prepared.video;
   plan.normalized_audio = prepared.audio;
   context_.store.mark_prepared(job.id, plan);
@@ -375,6 +381,9 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
   input.audio_url = job.uploads.value().audio_url;
   input.model = plan.model;
   input.sync_mode = std::string(to_string(plan.sync_mode));
+  // The endpoint may have changed since the plan (a restart with another one): fal would
+  // refuse the model with a 422, so refuse it here, before the paid step.
+  resolve_model(context_.fal.endpoint(), plan.model, config_->prices);
   CriticalSection critical(critical_);
   // The intent first: a crash from here until the request_id is stored leaves `submitting`,
   // which recovery parks for a person instead of paying twice.
@@ -388,8 +397,9 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
     event.stage = "submit";
     event.request_id = request_id;
     event.cost_usd = plan.estimated_usd;
-    event.message = "submitted to " + context_.fal.endpoint() + " (model " + plan.model +
-                    ", sync_mode " + input.sync_mode + ")";
+    event.message = "submitted to " + context_.fal.endpoint() + " (model " +
+                    (plan.model.empty() ? "field left out" : plan.model) + ", sync_mode " +
+                    input.sync_mode + ")";
     emit(event);
   }
 }
@@ -486,10 +496,14 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
   sidecar.video_duration_s = plan.video_s;
   sidecar.audio_duration_s = plan.audio_s;
   sidecar.output_duration_s = facts.duration_s;
-  sidecar.estimated_cost_usd = result.duplicate_of ? 0 : plan.estimated_usd;
-  sidecar.billed_minutes = result.duplicate_of ? 0 : std::ceil(facts.duration_s) / 60.0;
-  sidecar.billed_cost_usd =
-      result.duplicate_of ? 0 : result.billed_usd.value_or(plan.estimated_usd);
+  // The estimate and what it came from, consistent with each other (a duplicate cost nothing).
+  const double minutes = plan.output_s / 60.0;
+  const double rate = plan.usd_per_minute > 0 ? plan.usd_per_minute
+                      : minutes > 0           ? plan.estimated_usd / minutes
+                                              : 0;
+  sidecar.estimate_minutes = result.duplicate_of ? 0 : minutes;
+  sidecar.usd_per_minute = rate;
+  sidecar.estimated_cost_usd = result.duplicate_of ? 0 : estimate_usd(plan.output_s, rate);
   sidecar.duplicate_of = result.duplicate_of;
   const auto add_stage = [&](const char* name, JobState from, JobState to) {
     if (const auto s = stage_seconds(job, from, to)) sidecar.stage_seconds[name] = *s;
@@ -526,7 +540,7 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
     event.request_id = sidecar.request_id;
     event.bytes = std::filesystem::file_size(delivered.video, ec);
     event.seconds = seconds_between(job.created_at, context_.store.now());
-    event.cost_usd = sidecar.billed_cost_usd;
+    event.cost_usd = sidecar.estimated_cost_usd;
     event.message = "delivered " + delivered.video.filename().string();
     emit(event);
   }

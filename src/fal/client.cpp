@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <random>
 
 #include "http_transport.hpp"
@@ -148,6 +149,7 @@ QueueStatus parse_status(const json::object& object, int http_status) {
   if (const auto* error = object.if_contains("error"); error && !error->is_null()) {
     status.error = error->is_string() ? std::string(error->as_string()) : json::serialize(*error);
   }
+  status.error_type = string_field(object, "error_type");
   if (const auto* metrics = object.if_contains("metrics"); metrics && metrics->is_object()) {
     if (const auto* inference = metrics->as_object().if_contains("inference_time");
         inference && inference->is_number()) {
@@ -179,15 +181,31 @@ FalError http_error(std::string_view operation, const HttpResponse& response) {
   const std::string prefix = "fal refused " + describe(operation) + " (HTTP " +
                              std::to_string(status) + ")" +
                              (details.detail.empty() ? "" : ": " + details.detail);
-  if (status == 401 || status == 403) {
+  if (status == 401) {
     details.kind = FalErrorKind::auth;
     return FalError(std::move(details), prefix,
                     "check FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET, or [fal] key_file): fal "
                     "did not accept the key");
   }
+  if (status == 403) {
+    details.kind = FalErrorKind::forbidden;
+    return FalError(std::move(details), prefix + " - the key has no permission for this",
+                    "not retried: check the key's scope and the account's balance in fal's "
+                    "dashboard");
+  }
+  // fal-protocol.md §6.1/§6.4: the request did not start within its x-fal-request-timeout;
+  // fal already queued and retried it, so it is final, never retried.
   const bool user_timeout =
       status == 504 && response.header("x-fal-request-timeout-type") == "user";
-  if (!user_timeout && (status == 408 || status == 429 || status >= 500)) {
+  if (user_timeout) {
+    details.kind = FalErrorKind::http_final;
+    return FalError(std::move(details),
+                    "fal gave up on " + describe(operation) +
+                        ": the request did not start within its timeout (HTTP 504, timeout "
+                        "type user)",
+                    "not retried; send the job again when fal is less busy");
+  }
+  if (status == 408 || status == 429 || status >= 500) {
     details.kind = FalErrorKind::http_transient;
     // Outside "result" a 500 is fal's trouble, not the job's; the caller may try later.
     if (!(operation == "result" && status == 500)) {
@@ -235,6 +253,34 @@ FalError transport_error(std::string_view operation, const TransportError& error
 
 }  // namespace
 
+std::string_view to_string(CancelOutcome outcome) noexcept {
+  switch (outcome) {
+    case CancelOutcome::cancelled_before_run:
+      return "cancelled_before_run";
+    case CancelOutcome::requested_while_running:
+      return "requested_while_running";
+    case CancelOutcome::already_completed:
+      return "already_completed";
+    case CancelOutcome::not_found:
+      return "not_found";
+  }
+  return "unknown";
+}
+
+std::string_view describe(CancelOutcome outcome) noexcept {
+  switch (outcome) {
+    case CancelOutcome::cancelled_before_run:
+      return "cancelled before it ran (nothing billed)";
+    case CancelOutcome::requested_while_running:
+      return "cancellation requested while running (it may still complete and be billed)";
+    case CancelOutcome::already_completed:
+      return "already completed (it ran and is billed; nothing to cancel)";
+    case CancelOutcome::not_found:
+      return "not known to fal (expired or never created; nothing to cancel)";
+  }
+  return "unknown";
+}
+
 class Client::Impl {
  public:
   Impl(asio::any_io_executor executor, const FalConfig& config, ClientOptions options)
@@ -244,6 +290,7 @@ class Client::Impl {
         endpoint_(parse_endpoint_id(config.endpoint)),
         queue_base_(config.queue_url),
         rest_base_(config.rest_url),
+        queue_origin_(parse_url(config.queue_url).origin()),
         transport_(executor, make_settings()),
         random_(std::random_device{}()) {
     if (options_.user_agent.empty()) options_.user_agent = std::string("lipsyncd/") + kVersion;
@@ -304,21 +351,75 @@ class Client::Impl {
     if (const auto position = integer_field(answer, "queue_position")) {
       submission.queue_position = static_cast<int>(*position);
     }
+    remember_urls(submission);
     spdlog::debug("fal: submitted to {} as request {}", endpoint_.full(), submission.request_id);
     co_return submission;
   }
 
+  // fal's own URLs for a request, kept only when they point at the configured queue host:
+  // the key is sent along, and must never go anywhere else.
+  void remember_urls(const Submission& submission) {
+    RequestUrls urls;
+    const auto keep = [this](const std::string& text) -> std::string {
+      if (text.empty()) return {};
+      try {
+        const Url url = parse_url(text);
+        if (url.origin() == queue_origin_ && url.query().empty()) return text;
+      } catch (const FalError&) {
+      }
+      spdlog::debug("fal: ignoring returned URL {} (not on {})", text, queue_origin_);
+      return {};
+    };
+    urls.status = keep(submission.status_url);
+    urls.response = keep(submission.response_url);
+    urls.cancel = keep(submission.cancel_url);
+    if (!urls.status.empty() || !urls.response.empty() || !urls.cancel.empty()) {
+      request_urls_[submission.request_id] = std::move(urls);
+    }
+  }
+
+  std::string status_url_for(const std::string& request_id, bool with_logs) const {
+    const auto known = request_urls_.find(request_id);
+    if (known == request_urls_.end() || known->second.status.empty()) {
+      return status_url(queue_base_, endpoint_, request_id, with_logs);
+    }
+    return known->second.status + (with_logs ? "?logs=1" : "?logs=0");
+  }
+
+  std::string status_stream_url_for(const std::string& request_id) const {
+    const auto known = request_urls_.find(request_id);
+    if (known == request_urls_.end() || known->second.status.empty()) {
+      return status_stream_url(queue_base_, endpoint_, request_id, true);
+    }
+    return known->second.status + "/stream?logs=1";
+  }
+
+  std::string result_url_for(const std::string& request_id) const {
+    const auto known = request_urls_.find(request_id);
+    if (known == request_urls_.end() || known->second.response.empty()) {
+      return result_url(queue_base_, endpoint_, request_id);
+    }
+    return known->second.response;
+  }
+
+  std::string cancel_url_for(const std::string& request_id) const {
+    const auto known = request_urls_.find(request_id);
+    if (known == request_urls_.end() || known->second.cancel.empty()) {
+      return cancel_url(queue_base_, endpoint_, request_id);
+    }
+    return known->second.cancel;
+  }
+
   awaitable<QueueStatus> status(std::string request_id, bool with_logs) {
-    const json::object answer = co_await call_json(
-        "status", api_request("GET", status_url(queue_base_, endpoint_, request_id, with_logs)),
-        RetryPolicy::status(), false);
+    const json::object answer =
+        co_await call_json("status", api_request("GET", status_url_for(request_id, with_logs)),
+                           RetryPolicy::status(), false);
     co_return parse_status(answer, 200);
   }
 
   awaitable<LipsyncOutput> result(std::string request_id) {
     const json::object answer = co_await call_json(
-        "result", api_request("GET", result_url(queue_base_, endpoint_, request_id)),
-        RetryPolicy::queue(), false);
+        "result", api_request("GET", result_url_for(request_id)), RetryPolicy::queue(), false);
     const auto* video = answer.if_contains("video");
     if (video == nullptr || !video->is_object()) {
       throw FalError({FalErrorKind::app_failure, 200, detail_sentence(json::serialize(answer)), {}},
@@ -335,9 +436,29 @@ class Client::Impl {
     co_return output;
   }
 
-  awaitable<void> cancel(std::string request_id) {
-    co_await call("cancel", api_request("PUT", cancel_url(queue_base_, endpoint_, request_id)),
-                  RetryPolicy::standard(), false);
+  awaitable<CancelOutcome> cancel(std::string request_id) {
+    std::optional<CancelOutcome> refused;
+    try {
+      co_await call("cancel", api_request("PUT", cancel_url_for(request_id)),
+                    RetryPolicy::standard(), false);
+    } catch (const FalError& error) {
+      // §4.5: 400 {"status":"ALREADY_COMPLETED"}, 404 {"status":"NOT_FOUND"}.
+      if (error.http_status() == 400 && error.detail() == "ALREADY_COMPLETED") {
+        refused = CancelOutcome::already_completed;
+      } else if (error.http_status() == 404) {
+        refused = CancelOutcome::not_found;
+      } else {
+        throw;
+      }
+    }
+    if (refused) co_return *refused;
+    // 202 CANCELLATION_REQUESTED means either case; the status tells which one happened.
+    const QueueStatus after = co_await status(request_id, false);
+    if (after.state == QueueState::in_progress ||
+        (after.state == QueueState::completed && after.error_type != "client_cancelled")) {
+      co_return CancelOutcome::requested_while_running;
+    }
+    co_return CancelOutcome::cancelled_before_run;
   }
 
   awaitable<void> download(std::string url, std::filesystem::path destination,
@@ -423,8 +544,7 @@ class Client::Impl {
   awaitable<std::optional<QueueStatus>> follow_stream(
       const std::string& request_id, ProgressTracker& tracker,
       std::chrono::steady_clock::time_point deadline) {
-    HttpRequest request =
-        api_request("GET", status_stream_url(queue_base_, endpoint_, request_id, true));
+    HttpRequest request = api_request("GET", status_stream_url_for(request_id));
     request.headers.emplace_back("Accept", "text/event-stream");
     std::string pending;
     std::optional<QueueStatus> completed;
@@ -645,12 +765,20 @@ class Client::Impl {
     return settings;
   }
 
+  struct RequestUrls {
+    std::string status;
+    std::string response;
+    std::string cancel;
+  };
+
   asio::any_io_executor executor_;
   FalConfig config_;
   ClientOptions options_;
   EndpointId endpoint_;
   std::string queue_base_;
   std::string rest_base_;
+  std::string queue_origin_;
+  std::map<std::string, RequestUrls> request_urls_;  // by request id, from submit answers
   detail::HttpTransport transport_;
   std::mt19937_64 random_;
 };
@@ -680,7 +808,11 @@ awaitable<LipsyncOutput> Client::result(std::string request_id) {
   return impl_->result(std::move(request_id));
 }
 
-awaitable<void> Client::cancel(std::string request_id) {
+void Client::remember_urls(const Submission& submission) {
+  impl_->remember_urls(submission);
+}
+
+awaitable<CancelOutcome> Client::cancel(std::string request_id) {
   return impl_->cancel(std::move(request_id));
 }
 

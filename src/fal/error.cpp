@@ -14,6 +14,7 @@ Permanence permanence_of(FalErrorKind kind) {
     case FalErrorKind::ambiguous_submit:  // a person must decide, never an automatic retry
     case FalErrorKind::app_failure:
     case FalErrorKind::auth:
+    case FalErrorKind::forbidden:
     case FalErrorKind::config:
       return Permanence::permanent;
   }
@@ -40,6 +41,8 @@ std::string_view to_string(FalErrorKind kind) noexcept {
       return "app_failure";
     case FalErrorKind::auth:
       return "auth";
+    case FalErrorKind::forbidden:
+      return "forbidden";
     case FalErrorKind::config:
       return "config";
   }

@@ -24,22 +24,19 @@ struct CancelOptions {
   std::string job_id;
 };
 
-// Asks fal to drop the request; says what happened in one line.
+// Asks fal to drop the request; says in one line which of fal's cases happened (§4.5).
 void cancel_at_fal(const FalConfig& config, const std::string& request_id) {
   boost::asio::io_context io;
   fal::Client client(io.get_executor(), config);
   auto outcome = boost::asio::co_spawn(io, client.cancel(request_id), boost::asio::use_future);
   io.run();
   try {
-    outcome.get();
-    std::cout << "fal: request " << request_id << " cancelled (nothing is billed)\n";
+    const fal::CancelOutcome result = outcome.get();
+    std::cout << "fal: request " << request_id << " " << fal::describe(result) << " ["
+              << fal::to_string(result) << "]\n";
   } catch (const fal::FalError& e) {
-    if (e.http_status() == 400) {
-      std::cout << "fal: too late to cancel request " << request_id
-                << " (already running or done; fal bills it)\n";
-    } else {
-      std::cout << "fal: could not cancel request " << request_id << ": " << e.what() << "\n";
-    }
+    std::cout << "fal: could not cancel request " << request_id << ": " << e.what()
+              << " (it may still run and be billed)\n";
   }
 }
 
@@ -88,8 +85,9 @@ void register_cancel_command(CLI::App& app, CommandRegistry& commands) {
       "cancel",
       "Cancel a job: it stops at its next step, its inputs (and a result already downloaded) "
       "move to error/ and its spool folder is removed. A job already submitted is cancelled at "
-      "fal too (fal cancels only queued requests; a running one is billed). Works while the "
-      "daemon runs.");
+      "fal too, and the command says what that achieved: cancelled before it ran (nothing "
+      "billed), cancellation requested while running (it may still complete and be billed), or "
+      "already completed (billed). Works while the daemon runs.");
   cancel->add_option("ID", options->job_id, "Job id, as `lipsyncd status` shows it")->required();
   add_config_option(*cancel, options->config_file);
   commands.add(cancel, [options] { return cancel_job(*options); });

@@ -4,6 +4,7 @@
 // Before any money is spent the pair goes through the media module (probe, face check, sync
 // plan, normalization with pre-trim), unless --no-prepare asks to upload the files as given.
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "commands.hpp"
 #include "lipsyncd/config/config.hpp"
+#include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/sync_mode.hpp"
 #include "lipsyncd/fal/client.hpp"
@@ -67,11 +69,29 @@ class ScratchDir {
 struct UploadPlan {
   std::filesystem::path video;
   std::filesystem::path audio;
-  std::string sync_mode;  // empty: fal's default
+  std::string sync_mode;           // empty: fal's default
+  std::optional<double> output_s;  // planned output length, when the pair was checked
 };
 
+// Printed before anything is uploaded, so the price is known before it is paid.
+void print_estimate(const ModelChoice& choice, const UploadPlan& plan) {
+  std::cout << "endpoint " << choice.endpoint << ", model "
+            << (choice.model.empty() ? std::string("(none: the endpoint has no model field)")
+                                     : choice.model)
+            << "\n";
+  const std::string rate = fmt::format("${:.2f}/min{}", choice.usd_per_minute,
+                                       choice.price_overridden ? " from [prices]" : "");
+  if (plan.output_s) {
+    std::cout << fmt::format("estimate: {:.2f} min x {} = ${:.2f}\n", *plan.output_s / 60.0, rate,
+                             estimate_usd(*plan.output_s, choice.usd_per_minute));
+  } else {
+    std::cout << "estimate: unknown output length (--no-prepare) at " << rate << "\n";
+  }
+  std::cout.flush();
+}
+
 UploadPlan prepare(const SubmitOptions& options, const Config& config, const ScratchDir& scratch) {
-  if (options.no_prepare) return {options.video, options.audio, options.sync_mode};
+  if (options.no_prepare) return {options.video, options.audio, options.sync_mode, std::nullopt};
   std::optional<SyncMode> requested;
   if (!options.sync_mode.empty()) requested = parse_sync_mode(options.sync_mode);
   std::cout << "checking and normalizing the pair\n" << std::flush;
@@ -85,7 +105,9 @@ UploadPlan prepare(const SubmitOptions& options, const Config& config, const Scr
   if (prepared.report.verdict == media::Verdict::accept_with_warning) {
     std::cout << "warning: " << prepared.report.message << "\n";
   }
-  return {prepared.video.file, prepared.audio.file, mode};
+  std::optional<double> output_s;
+  if (prepared.report.plan) output_s = prepared.report.plan->output_duration_s;
+  return {prepared.video.file, prepared.audio.file, mode, output_s};
 }
 
 Config effective_config(const SubmitOptions& options) {
@@ -93,8 +115,6 @@ Config effective_config(const SubmitOptions& options) {
   Config config =
       options.config_file.empty() ? default_config(env) : load_config(options.config_file, env);
   // Flags win over the file and the environment: they are the most specific request.
-  if (!options.endpoint.empty()) config.fal.endpoint = options.endpoint;
-  if (!options.model.empty()) config.fal.model = options.model;
   if (!options.queue_url.empty()) config.fal.queue_url = options.queue_url;
   if (!options.rest_url.empty()) config.fal.rest_url = options.rest_url;
   if (!options.ca_file.empty()) config.fal.ca_file = std::filesystem::absolute(options.ca_file);
@@ -155,13 +175,13 @@ void print_progress(const fal::Progress& progress) {
 }
 
 fal::awaitable<void> run_job(fal::Client& client, const SubmitOptions& options,
-                             const UploadPlan& plan, const Config& config) {
+                             const UploadPlan& plan, const ModelChoice& choice) {
   std::cout << "uploading " << options.video.filename().string() << "\n" << std::flush;
   const std::string video_url = co_await client.upload(plan.video);
   std::cout << "uploading " << options.audio.filename().string() << "\n" << std::flush;
   const std::string audio_url = co_await client.upload(plan.audio);
 
-  fal::LipsyncInput input{video_url, audio_url, config.fal.model, plan.sync_mode};
+  fal::LipsyncInput input{video_url, audio_url, choice.model, plan.sync_mode};
   const fal::Submission submission = co_await client.submit(input);
   std::cout << "submitted to " << client.endpoint().full() << ": request " << submission.request_id
             << "\n"
@@ -177,15 +197,27 @@ fal::awaitable<void> run_job(fal::Client& client, const SubmitOptions& options,
 }
 
 int run_submit(const SubmitOptions& options) {
-  const Config config = effective_config(options);
+  Config config = effective_config(options);
+  // --endpoint / --model are checked against the catalog before anything is uploaded: fal
+  // would refuse a model of another endpoint with a 422 only after both uploads.
+  ModelChoice choice;
+  try {
+    choose_model(config, options.endpoint, options.model);
+    choice = model_choice(config);
+  } catch (const Error& e) {
+    std::cerr << "lipsyncd submit: " << e.what() << " [" << e.reason_code()
+              << "]\n  hint: " << e.hint() << "\n";
+    return kExitUsage;
+  }
   setup_logging(config.log.level);
   check_inputs(options, config);
   const ScratchDir scratch;
   const UploadPlan plan = prepare(options, config, scratch);
+  print_estimate(choice, plan);
   boost::asio::io_context io;
   fal::Client client(io.get_executor(), config.fal);
   std::exception_ptr failure;
-  boost::asio::co_spawn(io, run_job(client, options, plan, config),
+  boost::asio::co_spawn(io, run_job(client, options, plan, choice),
                         [&failure](std::exception_ptr error) { failure = error; });
   io.run();
   if (failure) std::rethrow_exception(failure);
@@ -205,7 +237,10 @@ void register_submit_command(CLI::App& app, CommandRegistry& commands) {
   submit->add_option("AUDIO", options->audio, "The speech (WAV, MP3, AAC, FLAC)")->required();
   submit->add_option("--out,-o", options->out, "Where to write the lip-synced MP4")->required();
   submit->add_option("--model", options->model,
-                     "Model: lipsync-1.9.0-beta (default), lipsync-1.8.0, lipsync-1.7.1");
+                     "Model of the endpoint (default: [fal] model, else the endpoint's "
+                     "default). fal-ai/sync-lipsync: lipsync-1.9.0-beta, lipsync-1.8.0, "
+                     "lipsync-1.7.1; fal-ai/sync-lipsync/v2: lipsync-2, lipsync-2-pro; "
+                     "fal-ai/sync-lipsync/v3: none. Another endpoint's model: exit 2");
   submit->add_option("--sync-mode", options->sync_mode,
                      "What to do when the lengths differ: cut_off (fal's default), loop, "
                      "bounce, silence, remap");

@@ -21,8 +21,8 @@ std::string to_json(const Sidecar& s) {
       {"audio_duration_s", s.audio_duration_s},
       {"output_duration_s", s.output_duration_s},
       {"estimated_cost_usd", s.estimated_cost_usd},
-      {"billed_minutes", s.billed_minutes},
-      {"billed_cost_usd", s.billed_cost_usd},
+      {"estimate_minutes", s.estimate_minutes},
+      {"usd_per_minute", s.usd_per_minute},
       {"stage_seconds", std::move(stages)},
       {"delivered_at", s.delivered_at},
   };

@@ -96,6 +96,7 @@ std::string encode(const JobPlan& plan) {
                                       {"video_s", plan.video_s},
                                       {"audio_s", plan.audio_s},
                                       {"output_s", plan.output_s},
+                                      {"usd_per_minute", plan.usd_per_minute},
                                       {"estimated_usd", plan.estimated_usd},
                                       {"normalized_video", plan.normalized_video.string()},
                                       {"normalized_audio", plan.normalized_audio.string()}});
@@ -110,6 +111,7 @@ JobPlan decode_plan(const std::string& text) {
   plan.video_s = number_at(object, "video_s");
   plan.audio_s = number_at(object, "audio_s");
   plan.output_s = number_at(object, "output_s");
+  plan.usd_per_minute = number_at(object, "usd_per_minute");
   plan.estimated_usd = number_at(object, "estimated_usd");
   plan.normalized_video = string_at(object, "normalized_video");
   plan.normalized_audio = string_at(object, "normalized_audio");

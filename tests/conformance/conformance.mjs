@@ -181,10 +181,58 @@ await check("queue.cancel of a queued request is accepted and the request never 
   await fal.queue.cancel("fal-ai/sync-lipsync", { requestId: submitted.request_id });
   const status = await fal.queue.status("fal-ai/sync-lipsync", { requestId: submitted.request_id, logs: true });
   assert.equal(status.status, "COMPLETED");
+  assert.equal(status.error_type, "client_cancelled");
   const cancel = loggedRequests().find((r) => r.path === `/fal-ai/sync-lipsync/requests/${submitted.request_id}/cancel`);
   assert.equal(cancel.method, "PUT");
   assert.equal(cancel.status, 202);
-  await assert.rejects(fal.queue.result("fal-ai/sync-lipsync", { requestId: submitted.request_id }), ApiError);
+  await assert.rejects(fal.queue.result("fal-ai/sync-lipsync", { requestId: submitted.request_id }), (error) => {
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 499);
+    assert.equal(error.body.error_type, "client_cancelled");
+    return true;
+  });
+});
+
+await check("an unknown request id is a 404 ApiError with {status: NOT_FOUND}", async () => {
+  await assert.rejects(fal.queue.status("fal-ai/sync-lipsync", { requestId: "00000000-0000-4000-8000-000000000000", logs: false }),
+    (error) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.status, 404);
+      assert.deepEqual(error.body, { status: "NOT_FOUND" });
+      return true;
+    });
+});
+
+await check("subscribe on fal-ai/sync-lipsync/v2 with model lipsync-2-pro", async () => {
+  const result = await fal.subscribe("fal-ai/sync-lipsync/v2", {
+    input: { video_url: videoUrl, audio_url: audioUrl, model: "lipsync-2-pro", sync_mode: "cut_off" },
+    logs: true,
+    pollInterval: 200,
+  });
+  assert.equal(result.data.video.content_type, "video/mp4");
+  const submit = loggedRequests().find((r) => r.request_id === result.requestId);
+  assert.equal(submit.path, "/fal-ai/sync-lipsync/v2");
+  assert.equal(submit.body.model, "lipsync-2-pro");
+  const statusPolls = loggedRequests().filter((r) => r.path === `/fal-ai/sync-lipsync/requests/${result.requestId}/status`);
+  assert.ok(statusPolls.length > 0);
+  const logged = await fal.queue.status("fal-ai/sync-lipsync/v2", { requestId: result.requestId, logs: true });
+  assert.ok(logged.logs.every((l) => l.source === "USER" && /Z$/.test(l.timestamp)), JSON.stringify(logged.logs));
+});
+
+await check("a v1 model name on v2 is a 422 ValidationError of type enum", async () => {
+  await assert.rejects(
+    fal.queue.submit("fal-ai/sync-lipsync/v2", {
+      input: { video_url: videoUrl, audio_url: audioUrl, model: "lipsync-1.9.0-beta" },
+    }),
+    (error) => {
+      assert.ok(error instanceof ValidationError, `got ${error?.name}`);
+      assert.equal(error.status, 422);
+      const [entry] = error.getFieldErrors("model");
+      assert.deepEqual(entry.loc, ["body", "model"]);
+      assert.equal(entry.type, "enum");
+      assert.equal(entry.msg, "Input should be 'lipsync-2' or 'lipsync-2-pro'");
+      return true;
+    });
 });
 
 await check("a 422 comes back as the client's ValidationError with the field in loc", async () => {
@@ -195,7 +243,8 @@ await check("a 422 comes back as the client's ValidationError with the field in 
       assert.equal(error.status, 422);
       assert.equal(error.getFieldErrors("audio_url").length, 1);
       assert.deepEqual(error.getFieldErrors("audio_url")[0].loc, ["body", "audio_url"]);
-      assert.equal(error.getFieldErrors("sync_mode")[0].type, "type_error.enum");
+      assert.equal(error.getFieldErrors("audio_url")[0].type, "missing");
+      assert.equal(error.getFieldErrors("sync_mode")[0].type, "enum");
       return true;
     });
 });

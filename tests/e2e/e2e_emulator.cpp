@@ -139,6 +139,11 @@ TEST_F(EmulatorTest, KeyIsRequiredAndUnknownThingsAre404) {
   EXPECT_EQ(post_json("/fal-ai/sync-lipsync/v9", lipsync_input()).status, 404);
   const auto unknown_id = http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/0000/status");
   EXPECT_EQ(unknown_id.status, 404);
+  EXPECT_EQ(unknown_id.json_body(), (json::object{{"status", "NOT_FOUND"}}));
+  const auto unknown_cancel =
+      http("PUT", emu().url() + "/fal-ai/sync-lipsync/requests/0000/cancel");
+  EXPECT_EQ(unknown_cancel.status, 404);
+  EXPECT_EQ(unknown_cancel.json_body(), (json::object{{"status", "NOT_FOUND"}}));
   EXPECT_FALSE(unknown_id.header("x-fal-request-id").empty())
       << "every response carries x-fal-request-id";
   EXPECT_EQ(http("GET", emu().url() + "/files/nope/x.mp4").status, 404);
@@ -157,6 +162,38 @@ TEST_F(EmulatorTest, ValidationErrorsUseFastApiShape) {
     EXPECT_TRUE(entry.at("type").is_string());
   }
   EXPECT_EQ(emu().count("POST", std::regex("/fal-ai/sync-lipsync")), 1U);
+  // Pydantic v2 error types (fal-protocol.md §6.2), not the older value_error.missing.
+  const auto missing = post_json("/fal-ai/sync-lipsync", "{}");
+  ASSERT_EQ(missing.status, 422);
+  EXPECT_EQ(missing.json_body().at("detail").at(0).at("type"), "missing");
+}
+
+TEST_F(EmulatorTest, EachEndpointValidatesItsOwnModelField) {
+  start();
+  // v2 knows only lipsync-2 and lipsync-2-pro (§9.2).
+  const auto v1_model_on_v2 =
+      post_json("/fal-ai/sync-lipsync/v2", lipsync_input(R"(, "model": "lipsync-1.9.0-beta")"));
+  ASSERT_EQ(v1_model_on_v2.status, 422) << v1_model_on_v2.body;
+  const auto entry = v1_model_on_v2.json_body().at("detail").at(0).as_object();
+  EXPECT_EQ(entry.at("type"), "enum");
+  EXPECT_EQ(entry.at("loc"), (json::array{"body", "model"}));
+  EXPECT_EQ(entry.at("msg"), "Input should be 'lipsync-2' or 'lipsync-2-pro'");
+  for (const char* model : {"lipsync-2", "lipsync-2-pro"}) {
+    const auto accepted = post_json("/fal-ai/sync-lipsync/v2",
+                                    lipsync_input(std::string(R"(, "model": ")") + model + "\""));
+    EXPECT_EQ(accepted.status, 200) << model << ": " << accepted.body;
+  }
+  EXPECT_EQ(post_json("/fal-ai/sync-lipsync", lipsync_input(R"(, "model": "lipsync-2")")).status,
+            422);
+  // v3 has no model field: sending one is an unknown field (the emulator's assumption).
+  const auto model_on_v3 =
+      post_json("/fal-ai/sync-lipsync/v3", lipsync_input(R"(, "model": "lipsync-2")"));
+  ASSERT_EQ(model_on_v3.status, 422);
+  EXPECT_EQ(model_on_v3.json_body().at("detail").at(0).at("type"), "extra_forbidden");
+  EXPECT_EQ(post_json("/fal-ai/sync-lipsync/v3", lipsync_input()).status, 200);
+  const auto extra = post_json("/fal-ai/sync-lipsync/v2", lipsync_input(R"(, "temperature": 0.5)"));
+  ASSERT_EQ(extra.status, 422);
+  EXPECT_EQ(extra.json_body().at("detail").at(0).at("type"), "extra_forbidden");
 }
 
 TEST_F(EmulatorTest, UploadsAreStoredAndServedWithRanges) {
@@ -246,9 +283,24 @@ TEST_F(EmulatorTest, QueueStateMachineWithPositionsLogsCancelAndResult) {
       const auto without =
           http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + id + "/status?logs=0");
       EXPECT_TRUE(without.json_body().at("logs").is_null()) << "logs only with logs=1";
-      EXPECT_EQ(http("PUT", emu().url() + "/fal-ai/sync-lipsync/requests/" + id + "/cancel").status,
-                400)
-          << "a running request cannot be cancelled";
+      const auto python_style =
+          http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + id + "/status?logs=true");
+      EXPECT_TRUE(python_style.json_body().at("logs").is_array()) << "logs=true as Python sends";
+      EXPECT_TRUE(
+          http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + id + "/status?logs=false")
+              .json_body()
+              .at("logs")
+              .is_null());
+      const auto& line = body.at("logs").as_array().at(0).as_object();
+      EXPECT_EQ(line.at("source"), "USER");
+      EXPECT_TRUE(std::regex_match(std::string(line.at("timestamp").as_string()),
+                                   std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+          << line.at("timestamp");
+      // §4.5: cancelling a running request is accepted; it may still complete (and bill).
+      const auto running_cancel =
+          http("PUT", emu().url() + "/fal-ai/sync-lipsync/requests/" + id + "/cancel");
+      EXPECT_EQ(running_cancel.status, 202);
+      EXPECT_EQ(running_cancel.json_body().at("status"), "CANCELLATION_REQUESTED");
     }
     if (body.at("status") == "COMPLETED") break;
     std::this_thread::sleep_for(50ms);
@@ -257,6 +309,26 @@ TEST_F(EmulatorTest, QueueStateMachineWithPositionsLogsCancelAndResult) {
   wait_completed(id);
   const auto result = http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + id);
   ASSERT_EQ(result.status, 200) << result.body;
+  // The full-id form (owner/alias/path/requests/...) and /response serve the same request.
+  const auto full_status =
+      http("GET", emu().url() + "/fal-ai/sync-lipsync/v2/requests/" + id + "/status");
+  EXPECT_EQ(full_status.status, 200);
+  EXPECT_EQ(full_status.json_body().at("status"), "COMPLETED");
+  EXPECT_EQ(http("GET", emu().url() + "/fal-ai/sync-lipsync/v2/requests/" + id).body, result.body);
+  EXPECT_EQ(http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + id + "/response").body,
+            result.body);
+  EXPECT_EQ(http("GET", emu().url() + "/fal-ai/sync-lipsync/v2/requests/" + id + "/response").body,
+            result.body);
+  EXPECT_EQ(http("GET", emu().url() + "/fal-ai/sync-lipsync/v3/requests/" + id + "/status").status,
+            404)
+      << "the full-id form names the endpoint the request went to";
+  // The queued request cancelled above: COMPLETED + client_cancelled, result 499 (§11).
+  const auto cancelled_status = wait_completed(second_id);
+  EXPECT_EQ(cancelled_status.at("error_type"), "client_cancelled");
+  const auto cancelled_result =
+      http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + second_id);
+  EXPECT_EQ(cancelled_result.status, 499);
+  EXPECT_EQ(cancelled_result.json_body().at("error_type"), "client_cancelled");
   const auto video = result.json_body().at("video").as_object();
   EXPECT_EQ(video.at("content_type"), "video/mp4");
   const auto output = http("GET", std::string(video.at("url").as_string()), {}, false);
@@ -451,6 +523,44 @@ TEST_F(EmulatorTest, SyncRunAndStartTimeout) {
   const auto result = http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + id);
   EXPECT_EQ(result.status, 504);
   EXPECT_EQ(result.header("x-fal-request-timeout-type"), "user");
+}
+
+TEST_F(EmulatorTest, StartTimeoutHeaderAndMaxQueueLength) {
+  start({.queue_delay_ms = 2500});
+  // §4.1: newer clients name the deadline x-fal-request-start-timeout.
+  const auto submitted =
+      post_json("/fal-ai/sync-lipsync", lipsync_input(), {"-H", "x-fal-request-start-timeout: 1"});
+  ASSERT_EQ(submitted.status, 200) << submitted.body;
+  const std::string id(submitted.json_body().at("request_id").as_string());
+  // One request waits in the queue: a limit of 1 refuses the next with 429 + the retry hint.
+  const auto full = post_json("/fal-ai/sync-lipsync?fal_max_queue_length=1", lipsync_input());
+  EXPECT_EQ(full.status, 429) << full.body;
+  EXPECT_EQ(full.header("X-Fal-Needs-Retry"), "1");
+  EXPECT_EQ(post_json("/fal-ai/sync-lipsync?fal_max_queue_length=5", lipsync_input()).status, 200);
+  wait_completed(id);
+  const auto result = http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + id);
+  EXPECT_EQ(result.status, 504);
+  EXPECT_EQ(result.header("x-fal-request-timeout-type"), "user");
+}
+
+TEST_F(EmulatorTest, FaultRulesSetHeadersRawBodiesAndCanOmitTheRequestId) {
+  start();
+  emu().set_faults(R"({"faults": [
+    {"method": "POST", "path": "^/fal-ai/sync-lipsync$", "action": "status", "status": 429,
+     "headers": {"X-Fal-Needs-Retry": "1"}, "body": {"detail": "concurrent requests limit"}},
+    {"method": "POST", "path": "^/fal-ai/sync-lipsync$", "action": "status", "status": 502,
+     "raw_body": "<html><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+     "request_id_header": false}]})");
+  const auto busy = post_json("/fal-ai/sync-lipsync", lipsync_input());
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_EQ(busy.header("X-Fal-Needs-Retry"), "1");
+  EXPECT_FALSE(busy.header("x-fal-request-id").empty());
+  const auto ingress = post_json("/fal-ai/sync-lipsync", lipsync_input());
+  EXPECT_EQ(ingress.status, 502);
+  EXPECT_EQ(ingress.header("Content-Type"), "text/html");
+  EXPECT_NE(ingress.body.find("nginx"), std::string::npos);
+  EXPECT_TRUE(ingress.header("x-fal-request-id").empty()) << "fal's ingress sends none";
+  EXPECT_EQ(post_json("/fal-ai/sync-lipsync", lipsync_input()).status, 200) << "rules used up";
 }
 
 TEST_F(EmulatorTest, ServesHttpsWithGivenCertificate) {

@@ -23,7 +23,7 @@ namespace json = boost::json;
 constexpr const char* kKey = "e2e-secret-key-5f3a9c1d";
 const char* const kVideo = "talk_h264_aac.mp4";  // 4.0 s
 const char* const kAudio = "speech_5s.wav";      // 4.53 s
-const std::regex kSubmitPath("^/fal-ai/sync-lipsync(/v2)?$");
+const std::regex kSubmitPath("^/fal-ai/sync-lipsync(/v[23])?$");
 const std::regex kUploadPutPath("^/_storage/upload/.*$");
 
 // The duration ffprobe reports for a media file, or -1.
@@ -149,6 +149,58 @@ TEST_F(SubmitTest, SubPathEndpointFromTheEnvironment) {
   // Status and result drop the sub-path, as fal's official client does.
   EXPECT_EQ(emulator_->count("GET", std::regex("^/fal-ai/sync-lipsync/v2/.*$")), 0u);
   EXPECT_EQ(emulator_->count("GET", std::regex("^/fal-ai/sync-lipsync/requests/[^/]+$")), 1u);
+}
+
+// The JSON bodies of the submits the emulator logged.
+std::vector<json::object> submit_bodies(const EmulatorProcess& emulator) {
+  std::vector<json::object> bodies;
+  for (const auto& entry : emulator.requests()) {
+    if (entry.at("method") != "POST" ||
+        !std::regex_match(std::string(entry.at("path").as_string()), kSubmitPath)) {
+      continue;
+    }
+    if (const auto* body = entry.if_contains("body"); body && body->is_object()) {
+      bodies.push_back(body->as_object());
+    }
+  }
+  return bodies;
+}
+
+TEST_F(SubmitTest, V2WithoutAModelSendsAV2ModelAndPrintsTheEstimateBeforeUploading) {
+  start_emulator();
+  const auto run = submit({}, {"FAL_VIDEO_TO_VIDEO_LIPSYNC=fal-ai/sync-lipsync/v2"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto bodies = submit_bodies(*emulator_);
+  ASSERT_EQ(bodies.size(), 1u);
+  ASSERT_TRUE(bodies[0].contains("model"));
+  EXPECT_EQ(bodies[0].at("model"), "lipsync-2");
+  const auto estimate = run.output.find("estimate: ");
+  ASSERT_NE(estimate, std::string::npos) << run.output;
+  EXPECT_LT(estimate, run.output.find("uploading ")) << "the price is shown before paying";
+  EXPECT_NE(run.output.find("x $3.00/min = $"), std::string::npos) << run.output;
+}
+
+TEST_F(SubmitTest, V2ProCostsFiveDollarsAMinuteAndV3SendsNoModel) {
+  start_emulator();
+  const auto pro = submit({"--endpoint", "fal-ai/sync-lipsync/v2", "--model", "lipsync-2-pro"});
+  ASSERT_EQ(pro.exit_code, 0) << pro.output;
+  EXPECT_NE(pro.output.find("x $5.00/min = $"), std::string::npos) << pro.output;
+  EXPECT_EQ(submit_bodies(*emulator_).back().at("model"), "lipsync-2-pro");
+  std::filesystem::remove(out());
+  const auto v3 = submit({"--endpoint", "fal-ai/sync-lipsync/v3"});
+  ASSERT_EQ(v3.exit_code, 0) << v3.output;
+  EXPECT_NE(v3.output.find("x $8.00/min = $"), std::string::npos) << v3.output;
+  EXPECT_FALSE(submit_bodies(*emulator_).back().contains("model"));
+}
+
+TEST_F(SubmitTest, AModelOfAnotherEndpointExitsTwoWithNothingSentToFal) {
+  start_emulator();
+  const auto run =
+      submit({"--endpoint", "fal-ai/sync-lipsync/v2", "--model", "lipsync-1.9.0-beta"});
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find("lipsync-2, lipsync-2-pro"), std::string::npos) << run.output;
+  EXPECT_TRUE(emulator_->requests().empty()) << "nothing may reach fal, not even an upload";
+  expect_no_output_file();
 }
 
 TEST_F(SubmitTest, EndpointFlagAndLoopMode) {

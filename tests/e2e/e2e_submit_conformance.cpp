@@ -141,10 +141,17 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-class SubmitConformanceTest : public ::testing::TestWithParam<const char*> {};
+// An endpoint and a model of its own (v2 refuses v1's model names, §9.2).
+struct EndpointModel {
+  const char* endpoint;
+  const char* model;
+};
+
+class SubmitConformanceTest : public ::testing::TestWithParam<EndpointModel> {};
 
 TEST_P(SubmitConformanceTest, RequestLogMatchesTheOfficialClient) {
-  const std::string endpoint = GetParam();
+  const std::string endpoint = GetParam().endpoint;
+  const std::string model = GetParam().model;
   TempDir dir;
   const auto modules = official_client_modules(dir.path());
   const auto video = media("talk_h264_aac.mp4");
@@ -156,7 +163,7 @@ TEST_P(SubmitConformanceTest, RequestLogMatchesTheOfficialClient) {
   std::ofstream(script) << kReferenceScript;
   const int official_code = run_to_completion(
       {"/usr/bin/env", "node", script.string(), official_emulator.url(), kKey, video.string(),
-       audio.string(), endpoint, "bounce", "lipsync-1.9.0-beta", (dir / "official.mp4").string()},
+       audio.string(), endpoint, "bounce", model, (dir / "official.mp4").string()},
       dir / "official.log", 120s, ChildOptions{{"NODE_PATH=" + modules.string()}, {}, {}});
   ASSERT_EQ(official_code, 0) << read_text(dir / "official.log");
 
@@ -164,7 +171,7 @@ TEST_P(SubmitConformanceTest, RequestLogMatchesTheOfficialClient) {
   const int our_code = run_to_completion(
       {(bin_dir() / "lipsyncd").string(), "submit", video.string(), audio.string(), "--out",
        (dir / "ours.mp4").string(), "--endpoint", endpoint, "--sync-mode", "bounce", "--model",
-       "lipsync-1.9.0-beta", "--queue-url", ours_emulator.url(), "--rest-url", ours_emulator.url()},
+       model, "--queue-url", ours_emulator.url(), "--rest-url", ours_emulator.url()},
       dir / "ours.log", 120s,
       ChildOptions{{std::string("FAL_KEY=") + kKey},
                    {"FAL_KEY_ID", "FAL_KEY_SECRET", "FAL_VIDEO_TO_VIDEO_LIPSYNC", "https_proxy",
@@ -181,13 +188,13 @@ TEST_P(SubmitConformanceTest, RequestLogMatchesTheOfficialClient) {
   EXPECT_EQ(std::filesystem::file_size(dir / "ours.mp4") > 0, true);
 }
 
-INSTANTIATE_TEST_SUITE_P(Endpoints, SubmitConformanceTest,
-                         ::testing::Values("fal-ai/sync-lipsync", "fal-ai/sync-lipsync/v2"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param).find("v2") != std::string::npos
-                                      ? "v2"
-                                      : "v1";
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Endpoints, SubmitConformanceTest,
+    ::testing::Values(EndpointModel{"fal-ai/sync-lipsync", "lipsync-1.9.0-beta"},
+                      EndpointModel{"fal-ai/sync-lipsync/v2", "lipsync-2-pro"}),
+    [](const auto& param_info) {
+      return std::string(param_info.param.endpoint).find("v2") != std::string::npos ? "v2" : "v1";
+    });
 
 }  // namespace
 }  // namespace lipsyncd::test

@@ -35,9 +35,10 @@ constexpr size_t kJsonBodyLimit = 16 * 1024 * 1024;
 constexpr size_t kLoggedBodyLimit = 64 * 1024;
 constexpr size_t kChunkSize = 256 * 1024;
 
-// The sub-paths each emulated app serves ("" is the app itself).
+// The sub-paths each emulated app serves ("" is the app itself); each has its input schema
+// in input_validation.cpp.
 const std::map<std::string, std::vector<std::string>, std::less<>> kApps = {
-    {"fal-ai/sync-lipsync", {"", "v2"}},
+    {"fal-ai/sync-lipsync", {"", "v2", "v3"}},
 };
 
 std::string percent_decode(std::string_view text) {
@@ -94,6 +95,7 @@ struct Reply {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string request_id;  // x-fal-request-id; a fresh one when empty
+  bool omit_request_id = false;  // fal's ingress (nginx) answers without one
   // Streamed instead of `body`:
   std::optional<fs::path> file;
   unsigned long long file_offset = 0;
@@ -372,11 +374,7 @@ struct EmulatorServer::Impl {
     if (ex.fault && ex.fault->action == FaultAction::status) {
       std::string ignored;
       if (co_await read_text_body(ex, ignored) != BodyEnd::complete) co_return false;
-      Reply reply = ex.fault->body ? json_reply(ex.fault->status, *ex.fault->body)
-                                   : detail_reply(ex.fault->status, "fal emulator: scripted fault");
-      if (!ex.fault->retry_after.empty())
-        reply.headers.emplace_back("Retry-After", ex.fault->retry_after);
-      co_return co_await send(ex, std::move(reply));
+      co_return co_await send(ex, scripted_reply(*ex.fault));
     }
 
     Reply reply = co_await route(ex);
@@ -394,6 +392,18 @@ struct EmulatorServer::Impl {
       if (end != BodyEnd::complete) co_return false;
     }
     co_return co_await send(ex, std::move(reply));
+  }
+
+  // The `status` fault's answer: its body (JSON, or raw text such as an nginx page), headers.
+  static Reply scripted_reply(const FaultRule& fault) {
+    Reply reply = fault.body ? json_reply(fault.status, *fault.body)
+                             : detail_reply(fault.status, "fal emulator: scripted fault");
+    if (fault.raw_body) reply.body = *fault.raw_body;
+    reply.content_type = fault.content_type;
+    if (!fault.retry_after.empty()) reply.headers.emplace_back("Retry-After", fault.retry_after);
+    for (const auto& header : fault.headers) reply.headers.push_back(header);
+    reply.omit_request_id = !fault.request_id_header;
+    return reply;
   }
 
   template <class Stream>
@@ -453,9 +463,11 @@ struct EmulatorServer::Impl {
                        std::string(http::obsolete_reason(
                            http::int_to_status(static_cast<unsigned>(reply.status)))) +
                        "\r\n";
-    head +=
-        "x-fal-request-id: " + (reply.request_id.empty() ? new_request_id() : reply.request_id) +
-        "\r\n";
+    if (!reply.omit_request_id) {
+      head +=
+          "x-fal-request-id: " + (reply.request_id.empty() ? new_request_id() : reply.request_id) +
+          "\r\n";
+    }
     head += "Content-Type: " + reply.content_type + "\r\n";
     if (sse) {
       head += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n";
@@ -575,8 +587,22 @@ struct EmulatorServer::Impl {
     const auto known = kApps.find(app);
     if (known == kApps.end()) co_return detail_reply(404, "Application '" + app + "' not found");
 
-    if (!sync_run && app_parts.size() >= 4 && app_parts[2] == "requests") {
-      co_return co_await request_route(ex, app, app_parts);
+    // §2: status/result/cancel at the app-only form (owner/alias/requests/<id>/...) and the
+    // full-id form (owner/alias/<path>/requests/<id>/...).
+    for (size_t at = 2; !sync_run && at + 1 < app_parts.size(); ++at) {
+      if (app_parts[at] != "requests") continue;
+      std::string path_between;
+      for (size_t i = 2; i < at; ++i)
+        path_between += (path_between.empty() ? "" : "/") + app_parts[i];
+      if (std::find(known->second.begin(), known->second.end(), path_between) ==
+          known->second.end()) {
+        break;
+      }
+      std::optional<std::string> endpoint;
+      if (at > 2) endpoint = app + "/" + path_between;
+      const std::vector<std::string> rest(app_parts.begin() + static_cast<std::ptrdiff_t>(at) + 1,
+                                          app_parts.end());
+      co_return co_await request_route(ex, app, endpoint, rest);
     }
     std::string sub_path;
     for (size_t i = 2; i < app_parts.size(); ++i)
@@ -645,17 +671,20 @@ struct EmulatorServer::Impl {
     std::string content_type;
     std::string file_name;
     if (ec || !body.is_object()) {
-      detail.push_back(json::object{{"loc", json::array{"body"}},
-                                    {"msg", "value is not a valid dict"},
-                                    {"type", "type_error.dict"}});
+      detail.push_back(json::object{
+          {"type", "model_attributes_type"},
+          {"loc", json::array{"body"}},
+          {"msg", "Input should be a valid dictionary or object to extract fields from"},
+          {"input", text}});
     } else {
       for (const auto* field : {"content_type", "file_name"}) {
         const auto* value = body.as_object().if_contains(field);
         if (value == nullptr || !value->is_string()) {
-          detail.push_back(
-              json::object{{"loc", json::array{"body", field}},
-                           {"msg", value == nullptr ? "field required" : "str type expected"},
-                           {"type", value == nullptr ? "value_error.missing" : "type_error.str"}});
+          detail.push_back(json::object{
+              {"type", value == nullptr ? "missing" : "string_type"},
+              {"loc", json::array{"body", field}},
+              {"msg", value == nullptr ? "Field required" : "Input should be a valid string"},
+              {"input", value == nullptr ? body : *value}});
         } else {
           (std::string_view(field) == "content_type" ? content_type : file_name) =
               std::string(value->as_string());
@@ -775,7 +804,7 @@ struct EmulatorServer::Impl {
         logs.push_back(json::object{{"timestamp", line.timestamp},
                                     {"level", "INFO"},
                                     {"message", line.message},
-                                    {"source", "user"}});
+                                    {"source", "USER"}});
       }
       body["logs"] = std::move(logs);
     } else {
@@ -794,41 +823,68 @@ struct EmulatorServer::Impl {
     return reply;
   }
 
+  // §4.2: JS sends logs=1/0, Python logs=true/false; FastAPI's bool parsing takes these.
+  static std::optional<bool> logs_flag(const std::map<std::string, std::string>& params) {
+    const auto it = params.find("logs");
+    if (it == params.end()) return false;
+    const std::string value = lower(it->second);
+    if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+    if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+    return std::nullopt;
+  }
+
+  static Reply not_found_reply() { return json_reply(404, json::object{{"status", "NOT_FOUND"}}); }
+
+  // `rest` is what follows ".../requests/": <id>[/status[/stream] | /response | /cancel].
+  // `endpoint` is set for the full-id form (owner/alias/path/requests/...), whose request
+  // must have been submitted to that very endpoint.
   template <class Stream>
   awaitable<Reply> request_route(Exchange<Stream>& ex, const std::string& app,
-                                 const std::vector<std::string>& parts) {
-    const std::string& id = parts[3];
+                                 const std::optional<std::string>& endpoint,
+                                 const std::vector<std::string>& rest) {
+    const std::string& id = rest[0];
     const auto job = jobs.find(id);
-    if (!job || job->app != app) co_return detail_reply(404, "Request not found");
-    const bool with_logs = ex.params.count("logs") && ex.params.at("logs") == "1";
+    if (!job || job->app != app || (endpoint && job->endpoint != *endpoint)) {
+      co_return not_found_reply();
+    }
+    const auto with_logs = logs_flag(ex.params);
+    if (!with_logs) {
+      co_return json_reply(
+          422, json::object{{"detail",
+                             json::array{json::object{{"type", "bool_parsing"},
+                                                      {"loc", json::array{"query", "logs"}},
+                                                      {"msg",
+                                                       "Input should be a valid boolean, unable to "
+                                                       "interpret input"},
+                                                      {"input", ex.params.at("logs")}}}}});
+    }
     Reply reply;
-    if (parts.size() == 4 && ex.method == "GET") {
+    const bool result_route = rest.size() == 1 || (rest.size() == 2 && rest[1] == "response");
+    if (result_route && ex.method == "GET") {
       if (job->status != JobStatus::completed) {
         reply = detail_reply(400, "Request is still in progress");
       } else {
         reply = result_reply(*job);
       }
-    } else if (parts.size() == 5 && parts[4] == "status" && ex.method == "GET") {
-      reply =
-          json_reply(job->status == JobStatus::completed ? 200 : 202, status_body(*job, with_logs));
-    } else if (parts.size() == 6 && parts[4] == "status" && parts[5] == "stream" &&
+    } else if (rest.size() == 2 && rest[1] == "status" && ex.method == "GET") {
+      reply = json_reply(job->status == JobStatus::completed ? 200 : 202,
+                         status_body(*job, *with_logs));
+    } else if (rest.size() == 3 && rest[1] == "status" && rest[2] == "stream" &&
                ex.method == "GET") {
       reply.content_type = "text/event-stream";
       reply.sse_job = id;
-      reply.sse_logs = with_logs;
-    } else if (parts.size() == 5 && parts[4] == "cancel" && ex.method == "PUT") {
+      reply.sse_logs = *with_logs;
+    } else if (rest.size() == 2 && rest[1] == "cancel" && ex.method == "PUT") {
       switch (jobs.cancel(id)) {
-        case CancelOutcome::requested:
+        case CancelOutcome::cancelled_in_queue:
+        case CancelOutcome::requested_while_running:
           reply = json_reply(202, json::object{{"status", "CANCELLATION_REQUESTED"}});
-          break;
-        case CancelOutcome::in_progress:
-          reply = json_reply(400, json::object{{"status", "IN_PROGRESS"}});
           break;
         case CancelOutcome::already_completed:
           reply = json_reply(400, json::object{{"status", "ALREADY_COMPLETED"}});
           break;
         case CancelOutcome::unknown:
-          reply = detail_reply(404, "Request not found");
+          reply = not_found_reply();
           break;
       }
     } else {
@@ -850,21 +906,45 @@ struct EmulatorServer::Impl {
     const std::string priority = ex.header("x-fal-queue-priority");
     if (!priority.empty() && priority != "normal" && priority != "low") {
       co_return json_reply(
-          422, json::object{{"detail", json::array{json::object{
-                                           {"loc", json::array{"header", "x-fal-queue-priority"}},
-                                           {"msg", "priority must be 'normal' or 'low'"},
-                                           {"type", "value_error"}}}}});
+          422,
+          json::object{{"detail", json::array{json::object{
+                                      {"type", "enum"},
+                                      {"loc", json::array{"header", "x-fal-queue-priority"}},
+                                      {"msg", "Input should be 'normal' or 'low'"},
+                                      {"input", priority},
+                                      {"ctx", json::object{{"expected", "'normal' or 'low'"}}}}}}});
     }
     JobRequest request;
     request.app = app;
     request.endpoint = sub_path.empty() ? app : app + "/" + sub_path;
     request.input = std::move(*outcome.input);
     if (ex.params.count("fal_webhook")) request.webhook_url = ex.params.at("fal_webhook");
-    if (const auto timeout = ex.header("x-fal-request-timeout"); !timeout.empty()) {
+    // §4.1: newer clients send the same deadline as x-fal-request-start-timeout.
+    std::string timeout_header = "x-fal-request-timeout";
+    if (ex.header(timeout_header).empty()) timeout_header = "x-fal-request-start-timeout";
+    if (const auto timeout = ex.header(timeout_header); !timeout.empty()) {
       try {
         request.start_timeout_s = std::stod(timeout);
       } catch (const std::exception&) {
-        co_return detail_reply(400, "x-fal-request-timeout must be a number of seconds");
+        co_return detail_reply(400, timeout_header + " must be a number of seconds");
+      }
+      if (*request.start_timeout_s <= 0.1) {
+        co_return detail_reply(400, timeout_header + " must be more than 0.1 seconds");
+      }
+    }
+    // §4.1 [T]: refuse with 429 when the app's queue already holds that many requests.
+    if (const auto limit = ex.params.find("fal_max_queue_length"); limit != ex.params.end()) {
+      long long max_length = -1;
+      try {
+        max_length = std::stoll(limit->second);
+      } catch (const std::exception&) {
+      }
+      if (max_length < 0) co_return detail_reply(400, "fal_max_queue_length must be a number");
+      if (jobs.queued_count(app) >= static_cast<std::size_t>(max_length)) {
+        Reply full = detail_reply(429, "The queue of " + app + " is longer than " + limit->second +
+                                           " (fal_max_queue_length)");
+        full.headers.emplace_back("X-Fal-Needs-Retry", "1");
+        co_return full;
       }
     }
     if (ex.fault && ex.fault->action == FaultAction::app_failure) {

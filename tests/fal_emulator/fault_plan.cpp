@@ -66,6 +66,30 @@ FaultRule parse_rule(const json::value& value) {
                                                 : json::serialize(*retry_after);
   }
   if (const auto* body = object.if_contains("body")) rule.body = *body;
+  if (const auto* raw = object.if_contains("raw_body")) {
+    if (!raw->is_string()) bad_fault("raw_body must be a string");
+    rule.raw_body = std::string(raw->as_string());
+    rule.content_type = "text/html";
+  }
+  if (const auto* type = object.if_contains("content_type")) {
+    if (!type->is_string()) bad_fault("content_type must be a string");
+    rule.content_type = std::string(type->as_string());
+  }
+  if (const auto* headers = object.if_contains("headers")) {
+    if (!headers->is_object()) bad_fault("headers must be an object of name: value strings");
+    for (const auto& [name, header_value] : headers->as_object()) {
+      if (!header_value.is_string()) bad_fault("header " + std::string(name) + " must be a string");
+      const std::string text(header_value.as_string());
+      if (name.empty() || text.find_first_of("\r\n") != std::string::npos) {
+        bad_fault("header " + std::string(name) + " has an empty name or a line break");
+      }
+      rule.headers.emplace_back(std::string(name), text);
+    }
+  }
+  if (const auto* id = object.if_contains("request_id_header")) {
+    if (!id->is_bool()) bad_fault("request_id_header must be true or false");
+    rule.request_id_header = id->as_bool();
+  }
   rule.delay_ms = static_cast<int>(integer(object, "delay_ms", 0));
   rule.after_bytes = integer(object, "after_bytes", 0);
   rule.bytes_per_second = integer(object, "bytes_per_second", 65536);

@@ -32,6 +32,12 @@ struct FaultRule {
   int status = 503;
   std::string retry_after;                 // Retry-After header value when set
   std::optional<boost::json::value> body;  // status / app_failure response body
+  // status: sent as is instead of `body` (e.g. an nginx HTML error page), with content_type.
+  std::optional<std::string> raw_body;
+  std::string content_type = "application/json";
+  // status: extra response headers, e.g. X-Fal-Needs-Retry or x-fal-request-timeout-type.
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool request_id_header = true;  // status: false sends no x-fal-request-id (fal's ingress)
   int delay_ms = 0;                        // waited before any action
   long long after_bytes = 0;               // reset: request body bytes received (uploads)
                                            // or response body bytes sent (everything else)

@@ -1,5 +1,6 @@
 #include "job_queue.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <ctime>
@@ -24,8 +25,9 @@ std::string iso_timestamp_now() {
   char text[64];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
   char with_fraction[80];
-  std::snprintf(with_fraction, sizeof with_fraction, "%s.%06lld", text,
-                static_cast<long long>(micros));
+  // ISO-8601 UTC with milliseconds and the `Z` fal's log timestamps carry (§4.2).
+  std::snprintf(with_fraction, sizeof with_fraction, "%s.%03lldZ", text,
+                static_cast<long long>(micros / 1000));
   return with_fraction;
 }
 
@@ -98,6 +100,7 @@ std::string JobQueue::submit(JobRequest request) {
     Job job;
     job.state.id = id;
     job.state.app = request.app;
+    job.state.endpoint = request.endpoint;
     job.request = std::move(request);
     job.created = std::chrono::steady_clock::now();
     jobs_.emplace(id, std::move(job));
@@ -133,18 +136,37 @@ CancelOutcome JobQueue::cancel(const std::string& id) {
     if (it == jobs_.end()) return CancelOutcome::unknown;
     auto& job = it->second;
     if (job.state.status == JobStatus::completed) return CancelOutcome::already_completed;
-    if (job.state.status == JobStatus::in_progress) return CancelOutcome::in_progress;
+    if (job.state.status == JobStatus::in_progress) {
+      // §4.5: the runner is signalled; this emulator's runner finishes anyway (the request
+      // completes and would be billed), the case a client must not report as "cancelled".
+      if (!job.cancel_requested) {
+        job.cancel_requested = true;
+        job.state.logs.push_back(
+            {iso_timestamp_now(), "Cancellation requested while running; the runner finishes"});
+      }
+      return CancelOutcome::requested_while_running;
+    }
     std::erase(queued_, id);
     job.state.status = JobStatus::completed;
-    job.state.result = JobResult{400, json::object{{"detail", "Request was cancelled"}},
-                                 "Request was cancelled", "request_cancelled", false};
+    // §11: a request cancelled while queued reads COMPLETED + client_cancelled; its result
+    // is a 499 (real fal's body is unverified; the emulator's choice).
+    job.state.result = JobResult{
+        499, json::object{{"detail", "Request cancelled"}, {"error_type", "client_cancelled"}},
+        "Request cancelled", "client_cancelled", false};
     job.state.logs.push_back({iso_timestamp_now(), "Request was cancelled while queued"});
     finished = job.state;
     webhook = job.request.webhook_url;
   }
   changed_.notify_all();
   if (on_complete_) on_complete_(*finished, webhook);
-  return CancelOutcome::requested;
+  return CancelOutcome::cancelled_in_queue;
+}
+
+std::size_t JobQueue::queued_count(const std::string& app) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(
+      std::count_if(queued_.begin(), queued_.end(),
+                    [&](const auto& id) { return jobs_.at(id).request.app == app; }));
 }
 
 void JobQueue::work() {
@@ -262,7 +284,8 @@ JobResult JobQueue::run_app(const std::string& id, const JobRequest& request) {
                        "The audio could not be decoded or has no audio stream.",
                        "audio_load_error");
   }
-  add_log(id, "Rendering with model " + request.input.model);
+  add_log(id, request.input.model.empty() ? std::string("Rendering (sync-3)")
+                                          : "Rendering with model " + request.input.model);
   const auto begin = std::chrono::steady_clock::now();
   try {
     render_lipsync_output(video->path, audio->path, request.input.sync_mode, output, scratch);

@@ -35,7 +35,7 @@ struct JobRequest {
   std::string endpoint;  // as submitted, e.g. "fal-ai/sync-lipsync/v2"
   LipsyncInput input;
   std::string webhook_url;                  // empty: none
-  std::optional<double> start_timeout_s;    // x-fal-request-timeout
+  std::optional<double> start_timeout_s;    // x-fal-request-timeout / -start-timeout
   std::optional<JobResult> forced_failure;  // the app_failure fault
   bool drop_output = false;                 // the result_file_404 fault
 };
@@ -48,6 +48,7 @@ struct JobLogLine {
 struct JobSnapshot {
   std::string id;
   std::string app;
+  std::string endpoint;  // as submitted, e.g. "fal-ai/sync-lipsync/v2"
   JobStatus status = JobStatus::in_queue;
   int queue_position = 0;
   std::vector<JobLogLine> logs;
@@ -55,7 +56,13 @@ struct JobSnapshot {
   double inference_time_s = 0;
 };
 
-enum class CancelOutcome { requested, already_completed, in_progress, unknown };
+// fal-protocol.md §4.5; both of the first two answer 202 CANCELLATION_REQUESTED.
+enum class CancelOutcome {
+  cancelled_in_queue,
+  requested_while_running,
+  already_completed,
+  unknown
+};
 
 struct JobTiming {
   int queue_delay_ms = 0;  // least time a request stays IN_QUEUE
@@ -78,6 +85,8 @@ class JobQueue {
   std::string submit(JobRequest request);
   std::optional<JobSnapshot> find(const std::string& id) const;
   CancelOutcome cancel(const std::string& id);
+  // Requests of `app` still IN_QUEUE (for fal_max_queue_length).
+  std::size_t queued_count(const std::string& app) const;
 
  private:
   struct Job {
@@ -86,6 +95,7 @@ class JobQueue {
     std::chrono::steady_clock::time_point created;
     std::chrono::steady_clock::time_point started;
     bool claimed = false;
+    bool cancel_requested = false;  // cancelled while IN_PROGRESS
   };
   void work();
   void process(const std::string& id);

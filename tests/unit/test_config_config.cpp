@@ -28,7 +28,8 @@ TEST(Config, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.paths.inbox, "/srv/lipsync/inbox");
   EXPECT_EQ(c.fal.queue_url, "https://queue.fal.run");
   EXPECT_EQ(c.fal.endpoint, "fal-ai/sync-lipsync");
-  EXPECT_EQ(c.fal.model, "lipsync-1.9.0-beta");
+  EXPECT_EQ(c.fal.model, "");  // the endpoint's default
+  EXPECT_EQ(model_choice(c).model, "lipsync-1.9.0-beta");
   EXPECT_DOUBLE_EQ(c.policy.price_per_minute_usd, 0.70);
   EXPECT_EQ(c.policy.audio_longer, SyncMode::bounce);
   EXPECT_TRUE(c.fal.credentials.empty());
@@ -109,6 +110,65 @@ TEST(Config, KeyComesFromTheEnvironmentAndEndpointCanBeOverridden) {
   EXPECT_EQ(c.fal.endpoint, "fal-ai/sync-lipsync/v2");
   const Config split = parse_config("", "/b", {{"FAL_KEY_ID", "id"}, {"FAL_KEY_SECRET", "secret"}});
   EXPECT_EQ(split.fal.credentials, "id:secret");
+}
+
+TEST(Config, NoModelOnV2MeansLipsync2AtThreeDollars) {
+  const Config c =
+      parse_config("", "/b", {{"FAL_VIDEO_TO_VIDEO_LIPSYNC", "fal-ai/sync-lipsync/v2"}});
+  EXPECT_EQ(model_choice(c).model, "lipsync-2");
+  EXPECT_DOUBLE_EQ(c.policy.price_per_minute_usd, 3.00);
+  EXPECT_DOUBLE_EQ(model_choice(c, "lipsync-2-pro").usd_per_minute, 5.00);
+  const Config v3 = parse_config("[fal]\nendpoint = \"fal-ai/sync-lipsync/v3\"\n", "/b", {});
+  EXPECT_EQ(model_choice(v3).model, "");
+  EXPECT_DOUBLE_EQ(v3.policy.price_per_minute_usd, 8.00);
+}
+
+TEST(Config, AModelNotOfTheEndpointIsRefusedWithItsLineAndTheAllowedValues) {
+  const std::string toml = "[paths]\ninbox = \"in\"\n[fal]\nmodel = \"lipsync-1.9.0-beta\"\n";
+  try {
+    parse_config(toml, "/b", {{"FAL_VIDEO_TO_VIDEO_LIPSYNC", "fal-ai/sync-lipsync/v2"}});
+    ADD_FAILURE() << "a v1 model was accepted for v2";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(e.reason_code(), "bad_config");
+    EXPECT_NE(message.find("line 4"), std::string::npos) << message;
+    EXPECT_NE(message.find("lipsync-2, lipsync-2-pro"), std::string::npos) << message;
+    EXPECT_NE(message.find("FAL_VIDEO_TO_VIDEO_LIPSYNC"), std::string::npos) << message;
+  }
+  const auto v3 =
+      bad_config_message("[fal]\nendpoint = \"fal-ai/sync-lipsync/v3\"\nmodel = \"lipsync-2\"\n");
+  EXPECT_NE(v3.find("line 3"), std::string::npos) << v3;
+  EXPECT_NE(v3.find("no model field"), std::string::npos) << v3;
+  EXPECT_NE(bad_config_message("[fal]\nendpoint = \"fal-ai/lipsync-x\"\n").find("line 2"),
+            std::string::npos);
+}
+
+TEST(Config, PricesTableOverridesTheCatalog) {
+  const Config c = parse_config(R"(
+[fal]
+endpoint = "fal-ai/sync-lipsync/v2"
+model = "lipsync-2-pro"
+[prices]
+"fal-ai/sync-lipsync" = 0.75
+"fal-ai/sync-lipsync/v2" = { lipsync-2 = 3.25, lipsync-2-pro = 5.5 }
+"fal-ai/sync-lipsync/v3" = 9
+)",
+                                "/b", {});
+  EXPECT_DOUBLE_EQ(c.policy.price_per_minute_usd, 5.5);
+  EXPECT_DOUBLE_EQ(model_choice(c, "lipsync-2").usd_per_minute, 3.25);
+  Config other = c;
+  other.fal.model.clear();
+  choose_model(other, "fal-ai/sync-lipsync/v3", "");
+  EXPECT_DOUBLE_EQ(other.policy.price_per_minute_usd, 9.0);
+  EXPECT_NE(bad_config_message("[prices]\n\"fal-ai/sync-lipsync/v9\" = 1").find("v9"),
+            std::string::npos);
+  EXPECT_NE(bad_config_message("[prices]\n\"fal-ai/sync-lipsync/v2\" = { lipsync-3 = 1 }")
+                .find("lipsync-3"),
+            std::string::npos);
+  EXPECT_NE(bad_config_message("[prices]\n\"fal-ai/sync-lipsync\" = \"cheap\"").find("price"),
+            std::string::npos);
+  EXPECT_NE(bad_config_message("[policy]\nprice_per_minute_usd = 0.7").find("[prices]"),
+            std::string::npos);
 }
 
 TEST(Config, KeyFileAndSystemdCredential) {

@@ -16,11 +16,5 @@ TEST(SyncMode, WireNamesRoundTrip) {
   EXPECT_FALSE(parse_sync_mode("").has_value());
 }
 
-TEST(SyncMode, KnownModels) {
-  EXPECT_TRUE(is_known_model("lipsync-1.9.0-beta"));
-  EXPECT_TRUE(is_known_model("lipsync-1.7.1"));
-  EXPECT_FALSE(is_known_model("lipsync-2.0"));
-}
-
 }  // namespace
 }  // namespace lipsyncd

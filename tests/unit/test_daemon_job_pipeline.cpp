@@ -118,8 +118,11 @@ class FakeFal : public FalService {
     write_file_atomically(destination, kFakeMp4);
     co_return;
   }
-  boost::asio::awaitable<void> cancel(std::string) override { co_return; }
-  std::string endpoint() const override { return "fal-ai/sync-lipsync"; }
+  boost::asio::awaitable<fal::CancelOutcome> cancel(std::string) override {
+    co_return fal::CancelOutcome::cancelled_before_run;
+  }
+  std::string endpoint() const override { return endpoint_id; }
+  std::string endpoint_id = "fal-ai/sync-lipsync";
 
   fal::LipsyncInput last_input;
 };
@@ -218,6 +221,45 @@ TEST_F(JobPipelineTest, DeliversAPairWithSidecarAndArchivesTheInputs) {
   EXPECT_TRUE(std::filesystem::exists(dir / "done/clip.wav"));
   EXPECT_FALSE(std::filesystem::exists(store->get(id).spool_dir));
   EXPECT_TRUE(saw(observe::EventName::delivered));
+}
+
+TEST_F(JobPipelineTest, V2WithoutAModelSendsLipsync2AndEstimatesAtThreeDollarsAMinute) {
+  fal.endpoint_id = "fal-ai/sync-lipsync/v2";
+  const auto id = drop_pair("clip");
+  run(id);
+  ASSERT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.last_input.model, "lipsync-2");
+  const auto sidecar = boost::json::parse(read_text(dir / "outbox/clip.lipsync.json")).as_object();
+  EXPECT_FALSE(sidecar.contains("billed_cost_usd"));
+  EXPECT_EQ(sidecar.at("model").as_string(), "lipsync-2");
+  EXPECT_DOUBLE_EQ(sidecar.at("usd_per_minute").as_double(), 3.00);
+  const double minutes = sidecar.at("estimate_minutes").as_double();
+  EXPECT_GT(minutes, 0);
+  EXPECT_DOUBLE_EQ(sidecar.at("estimated_cost_usd").as_double(), minutes * 3.00);
+}
+
+TEST_F(JobPipelineTest, AJobModelNotOfTheEndpointGoesToErrorBeforeAnyWorkOrUpload) {
+  const auto video = dir / "inbox" / "clip.mp4";
+  const auto audio = dir / "inbox" / "clip.wav";
+  std::ofstream(video, std::ios::binary) << "video";
+  std::ofstream(audio, std::ios::binary) << "audio";
+  JobRequest request;
+  request.name = "clip";
+  request.video = video;
+  request.audio = audio;
+  request.model = "lipsync-2";  // a v2 model in a manifest, while the endpoint is v1
+  request.source = JobSource::same_stem;
+  const auto id = store->claim(request).job.id;
+  run(id);
+  EXPECT_EQ(state(id), JobState::failed);
+  EXPECT_EQ(store->get(id).error->reason_code, "unknown_model");
+  EXPECT_EQ(media.prepares, 0);
+  EXPECT_EQ(fal.uploads, 0);
+  EXPECT_EQ(fal.submits, 0);
+  const auto report = boost::json::parse(read_text(dir / "error/clip.error.json")).as_object();
+  EXPECT_EQ(report.at("reason_code").as_string(), "unknown_model");
+  EXPECT_NE(std::string(report.at("message").as_string()).find("lipsync-1.9.0-beta"),
+            std::string::npos);
 }
 
 TEST_F(JobPipelineTest, TransientUploadFailureDefersWithBackoffThenSucceeds) {
@@ -320,7 +362,7 @@ TEST_F(JobPipelineTest, DuplicateContentReusesTheEarlierResultWithoutPaying) {
   const auto sidecar =
       boost::json::parse(read_text(dir / "outbox/clip.lipsync-2.json")).as_object();
   EXPECT_EQ(sidecar.at("duplicate_of").as_string(), first);
-  EXPECT_EQ(sidecar.at("billed_cost_usd").as_double(), 0.0);
+  EXPECT_EQ(sidecar.at("estimated_cost_usd").as_double(), 0.0);
   EXPECT_TRUE(saw(observe::EventName::duplicate));
 }
 

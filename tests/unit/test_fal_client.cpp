@@ -297,18 +297,122 @@ TEST(FalClient, StatusResultAndCancelDropTheSubPath) {
   const LipsyncOutput output = run(io, client.result("r-9"));
   EXPECT_EQ(output.video_url, "https://cdn/out.mp4");
   EXPECT_EQ(output.file_size, 1234u);
-  run(io, client.cancel("r-9"));
+  // 202 while the status says IN_PROGRESS: requested, and it may still be billed.
+  EXPECT_EQ(run(io, client.cancel("r-9")), CancelOutcome::requested_while_running);
 
   const auto requests = server.requests();
-  ASSERT_EQ(requests.size(), 3u);
+  ASSERT_EQ(requests.size(), 4u);
   EXPECT_EQ(requests[0].method, "GET");
   EXPECT_EQ(requests[0].target, "/fal-ai/sync-lipsync/requests/r-9/status?logs=1");
   EXPECT_EQ(requests[1].target, "/fal-ai/sync-lipsync/requests/r-9");
   EXPECT_EQ(requests[2].method, "PUT");
   EXPECT_EQ(requests[2].target, "/fal-ai/sync-lipsync/requests/r-9/cancel");
+  EXPECT_EQ(requests[3].target, "/fal-ai/sync-lipsync/requests/r-9/status?logs=0");
   for (const auto& r : requests) EXPECT_EQ(r.header("authorization"), std::string("Key ") + kKey);
-  // Keep-alive: one connection for all three.
+  // Keep-alive: one connection for all of them.
   EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(FalClient, UsesTheUrlsTheSubmitReturnedWhenTheyAreOnTheQueueHost) {
+  std::string base;
+  ScriptedServer server([&](const Recorded& r) {
+    if (r.method == "POST" && r.target == "/fal-ai/sync-lipsync/v2") {
+      return json_reply(200, R"({"request_id":"r-1","status":"IN_QUEUE","queue_position":0,)"
+                             R"("status_url":")" +
+                                 base +
+                                 R"(/q/requests/r-1/status",)"
+                                 R"("response_url":")" +
+                                 base +
+                                 R"(/q/requests/r-1/response",)"
+                                 R"("cancel_url":")" +
+                                 base + R"(/q/requests/r-1/cancel"})");
+    }
+    if (r.method == "POST") {  // another request whose URLs point elsewhere: not followed
+      return json_reply(200, R"({"request_id":"r-2","status":"IN_QUEUE",)"
+                             R"("status_url":"https://elsewhere.example/r-2/status",)"
+                             R"("response_url":"https://elsewhere.example/r-2",)"
+                             R"("cancel_url":"https://elsewhere.example/r-2/cancel"})");
+    }
+    if (r.target.find("/status") != std::string::npos) {
+      return json_reply(200, R"({"status":"COMPLETED","logs":null})");
+    }
+    if (r.method == "PUT") return json_reply(400, R"({"status":"ALREADY_COMPLETED"})");
+    return json_reply(200, R"({"video":{"url":"https://cdn/out.mp4"}})");
+  });
+  base = server.url();
+  asio::io_context io;
+  auto config = config_for(server.url());
+  config.endpoint = "fal-ai/sync-lipsync/v2";
+  Client client(io.get_executor(), config, fast_options());
+  run(io, client.submit(sample_input()));
+  run(io, client.status("r-1", true));
+  run(io, client.result("r-1"));
+  EXPECT_EQ(run(io, client.cancel("r-1")), CancelOutcome::already_completed);
+  config.endpoint = "fal-ai/sync-lipsync";
+  Client other(io.get_executor(), config, fast_options());
+  run(io, other.submit(sample_input()));
+  run(io, other.status("r-2", false));
+
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 6u);
+  EXPECT_EQ(requests[1].target, "/q/requests/r-1/status?logs=1");
+  EXPECT_EQ(requests[2].target, "/q/requests/r-1/response");
+  EXPECT_EQ(requests[3].target, "/q/requests/r-1/cancel");
+  // The key is never sent to a host other than the configured one: fall back to fal's form.
+  EXPECT_EQ(requests[5].target, "/fal-ai/sync-lipsync/requests/r-2/status?logs=0");
+}
+
+TEST(FalClient, CancelSaysWhichOfFalsCasesHappened) {
+  ScriptedServer server([](const Recorded& r) {
+    if (r.target.find("/queued/") != std::string::npos ||
+        r.target.find("r-q") != std::string::npos) {
+      if (r.method == "PUT") return json_reply(202, R"({"status":"CANCELLATION_REQUESTED"})");
+      return json_reply(200, R"({"status":"COMPLETED","logs":null,"error":"Request cancelled",)"
+                             R"("error_type":"client_cancelled"})");
+    }
+    if (r.target.find("r-done") != std::string::npos) {
+      return json_reply(400, R"({"status":"ALREADY_COMPLETED"})");
+    }
+    return json_reply(404, R"({"status":"NOT_FOUND"})");
+  });
+  asio::io_context io;
+  Client client(io.get_executor(), config_for(server.url()), fast_options());
+  EXPECT_EQ(run(io, client.cancel("r-q")), CancelOutcome::cancelled_before_run);
+  EXPECT_EQ(run(io, client.cancel("r-done")), CancelOutcome::already_completed);
+  EXPECT_EQ(run(io, client.cancel("r-unknown")), CancelOutcome::not_found);
+  EXPECT_EQ(describe(CancelOutcome::cancelled_before_run),
+            "cancelled before it ran (nothing billed)");
+  EXPECT_NE(describe(CancelOutcome::requested_while_running).find("may still"),
+            std::string_view::npos);
+}
+
+// fal-protocol.md §6.4 for the answers fal's queue and ingress give.
+TEST(FalClient, ClassifiesFalsAnswersAsTheProtocolSays) {
+  struct Case {
+    Reply reply;
+    FalErrorKind kind;
+    std::size_t requests;  // 1: final, not retried; 4: the status policy's retries ran out
+  };
+  const std::vector<Case> cases = {
+      {Reply{429, R"({"detail":"limit"})", {{"X-Fal-Needs-Retry", "1"}}},
+       FalErrorKind::http_transient, 6},
+      {Reply{502, "<html><center>nginx</center></html>", {}, Reply::Action::respond, "text/html"},
+       FalErrorKind::http_transient, 6},
+      {Reply{403, R"({"detail":"not allowed"})"}, FalErrorKind::forbidden, 1},
+      {Reply{504, R"({"detail":"Request timed out"})", {{"x-fal-request-timeout-type", "user"}}},
+       FalErrorKind::http_final, 1},
+  };
+  for (const auto& c : cases) {
+    ScriptedServer server([&](const Recorded&) { return c.reply; });
+    asio::io_context io;
+    Client client(io.get_executor(), config_for(server.url()), fast_options());
+    const FalError error = expect_fal_error([&] { run(io, client.status("r", false)); });
+    EXPECT_EQ(error.kind(), c.kind) << c.reply.status << ": " << error.what();
+    EXPECT_EQ(server.requests().size(), c.requests) << c.reply.status;
+    if (c.reply.status == 403) {
+      EXPECT_EQ(error.reason_code(), "fal_forbidden");
+    }
+  }
 }
 
 TEST(FalClient, SubmitRetriesServiceUnavailableThenSucceeds) {

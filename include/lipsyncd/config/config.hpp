@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/sync_mode.hpp"
 
 namespace lipsyncd {
@@ -27,7 +28,7 @@ struct FalConfig {
   std::string queue_url = "https://queue.fal.run";
   std::string rest_url = "https://rest.fal.ai";
   std::string endpoint = "fal-ai/sync-lipsync";  // FAL_VIDEO_TO_VIDEO_LIPSYNC overrides
-  std::string model = "lipsync-1.9.0-beta";
+  std::string model;               // empty: the endpoint's default (endpoint_catalog.hpp)
   std::filesystem::path ca_file;   // extra CA bundle, on top of the system store
   std::filesystem::path key_file;  // e.g. a systemd credential; FAL_KEY wins when set
   double connect_timeout_s = 10;
@@ -72,6 +73,8 @@ struct PolicyConfig {
   SyncMode audio_longer = SyncMode::bounce;       // bounce or loop
   SyncMode video_longer = SyncMode::cut_off;      // cut_off or silence
   std::optional<SyncMode> forced;                 // a fixed mode for every job
+  // Not a file key: the rate of the configured endpoint + model, from the catalog or
+  // [prices], filled in when the configuration is loaded (media's cost estimate uses it).
   double price_per_minute_usd = 0.70;
 };
 
@@ -123,6 +126,7 @@ struct Config {
   DaemonConfig daemon;
   LogConfig log;
   MetricsConfig metrics;
+  PriceOverrides prices;  // [prices]: per-minute rates replacing the catalog's
 
   // What the file set: "section" for every table and "section.key" for every key in it.
   // Empty for the built-in defaults. check_reload() compares the running and the new one.
@@ -150,5 +154,11 @@ Config default_config(const Environment& env);
 //   - omits a budget cap the running configuration has ([budget] daily_usd / monthly_usd > 0):
 //     a cap is only removed by writing 0.
 void check_reload(const Config& running, const Config& fresh);
+// The endpoint, model and rate of a job asking for `job_model` (empty: [fal] model, else the
+// endpoint's default). Throws lipsyncd::Error "unknown_model" / "unknown_endpoint".
+ModelChoice model_choice(const Config& config, std::string_view job_model = {});
+// Points the configuration at another endpoint and/or model (command-line flags; empty
+// arguments keep the current value) and re-prices it. Throws like model_choice.
+void choose_model(Config& config, std::string_view endpoint, std::string_view model);
 
 }  // namespace lipsyncd

@@ -16,9 +16,4 @@ std::string_view to_string(SyncMode mode) noexcept;
 // The wire name ("cut_off", "loop", ...) or nothing when the name is unknown.
 std::optional<SyncMode> parse_sync_mode(std::string_view name) noexcept;
 
-// The models fal-ai/sync-lipsync accepts in its `model` field; the first is fal's default.
-inline constexpr std::array<std::string_view, 3> kKnownModels = {
-    "lipsync-1.9.0-beta", "lipsync-1.8.0", "lipsync-1.7.1"};
-bool is_known_model(std::string_view model) noexcept;
-
 }  // namespace lipsyncd

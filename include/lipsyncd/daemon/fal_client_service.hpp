@@ -27,7 +27,7 @@ class FalClientService : public FalService {
       std::string request_id, std::function<void(const fal::Progress&)> on_progress) override;
   boost::asio::awaitable<void> download(std::string url, std::filesystem::path destination,
                                         std::optional<std::uint64_t> size_bytes) override;
-  boost::asio::awaitable<void> cancel(std::string request_id) override;
+  boost::asio::awaitable<fal::CancelOutcome> cancel(std::string request_id) override;
   std::string endpoint() const override;
 
  private:

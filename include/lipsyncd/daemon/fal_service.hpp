@@ -32,7 +32,8 @@ class FalService {
       std::string request_id, std::function<void(const fal::Progress&)> on_progress) = 0;
   virtual boost::asio::awaitable<void> download(std::string url, std::filesystem::path destination,
                                                 std::optional<std::uint64_t> size_bytes) = 0;
-  virtual boost::asio::awaitable<void> cancel(std::string request_id) = 0;
+  // What the cancel achieved at fal (fal-protocol.md §4.5).
+  virtual boost::asio::awaitable<fal::CancelOutcome> cancel(std::string request_id) = 0;
   virtual std::string endpoint() const = 0;
 };
 

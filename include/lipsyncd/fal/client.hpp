@@ -61,8 +61,13 @@ class Client {
   awaitable<std::string> upload(std::filesystem::path file, std::string content_type = {});
 
   // POSTs the input to the configured endpoint's queue. Retried only when fal certainly did
-  // not receive it (connection not established, or a retryable HTTP status).
+  // not receive it (connection not established, or a retryable HTTP status). The status,
+  // response and cancel URLs fal returns are remembered and used for that request (fal's
+  // docs say to), when they point at the configured queue host; otherwise, and for requests
+  // this client did not submit, the URLs are built as the official client builds them.
   awaitable<Submission> submit(LipsyncInput input);
+  // Uses these URLs for submission.request_id from now on (e.g. persisted from an earlier run).
+  void remember_urls(const Submission& submission);
 
   awaitable<QueueStatus> status(std::string request_id, bool with_logs = true);
 
@@ -70,9 +75,9 @@ class Client {
   // request failed inside fal.
   awaitable<LipsyncOutput> result(std::string request_id);
 
-  // Asks fal to cancel a queued request. Throws FalError (http_final, status 400) when it is
-  // too late (already running or completed).
-  awaitable<void> cancel(std::string request_id);
+  // Asks fal to cancel the request and says what that achieved (see CancelOutcome). Throws
+  // FalError for anything else (network, auth, ...).
+  awaitable<CancelOutcome> cancel(std::string request_id);
 
   // Streams `url` into a temporary file beside `destination` (following up to 5 https
   // redirects), checks the size against expected_size when given, and renames it into place

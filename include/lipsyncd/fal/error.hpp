@@ -19,7 +19,8 @@ enum class FalErrorKind {
   http_final,        // 400/403/404/... from fal: permanent
   ambiguous_submit,  // the submit may or may not have created a (paid) request: never resend
   app_failure,       // the request ran at fal and the model failed: permanent
-  auth,              // 401 (or 403 on the API): the key is wrong
+  auth,              // 401: the key is wrong
+  forbidden,         // 403: the key lacks permission for the operation (or the account is locked)
   config,            // a URL or option lipsyncd refuses to use (e.g. plain HTTP to a remote host)
 };
 

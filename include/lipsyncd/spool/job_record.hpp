@@ -43,9 +43,10 @@ struct JobPlan {
   double video_s = 0;
   double audio_s = 0;
   double output_s = 0;
-  double estimated_usd = 0;
+  double estimated_usd = 0;  // output_s / 60 x usd_per_minute
   std::filesystem::path normalized_video;  // inside the spool folder; empty when passed through
   std::filesystem::path normalized_audio;
+  double usd_per_minute = 0;  // the endpoint + model's rate; 0 in records older than it
 };
 
 // fal storage URLs of the prepared inputs (set by mark_uploaded), needed to submit after a
