@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "daemon_test.hpp"
+#include "loopback_http.hpp"
 
 namespace lipsyncd::test {
 namespace {
@@ -105,22 +106,6 @@ TEST_F(DeliveryE2E, AManifestOutputThatIsNotAVideoNameIsRefusedBeforeAnythingIsP
   EXPECT_TRUE(names_in(outbox()).empty());
   EXPECT_TRUE(daemon->running());
   stop_daemon();
-}
-
-// A port nobody listens on right now, for the metrics endpoint.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 // How a folder is made unwritable for root, who ignores permission bits.

@@ -83,7 +83,7 @@ TEST_F(DuplicatesE2E, CopiesDroppedTogetherWithParallelPrepareArePaidOnce) {
     const auto sidecar = read_json(outbox() / (stem + ".lipsync.json"));
     if (sidecar.contains("duplicate_of")) {
       ++duplicates;
-      EXPECT_EQ(sidecar.at("billed_cost_usd").as_double(), 0.0);
+      EXPECT_EQ(sidecar.at("estimated_cost_usd").as_double(), 0.0);
     }
     EXPECT_EQ(read_text(outbox() / (stem + ".lipsync.mp4")),
               read_text(outbox() / "alpha.lipsync.mp4"));

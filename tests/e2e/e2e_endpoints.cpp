@@ -16,6 +16,7 @@
 #include <string>
 
 #include "daemon_test.hpp"
+#include "loopback_http.hpp"
 
 namespace lipsyncd::test {
 namespace {
@@ -23,19 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kV2 = "fal-ai/sync-lipsync/v2";
-
-// A loopback port nobody listens on right now (for the metrics endpoint).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 class EndpointsE2E : public DaemonTest {
  protected:
