@@ -36,6 +36,12 @@ struct ManifestCase {
   std::string has_face;  // the manifest's truth: "true", "false", "partial", "multiple", "tiny"
 };
 
+// gtest prints a parameter it cannot print as a byte dump in every ctest line: say what it is.
+void PrintTo(const ManifestCase& c, std::ostream* out) {
+  *out << c.file << " as " << c.role << " -> " << c.verdict
+       << (c.reason_code.empty() ? "" : " (" + c.reason_code + ")");
+}
+
 std::string text_or_empty(const json::object& entry, const char* key) {
   const json::value* value = entry.if_contains(key);
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : std::string();
