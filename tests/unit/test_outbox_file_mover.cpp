@@ -58,17 +58,30 @@ TEST(OutboxFileMover, UnusedPathSkipsTakenNames) {
   EXPECT_EQ(unused_path(dir.path(), "b.json"), dir / "b.json");
 }
 
-TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
-  // /dev/shm is a tmpfs on Linux, normally another filesystem than /tmp's.
+// A fresh folder under /dev/shm (a tmpfs on Linux), checked to be on another filesystem than
+// `dir`, so a move from `dir` into it must copy. Empty when /dev/shm cannot serve; the ADD_FAILURE
+// says why.
+std::filesystem::path folder_on_another_filesystem(const TempDir& dir, const std::string& name) {
   const std::filesystem::path shm = "/dev/shm";
   struct stat a {};
   struct stat b {};
-  TempDir dir;
-  ASSERT_EQ(::stat(shm.c_str(), &a), 0) << "this test needs /dev/shm";
-  ASSERT_EQ(::stat(dir.path().c_str(), &b), 0);
-  ASSERT_NE(a.st_dev, b.st_dev) << "/dev/shm and the temp folder share a filesystem here";
-  const auto target = shm / ("lipsyncd-mover-" + std::to_string(::getpid()));
+  if (::stat(shm.c_str(), &a) != 0 || ::stat(dir.path().c_str(), &b) != 0) {
+    ADD_FAILURE() << "this test needs /dev/shm";
+    return {};
+  }
+  if (a.st_dev == b.st_dev) {
+    ADD_FAILURE() << "/dev/shm and the temp folder share a filesystem here";
+    return {};
+  }
+  const auto target = shm / (name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(target);
+  return target;
+}
+
+TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
+  TempDir dir;
+  const auto target = folder_on_another_filesystem(dir, "lipsyncd-mover");
+  ASSERT_FALSE(target.empty());
   write(dir / "in.bin", std::string(300000, 'x'));
   const auto moved = move_into(dir / "in.bin", target, "in.bin");
   EXPECT_TRUE(moved.crossed_filesystems);
@@ -83,15 +96,9 @@ TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
 
 TEST(OutboxFileMover, AFifoIsMovedAcrossFilesystemsAsAFifoWithoutBeingOpened) {
   // A rejected FIFO from the inbox: opening it to copy would wait for a writer forever.
-  const std::filesystem::path shm = "/dev/shm";
-  struct stat a {};
-  struct stat b {};
   TempDir dir;
-  ASSERT_EQ(::stat(shm.c_str(), &a), 0) << "this test needs /dev/shm";
-  ASSERT_EQ(::stat(dir.path().c_str(), &b), 0);
-  ASSERT_NE(a.st_dev, b.st_dev) << "/dev/shm and the temp folder share a filesystem here";
-  const auto target = shm / ("lipsyncd-fifo-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(target);
+  const auto target = folder_on_another_filesystem(dir, "lipsyncd-fifo");
+  ASSERT_FALSE(target.empty());
   ASSERT_EQ(::mkfifo((dir / "pipe.mp4").c_str(), 0640), 0);
   const auto moved = move_into(dir / "pipe.mp4", target, "pipe.mp4");
   EXPECT_TRUE(moved.crossed_filesystems);
