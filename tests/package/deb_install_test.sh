@@ -49,6 +49,8 @@ cleanup() {
   if dpkg-query -W -f='${Status}' lipsyncd 2>/dev/null | grep -q 'installed\|config-files\|half'; then
     dpkg --purge lipsyncd >/dev/null 2>&1 || true
   fi
+  # None of these existed when the test began (checked above).
+  rm -rf /etc/lipsyncd /srv/lipsyncd /var/lib/lipsyncd
   [[ $user_existed == false ]] && getent passwd lipsyncd >/dev/null && userdel lipsyncd 2>/dev/null
   [[ $group_existed == false ]] && getent group lipsyncd >/dev/null && groupdel lipsyncd 2>/dev/null
   rm -rf "$work"
@@ -86,7 +88,6 @@ done < <(grep '^W: ' "$work/lintian.log")
 echo "== contents"
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/contents"
 cat >"$work/expected" <<LIST
-/
 /etc
 /etc/lipsyncd
 /etc/lipsyncd/lipsyncd.toml
@@ -205,15 +206,19 @@ grep -q '^level = "debug"' "$config" || fail "a reinstall replaced the edited $c
 
 # ── remove, purge ───────────────────────────────────────────────────────────────────────────
 leftovers() { comm -13 "$work/before" <(snapshot); }
+# What an operator and the people using the service leave: the key, and a result nobody
+# collected. Removing the package must never delete the second.
+printf 'test-key\n' | install -m 0600 /dev/stdin /etc/lipsyncd/fal_key
+printf 'a result\n' >/srv/lipsyncd/outbox/kept.mp4
 
 echo "== dpkg -r"
 dpkg -r lipsyncd >"$work/remove.log" 2>&1 || { cat "$work/remove.log" >&2; fail "dpkg -r failed"; }
 leftovers | tee "$work/after-remove"
-# What a plain remove keeps, as Debian's debhelper packages do: the configuration (the conffile
-# and systemd's record that the service was enabled, so a reinstall keeps the choice) and the
-# job store with its paid results. Nothing else: no program, unit, snippet, page, or the empty
-# shared folders.
-allowed_after_remove='^(/etc/lipsyncd|/etc/lipsyncd/lipsyncd.toml|/var/lib/lipsyncd(/.*)?|/etc/systemd/system/lipsyncd.service|/etc/systemd/system/multi-user.target.wants(/lipsyncd.service)?|/var/lib/systemd/deb-systemd-helper-(enabled|masked)(/.*lipsyncd.*)?)$'
+# What a plain remove keeps, as Debian's debhelper packages do: the configuration (the conffile,
+# the key, and systemd's record that the service was enabled, so a reinstall keeps the choice),
+# the job store with its paid results, and the shared folder that still holds a file. Nothing
+# else: no program, unit, snippet, page, or empty shared folder.
+allowed_after_remove='^(/etc/lipsyncd|/etc/lipsyncd/lipsyncd.toml|/etc/lipsyncd/fal_key|/srv/lipsyncd|/srv/lipsyncd/outbox|/srv/lipsyncd/outbox/kept.mp4|/var/lib/lipsyncd(/.*)?|/etc/systemd/system/lipsyncd.service|/etc/systemd/system/multi-user.target.wants(/lipsyncd.service)?|/var/lib/systemd/deb-systemd-helper-(enabled|masked)(/.*lipsyncd.*)?)$'
 grep -Ev "$allowed_after_remove" "$work/after-remove" | sed 's/^/  /' >"$work/unexpected"
 [[ -s $work/unexpected ]] && fail "dpkg -r left these behind: $(cat "$work/unexpected")"
 grep -qx /etc/lipsyncd/lipsyncd.toml "$work/after-remove" || fail "dpkg -r removed the conffile"
@@ -223,6 +228,12 @@ check "dpkg -r left /usr/bin/lipsyncd" test ! -e /usr/bin/lipsyncd
 echo "== dpkg --purge"
 dpkg --purge lipsyncd >"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg --purge failed"; }
 leftovers | tee "$work/after-purge"
+# Only the uncollected result and the folders holding it; then nothing once it is gone.
+printf '%s\n' /srv/lipsyncd /srv/lipsyncd/outbox /srv/lipsyncd/outbox/kept.mp4 >"$work/kept"
+check "dpkg --purge left more (or less) than the uncollected result" \
+  diff -u "$work/kept" "$work/after-purge"
+rm -rf /srv/lipsyncd
+leftovers >"$work/after-purge"
 [[ -s $work/after-purge ]] && fail "dpkg --purge left files behind: $(tr '\n' ' ' <"$work/after-purge")"
 dpkg-query -W -f='${Status}' lipsyncd 2>/dev/null | grep -q 'installed\|config-files' &&
   fail "dpkg still knows lipsyncd after the purge"
