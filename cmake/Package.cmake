@@ -52,10 +52,12 @@ delivers it to an outbox, without paying twice or losing a file.
 The package runs it as the systemd service lipsyncd.service under its own
 user, with the shared folders in /srv/lipsyncd and the configuration in
 /etc/lipsyncd/lipsyncd.toml.")
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-# Install into the staging root through DESTDIR with the real prefix, so the unit and the
-# configuration written at install time name /usr/bin and /etc, not the staging folder.
+# Install into the staging root through DESTDIR with the real prefix /usr (whatever prefix
+# the build tree was configured with), so the unit and the configuration written at install
+# time name /usr/bin and /etc, not /usr/local or the staging folder.
 set(CPACK_SET_DESTDIR ON)
+set(CPACK_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${lipsyncd_deb_revision})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
