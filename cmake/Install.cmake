@@ -1,12 +1,14 @@
-# `cmake --install`: the daemon, its systemd unit with the lipsyncd user and shared folders,
-# and the configuration. Include from the top-level CMakeLists.txt after src/main (which
-# installs the lipsyncd binary itself).
+# `cmake --install` (and the Debian package, which CPack builds from the same rules): the
+# daemon, its systemd unit with the lipsyncd user and shared folders, the configuration, the
+# man pages and the bash completion. Include from the top-level CMakeLists.txt after src/main
+# (which installs the lipsyncd binary itself).
 #
-# The unit and the configuration name absolute paths, so they are written for this build's
-# install prefix here: with the default /usr/local the unit runs /usr/local/bin/lipsyncd with
-# /usr/local/etc/lipsyncd/lipsyncd.toml; packagers use -DCMAKE_INSTALL_PREFIX=/usr (config in
-# /etc) and DESTDIR. systemd's own folders come from systemd.pc (absolute on Debian, e.g.
-# /lib/systemd/system) and can be overridden with the cache variables below.
+# The unit and the configuration name absolute paths, so they are written at install time for
+# the prefix of that install (cmake/InstallServiceFiles.cmake): with the default /usr/local the
+# unit runs /usr/local/bin/lipsyncd with /usr/local/etc/lipsyncd/lipsyncd.toml; with
+# `--prefix /usr` (and in the package) /usr/bin/lipsyncd with /etc/lipsyncd/lipsyncd.toml.
+# systemd's own folders come from systemd.pc (absolute on Debian, e.g. /lib/systemd/system)
+# and can be overridden with the cache variables below.
 
 include(GNUInstallDirs)
 
@@ -29,50 +31,37 @@ set(LIPSYNCD_SHARED_DIR "/srv/lipsyncd" CACHE PATH
 set(LIPSYNCD_STATE_DIR "/var/lib/lipsyncd" CACHE PATH
     "The installed service's private state (systemd's StateDirectory=lipsyncd)")
 
-set(lipsyncd_install_staging ${PROJECT_BINARY_DIR}/install-files)
-set(lipsyncd_config_dir ${CMAKE_INSTALL_FULL_SYSCONFDIR}/lipsyncd)
-
-# The unit: same file as systemd/lipsyncd.service, with this prefix's paths.
-file(READ ${PROJECT_SOURCE_DIR}/systemd/lipsyncd.service lipsyncd_unit)
-string(REPLACE "/usr/bin/lipsyncd" "${CMAKE_INSTALL_FULL_BINDIR}/lipsyncd" lipsyncd_unit
-               "${lipsyncd_unit}")
-string(REPLACE "/etc/lipsyncd/" "${lipsyncd_config_dir}/" lipsyncd_unit "${lipsyncd_unit}")
-string(REPLACE "/srv/lipsyncd" "${LIPSYNCD_SHARED_DIR}" lipsyncd_unit "${lipsyncd_unit}")
-file(WRITE ${lipsyncd_install_staging}/lipsyncd.service "${lipsyncd_unit}")
-
-file(READ ${PROJECT_SOURCE_DIR}/systemd/lipsyncd.tmpfiles lipsyncd_tmpfiles)
-string(REPLACE "/srv/lipsyncd" "${LIPSYNCD_SHARED_DIR}" lipsyncd_tmpfiles "${lipsyncd_tmpfiles}")
-file(WRITE ${lipsyncd_install_staging}/lipsyncd.tmpfiles "${lipsyncd_tmpfiles}")
-
-# The configuration: config/lipsyncd.toml with [paths] pointing at the service's folders
-# instead of folders beside the config file (which would be read-only /etc/lipsyncd/...).
-file(READ ${PROJECT_SOURCE_DIR}/config/lipsyncd.toml lipsyncd_config)
-foreach(folder inbox outbox done error)
-  string(REGEX REPLACE "\n${folder} = \"${folder}\"" "\n${folder} = \"${LIPSYNCD_SHARED_DIR}/${folder}\""
-                       lipsyncd_config "${lipsyncd_config}")
-endforeach()
-string(REGEX REPLACE "\nstate = \"state\"" "\nstate = \"${LIPSYNCD_STATE_DIR}\""
-                     lipsyncd_config "${lipsyncd_config}")
-file(WRITE ${lipsyncd_install_staging}/lipsyncd.toml "${lipsyncd_config}")
-
-install(FILES ${lipsyncd_install_staging}/lipsyncd.service
-        DESTINATION ${LIPSYNCD_SYSTEMD_UNIT_DIR})
-install(FILES ${lipsyncd_install_staging}/lipsyncd.tmpfiles
-        DESTINATION ${LIPSYNCD_TMPFILES_DIR} RENAME lipsyncd.conf)
-install(FILES ${PROJECT_SOURCE_DIR}/systemd/lipsyncd.sysusers
-        DESTINATION ${LIPSYNCD_SYSUSERS_DIR} RENAME lipsyncd.conf)
-
-# An edited configuration is never overwritten: the shipped one then lands beside it as
-# lipsyncd.toml.dist for comparison.
-# (file(INSTALL) adds DESTDIR itself; the existence check must add it by hand.)
+# What cmake/InstallServiceFiles.cmake needs at install time (the prefix it reads then).
 install(CODE "
-  set(lipsyncd_config_target \"\$ENV{DESTDIR}${lipsyncd_config_dir}/lipsyncd.toml\")
-  if(EXISTS \"\${lipsyncd_config_target}\")
-    message(STATUS \"Keeping \${lipsyncd_config_target}; new defaults in lipsyncd.toml.dist\")
-    file(INSTALL \"${lipsyncd_install_staging}/lipsyncd.toml\"
-         DESTINATION \"${lipsyncd_config_dir}\" RENAME lipsyncd.toml.dist)
-  else()
-    file(INSTALL \"${lipsyncd_install_staging}/lipsyncd.toml\"
-         DESTINATION \"${lipsyncd_config_dir}\")
-  endif()
+  set(LIPSYNCD_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
+  set(LIPSYNCD_INSTALL_STAGING \"${PROJECT_BINARY_DIR}/install-files\")
+  set(LIPSYNCD_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+  set(LIPSYNCD_SYSCONFDIR \"${CMAKE_INSTALL_SYSCONFDIR}\")
+  set(LIPSYNCD_SYSTEMD_UNIT_DIR \"${LIPSYNCD_SYSTEMD_UNIT_DIR}\")
+  set(LIPSYNCD_SYSUSERS_DIR \"${LIPSYNCD_SYSUSERS_DIR}\")
+  set(LIPSYNCD_TMPFILES_DIR \"${LIPSYNCD_TMPFILES_DIR}\")
+  set(LIPSYNCD_SHARED_DIR \"${LIPSYNCD_SHARED_DIR}\")
+  set(LIPSYNCD_STATE_DIR \"${LIPSYNCD_STATE_DIR}\")
 ")
+install(SCRIPT ${PROJECT_SOURCE_DIR}/cmake/InstallServiceFiles.cmake)
+
+# Man pages, compressed as Debian wants them (gzip -9n: no name or time stamp, so the same
+# page always gives the same bytes).
+set(lipsyncd_man_pages lipsyncd.8 lipsyncd.toml.5)
+set(lipsyncd_man_outputs)
+foreach(page ${lipsyncd_man_pages})
+  set(output ${PROJECT_BINARY_DIR}/man/${page}.gz)
+  add_custom_command(OUTPUT ${output}
+                     COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+                     COMMAND sh -c "gzip -9n < \"$1\" > \"$2\"" sh
+                             ${PROJECT_SOURCE_DIR}/man/${page} ${output}
+                     DEPENDS ${PROJECT_SOURCE_DIR}/man/${page}
+                     COMMENT "Compressing man page ${page}" VERBATIM)
+  list(APPEND lipsyncd_man_outputs ${output})
+  string(REGEX MATCH "[0-9]$" section ${page})
+  install(FILES ${output} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+endforeach()
+add_custom_target(lipsyncd_man_pages ALL DEPENDS ${lipsyncd_man_outputs})
+
+install(FILES ${PROJECT_SOURCE_DIR}/completion/lipsyncd.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME lipsyncd)

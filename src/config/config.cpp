@@ -20,7 +20,10 @@ namespace {
 // Reads the keys of one [section], remembering which it saw so leftovers can be reported.
 class SectionReader {
  public:
-  SectionReader(const toml::table& root, std::string name) : name_(std::move(name)) {
+  // `accepted`, when given, collects "section.key" for every key this reader looks for.
+  SectionReader(const toml::table& root, std::string name,
+                std::set<std::string>* accepted = nullptr)
+      : name_(std::move(name)), accepted_(accepted) {
     if (const toml::node* node = root.get(name_)) {
       table_ = node->as_table();
       if (table_ == nullptr) bad_config("[" + name_ + "] must be a table");
@@ -77,6 +80,7 @@ class SectionReader {
  private:
   const toml::node* find(const std::string& key) {
     seen_.insert(key);
+    if (accepted_ != nullptr) accepted_->insert(name_ + "." + key);
     return table_ == nullptr ? nullptr : table_->get(key);
   }
 
@@ -101,6 +105,7 @@ class SectionReader {
   std::string name_;
   const toml::table* table_ = nullptr;
   std::set<std::string> seen_;
+  std::set<std::string>* accepted_ = nullptr;
 };
 
 double price_value(const toml::node& node, const std::string& where) {
@@ -143,7 +148,8 @@ void read_prices(const toml::table& root, PriceOverrides& prices) {
   }
 }
 
-void read_sections(const toml::table& root, Config& c) {
+void read_sections(const toml::table& root, Config& c,
+                   std::set<std::string>* accepted = nullptr) {
   static const std::set<std::string> kSections = {"paths",  "fal",     "media",  "face",
                                                   "policy", "budget",  "intake", "daemon",
                                                   "log",    "metrics", "prices"};
@@ -153,7 +159,7 @@ void read_sections(const toml::table& root, Config& c) {
     }
   }
 
-  SectionReader paths(root, "paths");
+  SectionReader paths(root, "paths", accepted);
   paths.read("inbox", c.paths.inbox);
   paths.read("outbox", c.paths.outbox);
   paths.read("done", c.paths.done);
@@ -161,7 +167,7 @@ void read_sections(const toml::table& root, Config& c) {
   paths.read("state", c.paths.state);
   paths.reject_unknown_keys();
 
-  SectionReader fal(root, "fal");
+  SectionReader fal(root, "fal", accepted);
   fal.read("queue_url", c.fal.queue_url);
   fal.read("rest_url", c.fal.rest_url);
   fal.read("endpoint", c.fal.endpoint);
@@ -177,7 +183,7 @@ void read_sections(const toml::table& root, Config& c) {
   fal.read("max_in_flight", c.fal.max_in_flight);
   fal.reject_unknown_keys();
 
-  SectionReader media(root, "media");
+  SectionReader media(root, "media", accepted);
   media.read("max_video_duration_s", c.media.max_video_duration_s);
   media.read("min_video_duration_s", c.media.min_video_duration_s);
   media.read("min_audio_duration_s", c.media.min_audio_duration_s);
@@ -188,7 +194,7 @@ void read_sections(const toml::table& root, Config& c) {
   media.read("silence_threshold_dbfs", c.media.silence_threshold_dbfs);
   media.reject_unknown_keys();
 
-  SectionReader face(root, "face");
+  SectionReader face(root, "face", accepted);
   face.read("samples_per_second", c.face.samples_per_second);
   face.read("min_samples", c.face.min_samples);
   face.read("max_samples", c.face.max_samples);
@@ -201,7 +207,7 @@ void read_sections(const toml::table& root, Config& c) {
   face.read("dnn_model", c.face.dnn_model);
   face.reject_unknown_keys();
 
-  SectionReader policy(root, "policy");
+  SectionReader policy(root, "policy", accepted);
   policy.read("tolerance_s", c.policy.tolerance_s);
   policy.read("tolerance_ratio", c.policy.tolerance_ratio);
   policy.read("short_video_s", c.policy.short_video_s);
@@ -216,12 +222,12 @@ void read_sections(const toml::table& root, Config& c) {
   }
   policy.reject_unknown_keys();
 
-  SectionReader budget(root, "budget");
+  SectionReader budget(root, "budget", accepted);
   budget.read("daily_usd", c.budget.daily_usd);
   budget.read("monthly_usd", c.budget.monthly_usd);
   budget.reject_unknown_keys();
 
-  SectionReader intake(root, "intake");
+  SectionReader intake(root, "intake", accepted);
   intake.read("settle_s", c.intake.settle_s);
   intake.read("rescan_interval_s", c.intake.rescan_interval_s);
   intake.read("partner_wait_s", c.intake.partner_wait_s);
@@ -230,7 +236,7 @@ void read_sections(const toml::table& root, Config& c) {
   intake.read("output_pattern", c.intake.output_pattern);
   intake.reject_unknown_keys();
 
-  SectionReader daemon(root, "daemon");
+  SectionReader daemon(root, "daemon", accepted);
   daemon.read("max_parallel_prepare", c.daemon.max_parallel_prepare);
   daemon.read("shutdown_timeout_s", c.daemon.shutdown_timeout_s);
   daemon.read("heartbeat_s", c.daemon.heartbeat_s);
@@ -239,7 +245,7 @@ void read_sections(const toml::table& root, Config& c) {
   daemon.read("max_attempts", c.daemon.max_attempts);
   daemon.reject_unknown_keys();
 
-  SectionReader log(root, "log");
+  SectionReader log(root, "log", accepted);
   log.read("level", c.log.level);
   log.read("sink", c.log.sink);
   log.read("json_file", c.log.json_file);
@@ -247,7 +253,7 @@ void read_sections(const toml::table& root, Config& c) {
   log.read("json_max_files", c.log.json_max_files);
   log.reject_unknown_keys();
 
-  SectionReader metrics(root, "metrics");
+  SectionReader metrics(root, "metrics", accepted);
   metrics.read("listen", c.metrics.listen);
   metrics.reject_unknown_keys();
 
@@ -411,6 +417,13 @@ Config load_config(const std::filesystem::path& file, const Environment& env) {
   text << in.rdbuf();
   const auto base = std::filesystem::absolute(file).parent_path();
   return parse_config(text.str(), base, env);
+}
+
+std::set<std::string> accepted_keys() {
+  Config ignored;
+  std::set<std::string> keys;
+  read_sections(toml::table{}, ignored, &keys);
+  return keys;
 }
 
 Config default_config(const Environment& env) {

@@ -10,10 +10,13 @@
 namespace {
 
 // What only a person can fix ends with EX_CONFIG, which the systemd unit does not restart on:
-// a bad file, or no fal key at all (the daemon never starts without one, emulator or not).
+// a bad file, no fal key at all (the daemon never starts without one, emulator or not), or a
+// job store migrated by a newer lipsyncd (after a downgrade of the package).
 int exit_code_for(const lipsyncd::Error& error) {
   const auto& reason = error.reason_code();
-  if (reason == "bad_config" || reason == "no_fal_key") return lipsyncd::cli::kExitConfig;
+  if (reason == "bad_config" || reason == "no_fal_key" || reason == "store_too_new") {
+    return lipsyncd::cli::kExitConfig;
+  }
   if (reason == "already_running") return lipsyncd::cli::kExitAlreadyRunning;
   return lipsyncd::cli::kExitFailure;
 }

@@ -22,6 +22,8 @@ struct PathsConfig {
   std::filesystem::path done = "done";
   std::filesystem::path error = "error";
   std::filesystem::path state = "state";  // spool folders and the job store
+
+  bool operator==(const PathsConfig&) const = default;
 };
 
 struct FalConfig {
@@ -41,6 +43,8 @@ struct FalConfig {
 
   // Never printed or logged. Filled from FAL_KEY, FAL_KEY_ID:FAL_KEY_SECRET or key_file.
   std::string credentials;
+
+  bool operator==(const FalConfig&) const = default;
 };
 
 struct MediaConfig {
@@ -52,6 +56,8 @@ struct MediaConfig {
   std::string x264_preset = "veryfast";
   int x264_crf = 20;
   double silence_threshold_dbfs = -50;  // peak below this means "silent audio"
+
+  bool operator==(const MediaConfig&) const = default;
 };
 
 struct FaceConfig {
@@ -64,6 +70,8 @@ struct FaceConfig {
   std::string multiple_faces = "warn";  // "warn" or "reject"
   std::filesystem::path cascade_dir = "/usr/share/opencv4/haarcascades";
   std::filesystem::path dnn_model;      // optional cv::FaceDetectorYN model (ONNX)
+
+  bool operator==(const FaceConfig&) const = default;
 };
 
 struct PolicyConfig {
@@ -76,11 +84,15 @@ struct PolicyConfig {
   // Not a file key: the rate of the configured endpoint + model, from the catalog or
   // [prices], filled in when the configuration is loaded (media's cost estimate uses it).
   double price_per_minute_usd = 0.70;
+
+  bool operator==(const PolicyConfig&) const = default;
 };
 
 struct BudgetConfig {
   double daily_usd = 0;    // 0: no cap
   double monthly_usd = 0;  // 0: no cap
+
+  bool operator==(const BudgetConfig&) const = default;
 };
 
 struct IntakeConfig {
@@ -92,6 +104,8 @@ struct IntakeConfig {
   // the copy for a person. Either way it is not paid for twice.
   std::string duplicate_in_flight = "wait";
   std::string output_pattern = "{stem}.lipsync.mp4";
+
+  bool operator==(const IntakeConfig&) const = default;
 };
 
 struct DaemonConfig {
@@ -101,6 +115,8 @@ struct DaemonConfig {
   double retry_base_s = 30;      // deferred jobs: first retry after this, doubling
   double retry_max_s = 3600;
   int max_attempts = 10;
+
+  bool operator==(const DaemonConfig&) const = default;
 };
 
 struct LogConfig {
@@ -109,10 +125,14 @@ struct LogConfig {
   std::filesystem::path json_file;   // JSON lines, rotated by size; empty: off
   std::uint64_t json_max_bytes = 10 * 1024 * 1024;
   int json_max_files = 5;
+
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct MetricsConfig {
   std::string listen;  // "127.0.0.1:9464"; empty: off
+
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 struct Config {
@@ -143,6 +163,9 @@ Config load_config(const std::filesystem::path& file, const Environment& env);
 // The same from TOML text; relative paths resolve against base_dir.
 Config parse_config(std::string_view toml_text, const std::filesystem::path& base_dir,
                     const Environment& env);
+// Every "section.key" the file may set ([prices] entries aside, which name catalog endpoints):
+// what the man page lipsyncd.toml(5) and config/lipsyncd.toml must document (a test checks).
+std::set<std::string> accepted_keys();
 // Defaults plus environment, for commands run without a config file.
 Config default_config(const Environment& env);
 
