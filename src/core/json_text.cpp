@@ -26,7 +26,10 @@ void append_double(std::string& out, double value) {
     return;
   }
   std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
-  out += text == "-0" ? "0" : text;
+  if (text == "-0") text = "0";
+  out += text;
+  // A double stays a double for whoever reads it back (600.0, not 600).
+  if (text.find('.') == std::string_view::npos) out += ".0";
 }
 
 void append(std::string& out, const json::value& value) {
@@ -74,11 +77,7 @@ std::string json_text(const json::value& value) {
 
 json::value json_decimal(double value, int decimals) {
   if (!std::isfinite(value)) return nullptr;
-  const double rounded = round_to(value, decimals);
-  if (rounded == std::trunc(rounded) && std::fabs(rounded) < 1e15) {
-    return static_cast<std::int64_t>(rounded);
-  }
-  return rounded;
+  return round_to(value, decimals);
 }
 
 }  // namespace lipsyncd

@@ -110,6 +110,7 @@ class Daemon::Impl {
   void start_watchdog();
   observe::Heartbeat heartbeat();
   observe::HealthStatus health() const;
+  double oldest_job_age_seconds() const;
   void collect_gauges();
   void publish_status();
   void emit(const observe::JobEvent& event);
@@ -583,10 +584,7 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
     };
     beat.delivered_today = finished_today(JobState::delivered);
     beat.failed_today = finished_today(JobState::failed);
-    if (const auto since = store_->oldest_unfinished_since()) {
-      beat.oldest_job_age_s =
-          std::max(0.0, std::chrono::duration<double>(store_->now() - *since).count());
-    }
+    beat.oldest_job_age_s = oldest_job_age_seconds();
   } catch (const std::exception& e) {
     spdlog::error("cannot read the job store for the status line: {}", e.what());
   }
@@ -598,6 +596,13 @@ observe::HealthStatus Daemon::Impl::health() const {
   if (!inbox.available) return observe::HealthStatus{false, inbox.reason};
   return observe::HealthStatus{watcher_live_ && !shutting_down_,
                                watcher_live_ ? "watcher live" : "watcher not running"};
+}
+
+// Since the oldest unfinished job (held and deferred ones included) was taken; 0 when none.
+double Daemon::Impl::oldest_job_age_seconds() const {
+  const auto since = store_->oldest_unfinished_since();
+  if (!since) return 0;
+  return std::max(0.0, std::chrono::duration<double>(store_->now() - *since).count());
 }
 
 // The gauges that mirror the job store, computed at each scrape: a handful of aggregate
@@ -627,11 +632,8 @@ void Daemon::Impl::collect_gauges() {
       metrics_.delivery_blocked.with({std::string(reason)})
           .set(it == blocked.end() ? 0 : it->second);
     }
-    const auto now = store_->now();
-    const auto oldest = store_->oldest_unfinished_since();
-    metrics_.oldest_job_age_seconds.set(
-        oldest ? std::max(0.0, std::chrono::duration<double>(now - *oldest).count()) : 0.0);
-    const auto spend = store_->ledger().spend(now);
+    metrics_.oldest_job_age_seconds.set(oldest_job_age_seconds());
+    const auto spend = store_->ledger().spend(store_->now());
     const auto budget = config_->budget;
     for (const auto& [period, spent, cap] :
          {std::tuple{"daily", spend.today_usd, budget.daily_usd},

@@ -26,7 +26,7 @@ std::string to_json(const Sidecar& s) {
       {"audio_duration_s", json_decimal(s.audio_duration_s, kSecondsDecimals)},
       {"output_duration_s", json_decimal(s.output_duration_s, kSecondsDecimals)},
       {"estimated_cost_usd", json_decimal(s.estimated_cost_usd, kUsdDecimals)},
-      {"estimate_minutes", json_decimal(s.estimate_minutes, kSecondsDecimals)},
+      {"estimate_minutes", json_decimal(s.estimate_minutes, kMinutesDecimals)},
       {"usd_per_minute", json_decimal(s.usd_per_minute, kUsdDecimals)},
       {"stage_seconds", std::move(stages)},
       {"delivered_at", s.delivered_at},

@@ -59,19 +59,22 @@ TEST(CoreJsonText, DoublesArePlainDecimalsEverywhereInTheDocument) {
   EXPECT_NE(boost::json::serialize(document).find("4.53E0"), std::string::npos);
   const auto text = json_text(document);
   EXPECT_EQ(text, R"({"output_duration_s":4.53,"estimated_cost_usd":0.053,"tiny":0.0000001,)"
-                  R"("whole":600,"negative":-0.25,"list":[0.0015,2,"x"],)"
-                  R"("nested":{"big":150000000000000000000,"nan":null},)"
+                  R"("whole":600.0,"negative":-0.25,"list":[0.0015,2,"x"],)"
+                  R"("nested":{"big":150000000000000000000.0,"nan":null},)"
                   R"("text":"quote \" and 1E5 stay text","flag":true,"nothing":null})");
-  // The text is still JSON, with the same values.
+  // The text is still JSON, with the same values and types: a double reads back as a double.
   const auto back = boost::json::parse(text);
-  EXPECT_DOUBLE_EQ(back.at("output_duration_s").to_number<double>(), 4.53);
-  EXPECT_DOUBLE_EQ(back.at("tiny").to_number<double>(), 1e-7);
+  EXPECT_DOUBLE_EQ(back.at("output_duration_s").as_double(), 4.53);
+  EXPECT_DOUBLE_EQ(back.at("tiny").as_double(), 1e-7);
+  EXPECT_DOUBLE_EQ(back.at("whole").as_double(), 600);
+  EXPECT_EQ(back.at("list").at(1).as_int64(), 2);
 }
 
-TEST(CoreJsonText, JsonDecimalRoundsAndWritesWholeNumbersAsIntegers) {
+TEST(CoreJsonText, JsonDecimalRoundsToTheDecimalsAsked) {
   EXPECT_EQ(json_text(json_decimal(0.07895999999999999, kUsdDecimals)), "0.079");
-  EXPECT_EQ(json_text(json_decimal(4.0, kSecondsDecimals)), "4");
-  EXPECT_TRUE(json_decimal(4.0, kSecondsDecimals).is_int64());
+  EXPECT_EQ(json_text(json_decimal(4.0, kSecondsDecimals)), "4.0");
+  EXPECT_EQ(json_text(json_decimal(-0.00001, kSecondsDecimals)), "0.0");
+  EXPECT_TRUE(json_decimal(4.0, kSecondsDecimals).is_double());
   EXPECT_TRUE(json_decimal(std::numeric_limits<double>::infinity(), 3).is_null());
 }
 

@@ -9,11 +9,12 @@
 namespace lipsyncd {
 
 // Like boost::json::serialize(), but doubles are plain decimals: the shortest digits that read
-// back as the same double (4.53, 0.053, 600). Non-finite doubles become null.
+// back as the same double, always with a decimal point so they read back as doubles (4.53,
+// 0.053, 600.0). Non-finite doubles become null.
 std::string json_text(const boost::json::value& value);
 
 // A JSON number rounded to `decimals` places (null when not finite), e.g.
-// json_decimal(cost, kUsdDecimals). Whole numbers become integers: 600, not 600.0.
+// json_decimal(cost, kUsdDecimals).
 boost::json::value json_decimal(double value, int decimals);
 
 }  // namespace lipsyncd

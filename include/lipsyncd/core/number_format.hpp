@@ -10,6 +10,7 @@ namespace lipsyncd {
 // Decimals kept in machine-readable fields (JSON, logfmt, journald).
 inline constexpr int kUsdDecimals = 4;      // a hundredth of a cent: sums stay exact to the cent
 inline constexpr int kSecondsDecimals = 3;  // a millisecond
+inline constexpr int kMinutesDecimals = 5;  // under a millisecond, in minutes
 
 // `value` rounded to `decimals` places, in plain decimal notation without trailing zeros:
 // 4.53, 0.079, 12, -0.5. Never an exponent; "-0" is written "0". Non-finite values (which no
