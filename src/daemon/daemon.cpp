@@ -104,6 +104,7 @@ class Daemon::Impl {
   void release_duplicate_waits();
   void watch_signals();
   void reload();
+  void reopen_submissions();
   void begin_shutdown(const char* why);
   void drain(std::chrono::steady_clock::time_point deadline);
   void start_heartbeat();
@@ -469,9 +470,31 @@ void Daemon::Impl::reload() {
   } catch (const std::exception& e) {
     spdlog::error("reload refused, keeping the running configuration: {}", e.what());
   }
+  reopen_submissions();
   pump_timer_.cancel();
   pump();  // budget holds are re-checked against the new caps at once
   notifier_.ready(observe::status_line(heartbeat()));
+}
+
+void Daemon::Impl::reopen_submissions() {
+  if (!pipeline_->reopen_submissions()) return;
+  int waiting = 0;
+  try {
+    for (const auto& job : store_->unfinished()) {
+      if (job.state != JobState::deferred || !job.error ||
+          job.error->reason_code != kSubmissionsPausedReason) {
+        continue;
+      }
+      store_->resume(job.id);
+      ++waiting;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("reload: cannot read the job store: {}", e.what());
+  }
+  spdlog::info(
+      "reload: uploads and submits resume ({} waiting jobs go on); if fal still refuses the key "
+      "they pause again",
+      waiting);
 }
 
 void Daemon::Impl::begin_shutdown(const char* why) {
@@ -594,6 +617,11 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
 observe::HealthStatus Daemon::Impl::health() const {
   const auto inbox = watcher_ ? watcher_->availability() : intake::InboxAvailability{};
   if (!inbox.available) return observe::HealthStatus{false, inbox.reason};
+  const auto& paused = pipeline_->submission_gate().closure();
+  if (paused) {
+    return observe::HealthStatus{false, "submissions paused: fal refused the API key (" +
+                                            paused->reason_code + ", job " + paused->job_id + ")"};
+  }
   return observe::HealthStatus{watcher_live_ && !shutting_down_,
                                watcher_live_ ? "watcher live" : "watcher not running"};
 }
@@ -656,6 +684,9 @@ void Daemon::Impl::publish_status() {
   if (shutting_down_) return;
   auto line = observe::status_line(heartbeat());
   if (watcher_ && !watcher_->availability().available) line = "intake paused, inbox gone; " + line;
+  if (pipeline_ && pipeline_->submission_gate().closure()) {
+    line = "submissions paused, fal refused the key; " + line;
+  }
   if (line == last_status_) return;
   last_status_ = line;
   notifier_.status(line);

@@ -184,6 +184,10 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
         if (stopping_) co_return;
         continue;  // the job may have changed while waiting for the slot
       }
+      if ((job->state == JobState::prepared || job->state == JobState::uploaded) &&
+          gate_.closure()) {
+        throw gate_.paused_error();
+      }
       switch (job->state) {
         case JobState::prepared:
           co_await upload(*job);
@@ -397,8 +401,9 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
   // which recovery parks for a person instead of paying twice.
   context_.store.mark_submitting(job.id, context_.fal.endpoint());
   const auto submit_started = std::chrono::steady_clock::now();
-  const auto request_id = co_await context_.fal.submit(input);
-  context_.store.mark_submitted(job.id, request_id);
+  const auto submission = co_await context_.fal.submit(input);
+  const auto& request_id = submission.request_id;
+  context_.store.mark_submitted(job.id, request_id, request_urls_of(submission));
   stage_done(
       "submit",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - submit_started).count());
@@ -437,7 +442,7 @@ awaitable<void> JobPipeline::follow(const JobRecord& job) {
           spdlog::debug("job {} fal log: {}", id, line.message);
         }
       };
-  const auto result = co_await context_.fal.wait_for_result(request_id, on_progress);
+  const auto result = co_await context_.fal.wait_for_result(fal_request_of(job), on_progress);
   spool::JobResult stored;
   stored.url = result.url;
   stored.size_bytes = result.size_bytes.value_or(0);
@@ -566,6 +571,12 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
   }
 }
 
+bool JobPipeline::reopen_submissions() {
+  if (!gate_.closure()) return false;
+  gate_.open();
+  return true;
+}
+
 void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr failure) {
   std::optional<Failure> what;
   bool ambiguous = false;
@@ -613,9 +624,17 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
     }
     // A full disk, or an outbox lipsyncd may not write to, is nobody's fault and no reason to
     // give up a paid result: the job waits for the fix without using up its attempts.
+    if (gate_.close_if_key_refused(id, *what)) {
+      spdlog::error(
+          "fal refused the API key ({}: {}): no job is uploaded or submitted until it is fixed "
+          "and lipsyncd is reloaded (`systemctl reload lipsyncd`) or restarted; requests fal "
+          "already has are still followed",
+          what->reason_code, what->message);
+    }
     const bool disk_full = what->reason_code == kDiskFullReason;
     const bool blocked = what->reason_code == outbox::kDeliveryBlockedReason;
-    const bool waits_for_fix = disk_full || blocked;
+    const bool paused = what->reason_code == kSubmissionsPausedReason;
+    const bool waits_for_fix = disk_full || blocked || paused;
     const int attempts = job->attempts + (waits_for_fix ? 0 : 1);
     if (what->permanence == Permanence::transient &&
         (waits_for_fix || may_retry(attempts, config_->daemon))) {
@@ -635,8 +654,9 @@ void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr fail
         const std::string progress =
             disk_full ? "waiting for free space"
             : blocked ? "the paid result waits in the spool until this is fixed: " + what->hint
+            : paused  ? "waiting: " + what->hint
                       : "attempt " + std::to_string(attempts) + " of " +
-                            std::to_string(config_->daemon.max_attempts);
+                           std::to_string(config_->daemon.max_attempts);
         event.message = what->message + " (" + progress + ")";
         if (blocked) event.severity = observe::Severity::error;  // loud until a person acts
         emit(event);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "lipsyncd/daemon/fal_service.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/fal/client.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
@@ -25,9 +26,11 @@ struct CancelOptions {
 };
 
 // Asks fal to drop the request; says in one line which of fal's cases happened (§4.5).
-void cancel_at_fal(const FalConfig& config, const std::string& request_id) {
+void cancel_at_fal(const FalConfig& config, const fal::Submission& request) {
+  const std::string& request_id = request.request_id;
   boost::asio::io_context io;
   fal::Client client(io.get_executor(), config);
+  client.remember_urls(request);  // fal's own cancel URL, as the submit gave it
   auto outcome = boost::asio::co_spawn(io, client.cancel(request_id), boost::asio::use_future);
   io.run();
   try {
@@ -53,7 +56,9 @@ int cancel_job(const CancelOptions& options) {
   // The store first: the daemon stops at its next step once the job is cancelled there.
   store.cancel(job.id, "cancelled with `lipsyncd cancel`");
   std::cout << "job " << job.id << " (" << job.name << ") cancelled at stage " << stage << "\n";
-  if (!job.request_id.empty() && !job.result) cancel_at_fal(located.config.fal, job.request_id);
+  if (!job.request_id.empty() && !job.result) {
+    cancel_at_fal(located.config.fal, daemon::fal_request_of(job));
+  }
   outbox::ErrorReport report;
   report.job_id = job.id;
   report.stage = std::string(stage);

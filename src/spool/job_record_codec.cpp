@@ -128,6 +128,17 @@ JobUploads decode_uploads(const std::string& text) {
   return {string_at(object, "video_url"), string_at(object, "audio_url")};
 }
 
+std::string encode(const RequestUrls& urls) {
+  return json::serialize(json::object{
+      {"status_url", urls.status}, {"response_url", urls.response}, {"cancel_url", urls.cancel}});
+}
+
+RequestUrls decode_request_urls(const std::string& text) {
+  const auto object = parse_object(text);
+  return {string_at(object, "status_url"), string_at(object, "response_url"),
+          string_at(object, "cancel_url")};
+}
+
 std::string encode(const JobResult& result) {
   json::object object{{"url", result.url}, {"size_bytes", result.size_bytes}};
   if (result.billed_usd) object["billed_usd"] = *result.billed_usd;

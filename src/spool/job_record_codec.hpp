@@ -30,6 +30,9 @@ JobPlan decode_plan(const std::string& json);
 std::string encode(const JobUploads& uploads);
 JobUploads decode_uploads(const std::string& json);
 
+std::string encode(const RequestUrls& urls);
+RequestUrls decode_request_urls(const std::string& json);
+
 std::string encode(const JobResult& result);
 JobResult decode_result(const std::string& json);
 

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump with every schema change and add the migration step to migrate().
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -77,11 +77,17 @@ CREATE TABLE IF NOT EXISTS content_claims (
 );
 )sql";
 
+// v3: fal's own status/response/cancel URLs for the request (fal-protocol.md §2), so a
+// restarted daemon follows the URLs fal gave rather than rebuilding them.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE jobs ADD COLUMN request_urls TEXT NOT NULL DEFAULT '{}';
+)sql";
+
 constexpr const char* kSelectJob =
     "SELECT id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, "
     "spool_dir, inputs, options, content_hash, plan, uploads, endpoint, request_id, "
-    "submit_intent, result, delivered_paths, error, created_at, updated_at, entered_at "
-    "FROM jobs ";
+    "submit_intent, result, delivered_paths, error, created_at, updated_at, entered_at, "
+    "request_urls FROM jobs ";
 
 constexpr const char* kUnfinished = "state NOT IN ('delivered', 'failed', 'cancelled')";
 
@@ -170,6 +176,7 @@ JobRecord read_job(const Statement& row) {
   job.created_at = from_millis(row.integer(20));
   job.updated_at = from_millis(row.integer(21));
   job.entered_at = codec::decode_entered_at(row.text(22));
+  job.request_urls = codec::decode_request_urls(row.text(23));
   return job;
 }
 
@@ -189,8 +196,8 @@ void write_job(Database& database, const JobRecord& job) {
       "INSERT OR REPLACE INTO jobs (id, name, source, state, resume_state, hold_reason, "
       "attempts, next_attempt_at, spool_dir, inputs, options, content_hash, plan, uploads, "
       "endpoint, request_id, submit_intent, result, delivered_paths, error, created_at, "
-      "updated_at, entered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)");
+      "updated_at, entered_at, request_urls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+      "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)");
   statement.bind(1, job.id)
       .bind(2, job.name)
       .bind(3, to_string(job.source))
@@ -216,7 +223,8 @@ void write_job(Database& database, const JobRecord& job) {
       .bind(20, encoded(job.error))
       .bind(21, to_millis(job.created_at))
       .bind(22, to_millis(job.updated_at))
-      .bind(23, codec::encode(job.entered_at));
+      .bind(23, codec::encode(job.entered_at))
+      .bind(24, codec::encode(job.request_urls));
   statement.run();
 }
 
@@ -339,6 +347,7 @@ JobStore::JobStore(JobStoreSettings settings)
     Transaction migration(*database_);
     if (version < 1) database_->exec(kSchemaV1);
     if (version < 2) database_->exec(kSchemaV2);
+    if (version < 3) database_->exec(kSchemaV3);
     database_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     migration.commit();
   }
@@ -510,13 +519,15 @@ JobRecord JobStore::mark_submitting(const JobId& id, const std::string& endpoint
   });
 }
 
-JobRecord JobStore::mark_submitted(const JobId& id, const std::string& request_id) {
+JobRecord JobStore::mark_submitted(const JobId& id, const std::string& request_id,
+                                   const RequestUrls& urls) {
   if (request_id.empty()) {
     throw Error("illegal_transition", "job " + id + ": submitted needs fal's request id",
                 "this is a bug in lipsyncd");
   }
   return transition(id, "request_id " + request_id, [&](JobRecord& job) {
     job.request_id = request_id;
+    job.request_urls = urls;
     return JobState::submitted;
   });
 }
@@ -624,6 +635,7 @@ JobRecord JobStore::retry(const JobId& id) {
       job.plan.reset();
       job.uploads.reset();
       job.request_id.clear();
+      job.request_urls = {};
       job.endpoint.clear();
       job.submit_intent = false;
       job.result.reset();

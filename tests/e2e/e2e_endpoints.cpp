@@ -182,6 +182,73 @@ TEST_F(EndpointsE2E, ADailyCapWorthTwoV2JobsSubmitsExactlyTwoOfFive) {
   stop_daemon();
 }
 
+// The request-scoped GETs and PUTs the emulator logged from entry `from` on (paths only).
+std::vector<std::string> request_paths(const std::vector<boost::json::object>& log,
+                                       std::size_t from) {
+  std::vector<std::string> paths;
+  for (std::size_t i = from; i < log.size(); ++i) {
+    const std::string path(log[i].at("path").as_string());
+    if (path.find("/requests/") != std::string::npos) paths.push_back(path);
+  }
+  return paths;
+}
+
+// fal-protocol.md §2: lipsyncd keeps the status/response/cancel URLs the submit returned, in
+// the job store, and a restarted daemon (kill -9 while fal runs the job) still follows them.
+// The emulator answers the full-id form here, which lipsyncd would never build itself.
+TEST_F(EndpointsE2E, AfterKillNineTheRestartedDaemonFollowsTheUrlsFalReturned) {
+  start_emulator({.processing_ms = 4000, .extra_args = {"--return-full-id-urls"}});
+  write_config();
+  const std::string endpoint = std::string("FAL_VIDEO_TO_VIDEO_LIPSYNC=") + kV2;
+  start_daemon({endpoint});
+  drop("talk_h264_aac.mp4", "urls.mp4");
+  drop("speech_5s.wav", "urls.wav");
+  ASSERT_TRUE(daemon->wait_for_output(std::regex("event=submitted job_id="), 60s)) << daemon->log();
+  std::this_thread::sleep_for(500ms);
+  daemon->signal(SIGKILL);
+  daemon->wait_for_exit(10s);
+  const std::size_t before_restart = emulator->requests().size();
+
+  start_daemon({endpoint});
+  ASSERT_TRUE(delivered("urls", 120s)) << daemon->log();
+  stop_daemon();
+  EXPECT_EQ(requests_created(), 1u);
+  const auto log = emulator->requests();
+  const auto after_restart = request_paths(log, before_restart);
+  ASSERT_FALSE(after_restart.empty()) << "the restarted daemon never asked fal about the job";
+  for (const auto& path : request_paths(log, 0)) {
+    EXPECT_TRUE(path.starts_with("/fal-ai/sync-lipsync/v2/requests/"))
+        << "built a URL instead of following fal's: " << path;
+  }
+}
+
+// `lipsyncd cancel` uses the cancel_url fal gave, read from the job store.
+TEST_F(EndpointsE2E, CancelUsesTheCancelUrlFalReturned) {
+  start_emulator({.queue_delay_ms = 60000, .extra_args = {"--return-full-id-urls"}});
+  write_config();
+  start_daemon({std::string("FAL_VIDEO_TO_VIDEO_LIPSYNC=") + kV2});
+  drop("talk_h264_aac.mp4", "cancelurl.mp4");
+  drop("speech_5s.wav", "cancelurl.wav");
+  const std::regex submitted("event=submitted job_id=(\\S+)");
+  ASSERT_TRUE(daemon->wait_for_output(submitted, 60s)) << daemon->log();
+  const auto id = daemon->wait_for_output(submitted, 1s);
+  ASSERT_TRUE(id.has_value());
+  stop_daemon();
+  int code = -1;
+  const auto said = run_cli({"cancel", *id}, &code);
+  EXPECT_EQ(code, 0) << said;
+  EXPECT_NE(said.find("cancelled before it ran (nothing billed)"), std::string::npos) << said;
+  std::vector<std::string> cancels;
+  for (const auto& entry : emulator->requests()) {
+    if (entry.at("method") == "PUT" &&
+        std::string_view(entry.at("path").as_string()).ends_with("/cancel")) {
+      cancels.emplace_back(entry.at("path").as_string());
+    }
+  }
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_TRUE(cancels[0].starts_with("/fal-ai/sync-lipsync/v2/requests/")) << cancels[0];
+}
+
 // `lipsyncd cancel` says which of fal's cancel cases happened (fal-protocol.md §4.5).
 TEST_F(EndpointsE2E, CancelSaysWhetherFalCancelledItBeforeItRanOrWhileRunning) {
   start_emulator({.queue_delay_ms = 60000});

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "daemon_test.hpp"
+#include "loopback_http.hpp"
 
 namespace lipsyncd::test {
 namespace {
@@ -122,6 +123,46 @@ TEST_P(FaultMatrixE2E, EndsAsDesignedWithoutPayingTwiceOrLosingInputs) {
   EXPECT_EQ(submissions(), submits) << "a finished or held job was submitted again";
   EXPECT_EQ(requests_created(), fault.requests_created) << "requests paid at fal";
   EXPECT_TRUE(daemon->running());
+  stop_daemon();
+}
+
+// fal-protocol.md §6.4: a 401/403 is the key's or the account's problem, so after the first one
+// nothing else is uploaded or submitted (it would be refused too) until a person fixes it and
+// reloads; the job that met it fails with the reason, the others wait, /healthz says why.
+using KeyRefusedE2E = DaemonTest;
+
+TEST_F(KeyRefusedE2E, A403StopsAllUploadsAndSubmitsUntilReload) {
+  const int port = free_port();
+  settings["metrics"]["listen"] = "\"127.0.0.1:" + std::to_string(port) + "\"";
+  emulator->set_faults(rule(kSubmit, kForbidden));
+  write_config();
+  start_daemon();
+  drop("real_talk_monalisa_720p.mp4", "first.mp4");
+  drop("speech_1s.wav", "first.wav");
+  ASSERT_TRUE(rejected("first", 120s)) << daemon->log();
+  EXPECT_EQ(read_json(error() / "first.error.json").at("reason_code").as_string(), "fal_forbidden");
+  const auto initiates_before = uploads();
+
+  drop("real_talk_monalisa_720p.mp4", "second.mp4");
+  drop("speech_1s.wav", "second.wav");
+  ASSERT_TRUE(daemon->wait_for_output(
+      std::regex("event=deferred job_id=\\S+ .*reason_code=submissions_paused"), 120s))
+      << daemon->log();
+  std::this_thread::sleep_for(2s);  // a few pump rounds: still nothing sent
+  EXPECT_EQ(uploads(), initiates_before)
+      << "the second job was uploaded although fal refuses the key";
+  EXPECT_EQ(submissions(), 1u);
+  const auto health = http_get(port, "/healthz");
+  EXPECT_NE(health.find(" 503 "), std::string::npos) << health;
+  EXPECT_NE(health.find("submissions paused"), std::string::npos) << health;
+  EXPECT_TRUE(names_in(outbox()).empty());
+
+  emulator->clear_faults();
+  daemon->signal(SIGHUP);
+  ASSERT_TRUE(delivered("second", 120s)) << daemon->log();
+  EXPECT_NE(http_get(port, "/healthz").find(" 200 "), std::string::npos);
+  EXPECT_EQ(requests_created(), 1u) << "requests paid at fal";
+  EXPECT_EQ(places_of("first.mp4"), (std::set<std::string>{"error"}));
   stop_daemon();
 }
 

@@ -94,7 +94,7 @@ struct Reply {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string request_id;  // x-fal-request-id; a fresh one when empty
+  std::string request_id;        // x-fal-request-id; a fresh one when empty
   bool omit_request_id = false;  // fal's ingress (nginx) answers without one
   // Streamed instead of `body`:
   std::optional<fs::path> file;
@@ -771,8 +771,10 @@ struct EmulatorServer::Impl {
     co_return BodyEnd::complete;
   }
 
-  json::object request_urls(const std::string& app, const std::string& id) const {
-    const std::string base = base_url + "/" + app + "/requests/" + id;
+  json::object request_urls(const std::string& app, const std::string& endpoint,
+                            const std::string& id) const {
+    const std::string& route = options.return_full_id_urls ? endpoint : app;
+    const std::string base = base_url + "/" + route + "/requests/" + id;
     return json::object{{"request_id", id},
                         {"response_url", base},
                         {"status_url", base + "/status"},
@@ -780,7 +782,7 @@ struct EmulatorServer::Impl {
   }
 
   json::object status_body(const JobSnapshot& job, bool with_logs) const {
-    json::object body = request_urls(job.app, job.id);
+    json::object body = request_urls(job.app, job.endpoint, job.id);
     switch (job.status) {
       case JobStatus::in_queue:
         body["status"] = "IN_QUEUE";
@@ -968,7 +970,7 @@ struct EmulatorServer::Impl {
       }
     }
     const auto job = jobs.find(id);
-    json::object body = request_urls(app, id);
+    json::object body = request_urls(app, sub_path.empty() ? app : app + "/" + sub_path, id);
     body["status"] = "IN_QUEUE";
     body["queue_position"] = job ? job->queue_position : 0;
     Reply reply = json_reply(200, body);

@@ -20,6 +20,10 @@ struct ServerOptions {
   std::filesystem::path storage_dir = "fal-emulator-storage";
   std::filesystem::path request_log;  // empty: <storage_dir>/requests.jsonl
   JobTiming timing;
+  // Which of the two served forms (§2) the submit and status answers give as status_url,
+  // response_url and cancel_url: the app-only form, or the full-id form with the endpoint's
+  // sub-path. A client that follows the returned URLs shows it in the request log.
+  bool return_full_id_urls = false;
 };
 
 class EmulatorServer {

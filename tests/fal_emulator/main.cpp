@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   app.add_flag("--reuse-renders", options.timing.reuse_renders,
                "same inputs, model and sync_mode as an earlier request: copy its output instead "
                "of rendering again (for load tests)");
+  app.add_flag("--return-full-id-urls", options.return_full_id_urls,
+               "answer status_url/response_url/cancel_url in the full-id form "
+               "(owner/alias/<path>/requests/<id>), which fal's queue also serves (§2)");
   app.add_option("--workers", options.timing.workers, "requests processed at once")
       ->check(CLI::Range(1, 16));
   CLI11_PARSE(app, argc, argv);

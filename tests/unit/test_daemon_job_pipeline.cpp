@@ -84,14 +84,21 @@ class FakeFal : public FalService {
     }
     co_return "http://fake/files/" + file.filename().string();
   }
-  boost::asio::awaitable<std::string> submit(fal::LipsyncInput input) override {
+  boost::asio::awaitable<fal::Submission> submit(fal::LipsyncInput input) override {
     ++submits;
     last_input = input;
     if (fail_submit) throw error(*fail_submit);
-    co_return "req-" + std::to_string(submits);
+    fal::Submission submission;
+    submission.request_id = "req-" + std::to_string(submits);
+    submission.status_url = "http://fake/full/" + submission.request_id + "/status";
+    submission.response_url = "http://fake/full/" + submission.request_id;
+    submission.cancel_url = "http://fake/full/" + submission.request_id + "/cancel";
+    co_return submission;
   }
   boost::asio::awaitable<ResultFile> wait_for_result(
-      std::string request_id, std::function<void(const fal::Progress&)> on_progress) override {
+      fal::Submission request, std::function<void(const fal::Progress&)> on_progress) override {
+    const auto& request_id = request.request_id;
+    followed.push_back(request);
     ++waits;
     if (fail_wait_once) {
       const auto kind = *fail_wait_once;
@@ -118,13 +125,14 @@ class FakeFal : public FalService {
     write_file_atomically(destination, kFakeMp4);
     co_return;
   }
-  boost::asio::awaitable<fal::CancelOutcome> cancel(std::string) override {
+  boost::asio::awaitable<fal::CancelOutcome> cancel(fal::Submission) override {
     co_return fal::CancelOutcome::cancelled_before_run;
   }
   std::string endpoint() const override { return endpoint_id; }
   std::string endpoint_id = "fal-ai/sync-lipsync";
 
   fal::LipsyncInput last_input;
+  std::vector<fal::Submission> followed;  // what each wait_for_result was given
 };
 
 using test::read_text;
@@ -144,9 +152,13 @@ class JobPipelineTest : public ::testing::Test {
          {&config->paths.inbox, &config->paths.outbox, &config->paths.done, &config->paths.error}) {
       std::filesystem::create_directories(*folder);
     }
+    make_store_and_pipeline();
+  }
+
+  void make_store_and_pipeline() {
     spool::JobStoreSettings settings;
-    settings.state_dir = config->paths.state;
-    settings.default_model = config->fal.model;
+    settings.state_dir = config_->paths.state;
+    settings.default_model = config_->fal.model;
     settings.clock = [this] { return now; };
     store = std::make_unique<spool::JobStore>(settings);
     make_pipeline();
@@ -333,6 +345,79 @@ TEST_F(JobPipelineTest, AJobWithARequestIdIsOnlyPolledAfterAFailure) {
   EXPECT_EQ(state(id), JobState::delivered);
   EXPECT_EQ(fal.submits, 1);
   EXPECT_EQ(fal.waits, 2);
+}
+
+TEST_F(JobPipelineTest, FalsOwnRequestUrlsAreStoredAndFollowedAfterARestart) {
+  fal.fail_wait_once = fal::FalErrorKind::network;
+  const auto id = drop_pair("clip");
+  run(id);
+  ASSERT_EQ(state(id), JobState::deferred);
+  const auto stored = store->get(id).request_urls;
+  EXPECT_EQ(stored.status, "http://fake/full/req-1/status");
+  EXPECT_EQ(stored.response, "http://fake/full/req-1");
+  EXPECT_EQ(stored.cancel, "http://fake/full/req-1/cancel");
+  // A new store on the same file: nothing of the first run is in memory any more.
+  pipeline.reset();
+  store.reset();
+  make_store_and_pipeline();
+  now += std::chrono::minutes(5);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  ASSERT_EQ(fal.followed.size(), 2u);
+  EXPECT_EQ(fal.followed.back().request_id, "req-1");
+  EXPECT_EQ(fal.followed.back().status_url, "http://fake/full/req-1/status");
+  EXPECT_EQ(fal.followed.back().response_url, "http://fake/full/req-1");
+  EXPECT_EQ(fal.followed.back().cancel_url, "http://fake/full/req-1/cancel");
+}
+
+TEST_F(JobPipelineTest, AKeyRefusedByFalPausesEveryUploadAndSubmitUntilReopened) {
+  fal.fail_submit = fal::FalErrorKind::forbidden;
+  const auto first = drop_pair("first", "video-1");
+  run(first);
+  EXPECT_EQ(state(first), JobState::failed);
+  EXPECT_EQ(store->get(first).error->reason_code, "fal_forbidden");
+  ASSERT_TRUE(pipeline->submission_gate().closure().has_value());
+  EXPECT_EQ(pipeline->submission_gate().closure()->job_id, first);
+  fal.fail_submit.reset();
+
+  const auto second = drop_pair("second", "video-2");
+  const int uploads_before = fal.uploads;
+  run(second);
+  EXPECT_EQ(state(second), JobState::deferred);
+  EXPECT_EQ(store->get(second).stage(), JobState::prepared);
+  EXPECT_EQ(store->get(second).error->reason_code, kSubmissionsPausedReason);
+  EXPECT_EQ(store->get(second).attempts, 0) << "waiting for a person must not use up attempts";
+  EXPECT_EQ(fal.uploads, uploads_before) << "uploaded although fal refuses the key";
+  now += std::chrono::hours(1);
+  run(second);  // still closed: still waiting, still nothing sent
+  EXPECT_EQ(state(second), JobState::deferred);
+  EXPECT_EQ(fal.uploads, uploads_before);
+
+  EXPECT_TRUE(pipeline->reopen_submissions());
+  EXPECT_FALSE(pipeline->reopen_submissions());
+  now += std::chrono::hours(1);
+  run(second);
+  EXPECT_EQ(state(second), JobState::delivered);
+  EXPECT_EQ(fal.submits, 2);
+}
+
+TEST_F(JobPipelineTest, OnlyA401Or403ClosesTheSubmissionGate) {
+  SubmissionGate gate;
+  EXPECT_FALSE(
+      gate.close_if_key_refused("j", {"fal_http_final", "422", "", Permanence::permanent}));
+  EXPECT_FALSE(gate.close_if_key_refused(
+      "j", {"fal_app_failure", "model failed", "", Permanence::permanent}));
+  EXPECT_FALSE(gate.closure().has_value());
+  EXPECT_TRUE(gate.close_if_key_refused("j1", {"fal_auth", "401", "", Permanence::permanent}));
+  EXPECT_FALSE(
+      gate.close_if_key_refused("j2", {"fal_forbidden", "403", "", Permanence::permanent}));
+  EXPECT_EQ(gate.closure()->job_id, "j1");  // the first refusal is the one to report
+  const auto paused = gate.paused_error();
+  EXPECT_EQ(paused.reason_code(), kSubmissionsPausedReason);
+  EXPECT_TRUE(paused.is_transient());
+  EXPECT_NE(std::string(paused.what()).find("job j1"), std::string::npos);
+  gate.open();
+  EXPECT_FALSE(gate.closure().has_value());
 }
 
 TEST_F(JobPipelineTest, BudgetCapHoldsTheJobUntilTheCapIsRaised) {

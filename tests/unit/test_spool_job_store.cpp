@@ -680,13 +680,48 @@ TEST_F(JobStoreTest, AVersion1StoreGainsTheContentClaims) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((state() / "jobs.sqlite3").c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "DROP TABLE content_claims; PRAGMA user_version = 1", nullptr, nullptr,
-                 nullptr);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP TABLE content_claims; ALTER TABLE jobs DROP COLUMN request_urls; "
+                           "PRAGMA user_version = 1",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
     sqlite3_close(db);
   }
   auto store = open_store();
   const auto id = store->claim(drop_pair("a")).job.id;
   EXPECT_EQ(store->claim_content(id, hours(24)).verdict, ContentVerdict::proceed);
+}
+
+TEST_F(JobStoreTest, AVersion2StoreKeepsItsSubmittedJobsAndGainsFalsRequestUrls) {
+  JobId old_job;
+  {
+    auto store = open_store();
+    old_job = store->claim(drop_pair("old")).job.id;
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((state() / "jobs.sqlite3").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "ALTER TABLE jobs DROP COLUMN request_urls; "
+                           "UPDATE jobs SET state = 'submitted', request_id = 'r-old', "
+                           "submit_intent = 1; PRAGMA user_version = 2",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = open_store();
+  const auto old = store->get(old_job);
+  EXPECT_EQ(old.request_id, "r-old");
+  EXPECT_TRUE(old.request_urls.status.empty());  // the client builds the app-only form
+  const auto id = store->claim(drop_pair("new")).job.id;
+  store->mark_prepared(id, JobPlan{});
+  store->mark_uploaded(id, {"https://v.example/v.mp4", "https://v.example/a.wav"});
+  store->mark_submitting(id, "fal-ai/sync-lipsync/v2");
+  store->mark_submitted(id, "r-new", {"https://q/s", "https://q/r", "https://q/c"});
+  const auto reopened = open_store()->get(id);
+  EXPECT_EQ(reopened.request_urls.status, "https://q/s");
+  EXPECT_EQ(reopened.request_urls.response, "https://q/r");
+  EXPECT_EQ(reopened.request_urls.cancel, "https://q/c");
 }
 
 TEST_F(JobStoreTest, TheDefaultModelCountsInTheContentHash) {
@@ -772,7 +807,7 @@ TEST_F(JobStoreTest, TheDatabaseIsInWalModeWithAVersionedSchema) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "2");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "3");
   sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   try {

@@ -22,12 +22,12 @@ class FalClientService : public FalService {
   ~FalClientService() override;
 
   boost::asio::awaitable<std::string> upload(std::filesystem::path file) override;
-  boost::asio::awaitable<std::string> submit(fal::LipsyncInput input) override;
+  boost::asio::awaitable<fal::Submission> submit(fal::LipsyncInput input) override;
   boost::asio::awaitable<ResultFile> wait_for_result(
-      std::string request_id, std::function<void(const fal::Progress&)> on_progress) override;
+      fal::Submission request, std::function<void(const fal::Progress&)> on_progress) override;
   boost::asio::awaitable<void> download(std::string url, std::filesystem::path destination,
                                         std::optional<std::uint64_t> size_bytes) override;
-  boost::asio::awaitable<fal::CancelOutcome> cancel(std::string request_id) override;
+  boost::asio::awaitable<fal::CancelOutcome> cancel(fal::Submission request) override;
   std::string endpoint() const override;
 
  private:

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "lipsyncd/fal/types.hpp"
+#include "lipsyncd/spool/job_record.hpp"
 
 namespace lipsyncd::daemon {
 
@@ -24,17 +25,22 @@ class FalService {
  public:
   virtual ~FalService() = default;
   virtual boost::asio::awaitable<std::string> upload(std::filesystem::path file) = 0;
-  // Returns the request_id.
-  virtual boost::asio::awaitable<std::string> submit(fal::LipsyncInput input) = 0;
-  // Follows the request until it completes; returns its output file. on_progress sees queue
-  // positions and new log lines.
+  // The request id and the URLs fal gave for it; persist them before anything else.
+  virtual boost::asio::awaitable<fal::Submission> submit(fal::LipsyncInput input) = 0;
+  // Follows the request (at the URLs fal gave, where known) until it completes; returns its
+  // output file. on_progress sees queue positions and new log lines.
   virtual boost::asio::awaitable<ResultFile> wait_for_result(
-      std::string request_id, std::function<void(const fal::Progress&)> on_progress) = 0;
+      fal::Submission request, std::function<void(const fal::Progress&)> on_progress) = 0;
   virtual boost::asio::awaitable<void> download(std::string url, std::filesystem::path destination,
                                                 std::optional<std::uint64_t> size_bytes) = 0;
   // What the cancel achieved at fal (fal-protocol.md §4.5).
-  virtual boost::asio::awaitable<fal::CancelOutcome> cancel(std::string request_id) = 0;
+  virtual boost::asio::awaitable<fal::CancelOutcome> cancel(fal::Submission request) = 0;
   virtual std::string endpoint() const = 0;
 };
+
+// The request a job made at fal, as the store keeps it (its id and fal's own URLs).
+fal::Submission fal_request_of(const spool::JobRecord& job);
+// What the store keeps of a submit's answer.
+spool::RequestUrls request_urls_of(const fal::Submission& submission);
 
 }  // namespace lipsyncd::daemon

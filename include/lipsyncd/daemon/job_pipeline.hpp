@@ -19,6 +19,7 @@
 #include "lipsyncd/daemon/async_semaphore.hpp"
 #include "lipsyncd/daemon/fal_service.hpp"
 #include "lipsyncd/daemon/media_work.hpp"
+#include "lipsyncd/daemon/submission_gate.hpp"
 #include "lipsyncd/observe/job_event.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 
@@ -59,6 +60,11 @@ class JobPipeline {
   // Steps that should not be cut short by a shutdown (the submit round trip, the delivery).
   std::size_t in_critical_section() const noexcept { return critical_; }
 
+  // Closed once fal refused the API key: no job is uploaded or submitted until it is opened.
+  const SubmissionGate& submission_gate() const noexcept { return gate_; }
+  // A person fixed the key or the account (SIGHUP): waiting jobs go on. True when it was closed.
+  bool reopen_submissions();
+
   // The stage a state belongs to, as logs and error reports name it ("prepare", "upload",...).
   static std::string stage_name(spool::JobState state);
 
@@ -95,6 +101,7 @@ class JobPipeline {
   AsyncSemaphore fal_slots_;
   std::size_t critical_ = 0;
   bool stopping_ = false;
+  SubmissionGate gate_;
   // Jobs whose failure the store could not even record (its disk is full): not retried before
   // this time, so a full disk is not hammered every pump.
   std::unordered_map<spool::JobId, std::chrono::steady_clock::time_point> unrecorded_retry_at_;

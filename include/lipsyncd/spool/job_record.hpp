@@ -43,7 +43,7 @@ struct JobPlan {
   double video_s = 0;
   double audio_s = 0;
   double output_s = 0;
-  double estimated_usd = 0;  // output_s / 60 x usd_per_minute
+  double estimated_usd = 0;                // output_s / 60 x usd_per_minute
   std::filesystem::path normalized_video;  // inside the spool folder; empty when passed through
   std::filesystem::path normalized_audio;
   double usd_per_minute = 0;  // the endpoint + model's rate; 0 in records older than it
@@ -54,6 +54,14 @@ struct JobPlan {
 struct JobUploads {
   std::string video_url;
   std::string audio_url;
+};
+
+// The URLs fal's submit answer gave for the request (fal-protocol.md §2: use them rather than
+// building them). Empty where fal gave none; the client then builds the app-only form.
+struct RequestUrls {
+  std::string status;
+  std::string response;
+  std::string cancel;
 };
 
 // What fal produced (set by mark_completed).
@@ -92,6 +100,7 @@ struct JobRecord {
   std::optional<JobUploads> uploads;
   std::string endpoint;        // fal endpoint the job was (or is being) submitted to
   std::string request_id;      // set once fal answered the submit; then poll only, never resubmit
+  RequestUrls request_urls;    // kept with the request id, so a restarted daemon follows them
   bool submit_intent = false;  // the POST may have been sent (true from submitting onwards)
   std::optional<JobResult> result;
   std::vector<std::filesystem::path> delivered_paths;

@@ -109,7 +109,8 @@ class JobStore {
   // The intent to POST, persisted before the POST. Records the plan's estimate in the ledger.
   JobRecord mark_submitting(const JobId& id, const std::string& endpoint);
   // fal accepted the submit: from now on the job is only ever polled.
-  JobRecord mark_submitted(const JobId& id, const std::string& request_id);
+  JobRecord mark_submitted(const JobId& id, const std::string& request_id,
+                           const RequestUrls& urls = {});
   // The result is known; billed_usd (if any) replaces the estimate in the ledger. Also the
   // way a duplicate takes an earlier job's result (from accepted or prepared).
   JobRecord mark_completed(const JobId& id, const JobResult& result);
