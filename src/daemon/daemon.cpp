@@ -18,8 +18,11 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 
+#include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/daemon/fal_client_service.hpp"
 #include "lipsyncd/daemon/fal_metrics_observer.hpp"
 #include "lipsyncd/daemon/instance_lock.hpp"
@@ -107,6 +110,9 @@ class Daemon::Impl {
   void start_heartbeat();
   void start_watchdog();
   observe::Heartbeat heartbeat();
+  observe::HealthStatus health() const;
+  double oldest_job_age_seconds() const;
+  void collect_gauges();
   void publish_status();
   void emit(const observe::JobEvent& event);
   bool wait_for_cpu_pool(std::chrono::steady_clock::time_point deadline);
@@ -155,20 +161,15 @@ int Daemon::Impl::run() {
                                             std::make_shared<FalMetricsObserver>(metrics_));
   pipeline_ = std::make_unique<JobPipeline>(
       PipelineContext{*store_, *media_, *fal_, io_.get_executor(), cpu_.get_executor(),
-                      [this](const observe::JobEvent& event) { emit(event); }},
+                      [this](const observe::JobEvent& event) { emit(event); },
+                      [this](const std::string& stage, double seconds) {
+                        metrics_.stage_duration.with({stage}).observe(seconds);
+                      }},
       config_);
+  metrics_registry_.add_collector([this] { collect_gauges(); });
   if (!config_->metrics.listen.empty()) {
-    metrics_server_ = std::make_unique<observe::MetricsServer>(io_, metrics_registry_, [this] {
-      const auto inbox = watcher_ ? watcher_->availability() : intake::InboxAvailability{};
-      if (!inbox.available) return observe::HealthStatus{false, inbox.reason};
-      if (const auto& paused = pipeline_->submission_gate().closure()) {
-        return observe::HealthStatus{false, "submissions paused: fal refused the API key (" +
-                                                paused->reason_code + ", job " + paused->job_id +
-                                                ")"};
-      }
-      return observe::HealthStatus{watcher_live_ && !shutting_down_,
-                                   watcher_live_ ? "watcher live" : "watcher not running"};
-    });
+    metrics_server_ = std::make_unique<observe::MetricsServer>(io_, metrics_registry_,
+                                                               [this] { return health(); });
     metrics_server_->start(config_->metrics.listen);
     spdlog::info("metrics on http://{}/metrics", config_->metrics.listen);
   }
@@ -255,6 +256,9 @@ void Daemon::Impl::start_intake() {
     on_rejection(std::move(rejection));
   };
   // Intake pauses while the inbox is gone; the jobs already claimed go on.
+  callbacks.on_watch_event = [this](std::string_view kind) {
+    metrics_.watcher_events.with({std::string(kind)}).inc();
+  };
   callbacks.on_inbox_change = [this](const intake::InboxAvailability& inbox) {
     if (inbox.available) {
       spdlog::info("intake resumed: the inbox {} is back", config_->paths.inbox.string());
@@ -457,10 +461,10 @@ void Daemon::Impl::reload() {
     pipeline_->set_config(config_);
     static_cast<MediaPipelineWork&>(*media_).set_config(config_);
     watcher_->update_settings(config_->intake);
-    spdlog::info(
-        "configuration reloaded{} (daily cap {:.2f} USD, monthly cap {:.2f} USD, log level {})",
-        options_.config_file ? " from " + options_.config_file->string() : "",
-        config_->budget.daily_usd, config_->budget.monthly_usd, config_->log.level);
+    spdlog::info("configuration reloaded{} (daily cap {}, monthly cap {}, log level {})",
+                 options_.config_file ? " from " + options_.config_file->string() : "",
+                 usd_text(config_->budget.daily_usd), usd_text(config_->budget.monthly_usd),
+                 config_->log.level);
     // After the line above, so that a reload to "warn" still confirms itself.
     observe::set_log_level(config_->log);
   } catch (const std::exception& e) {
@@ -603,22 +607,77 @@ observe::Heartbeat Daemon::Impl::heartbeat() {
     };
     beat.delivered_today = finished_today(JobState::delivered);
     beat.failed_today = finished_today(JobState::failed);
-    // Deliveries waiting on the local disk, by reason: loud until someone fixes the outbox.
-    std::map<std::string, std::uint64_t> blocked{{"delivery_blocked", 0}, {"disk_full", 0}};
-    for (const auto& row : store_->status(1000)) {
-      if (row.state == JobState::deferred && row.stage == JobState::completed &&
-          blocked.contains(row.reason_code)) {
-        ++blocked[row.reason_code];
-      }
-    }
-    for (const auto state : spool::kAllJobStates) {
-      metrics_.jobs.with({std::string(spool::to_string(state))}).set(count(state));
-    }
-    for (const auto& [reason, jobs] : blocked) metrics_.delivery_blocked.with({reason}).set(jobs);
+    beat.oldest_job_age_s = oldest_job_age_seconds();
   } catch (const std::exception& e) {
     spdlog::error("cannot read the job store for the status line: {}", e.what());
   }
   return beat;
+}
+
+observe::HealthStatus Daemon::Impl::health() const {
+  const auto inbox = watcher_ ? watcher_->availability() : intake::InboxAvailability{};
+  if (!inbox.available) return observe::HealthStatus{false, inbox.reason};
+  const auto& paused = pipeline_->submission_gate().closure();
+  if (paused) {
+    return observe::HealthStatus{false, "submissions paused: fal refused the API key (" +
+                                            paused->reason_code + ", job " + paused->job_id + ")"};
+  }
+  return observe::HealthStatus{watcher_live_ && !shutting_down_,
+                               watcher_live_ ? "watcher live" : "watcher not running"};
+}
+
+// Since the oldest unfinished job (held and deferred ones included) was taken; 0 when none.
+double Daemon::Impl::oldest_job_age_seconds() const {
+  const auto since = store_->oldest_unfinished_since();
+  if (!since) return 0;
+  return std::max(0.0, std::chrono::duration<double>(store_->now() - *since).count());
+}
+
+// The gauges that mirror the job store, computed at each scrape: a handful of aggregate
+// queries, so a scrape never walks the jobs one by one.
+void Daemon::Impl::collect_gauges() {
+  metrics_.healthy.set(health().ok ? 1 : 0);
+  try {
+    const auto counts = store_->count_by_state();
+    for (const auto state : spool::kAllJobStates) {
+      const auto it = counts.find(state);
+      metrics_.jobs.with({std::string(spool::to_string(state))})
+          .set(it == counts.end() ? 0 : it->second);
+    }
+    const auto held = store_->count_held_by_reason();
+    for (const auto reason :
+         {spool::HoldReason::budget, spool::HoldReason::ambiguous_submit,
+          spool::HoldReason::operator_request, spool::HoldReason::duplicate_in_flight,
+          spool::HoldReason::duplicate}) {
+      const auto it = held.find(reason);
+      metrics_.held_jobs.with({std::string(spool::to_string(reason))})
+          .set(it == held.end() ? 0 : it->second);
+    }
+    // Paid results waiting for the outbox, by reason: loud until someone fixes the disk.
+    const auto blocked = store_->count_by_reason(JobState::deferred, JobState::completed);
+    for (const auto reason : {outbox::kDeliveryBlockedReason, std::string_view(kDiskFullReason)}) {
+      const auto it = blocked.find(std::string(reason));
+      metrics_.delivery_blocked.with({std::string(reason)})
+          .set(it == blocked.end() ? 0 : it->second);
+    }
+    metrics_.oldest_job_age_seconds.set(oldest_job_age_seconds());
+    const auto spend = store_->ledger().spend(store_->now());
+    const auto budget = config_->budget;
+    for (const auto& [period, spent, cap] :
+         {std::tuple{"daily", spend.today_usd, budget.daily_usd},
+          std::tuple{"monthly", spend.this_month_usd, budget.monthly_usd}}) {
+      metrics_.period_spend_usd.with({period}).set(spent);
+      if (cap > 0) {
+        metrics_.budget_cap_usd.with({period}).set(cap);
+        metrics_.budget_remaining_usd.with({period}).set(std::max(0.0, cap - spent));
+      } else {  // no cap (or removed by a reload): no series, rather than a misleading 0
+        metrics_.budget_cap_usd.remove({period});
+        metrics_.budget_remaining_usd.remove({period});
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("cannot read the job store for /metrics: {}", e.what());
+  }
 }
 
 void Daemon::Impl::publish_status() {
@@ -636,6 +695,12 @@ void Daemon::Impl::publish_status() {
 void Daemon::Impl::emit(const observe::JobEvent& event) {
   observe::log_event(event);
   metrics_.job_events.with({std::string(observe::to_string(event.event))}).inc();
+  // A job's final outcome, once: the daemon is the only one that delivers, fails or rejects.
+  if (event.event == EventName::delivered) metrics_.jobs_finished.with({"delivered", ""}).inc();
+  if (event.event == EventName::failed || event.event == EventName::rejected) {
+    metrics_.jobs_finished.with({std::string(observe::to_string(event.event)), event.reason_code})
+        .inc();
+  }
   // The estimate at the endpoint + model's rate, counted when it is paid for (the submit),
   // as the spend ledger counts it.
   if (event.event == EventName::submitted && event.cost_usd)

@@ -15,6 +15,7 @@
 #include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/daemon/retry_backoff.hpp"
 #include "lipsyncd/fal/error.hpp"
@@ -134,6 +135,10 @@ auto JobPipeline::on_cpu(Work& work) -> awaitable<decltype(work())> {
 
 void JobPipeline::emit(observe::JobEvent event) const {
   if (context_.on_event) context_.on_event(event);
+}
+
+void JobPipeline::stage_done(const std::string& stage, double seconds) const {
+  if (context_.on_stage_done) context_.on_stage_done(stage, seconds);
 }
 
 awaitable<void> JobPipeline::run(spool::JobId id) {
@@ -340,7 +345,8 @@ awaitable<void> JobPipeline::prepare(const JobRecord& job) {
   plan.normalized_audio = prepared.audio;
   context_.store.mark_prepared(job.id, plan);
   std::string message = "sync_mode " + std::string(to_string(plan.sync_mode)) + " (" + plan.reason +
-                        "), output " + std::to_string(plan.output_s) + " s";
+                        "), output " + seconds_text(plan.output_s) + ", estimate " +
+                        usd_text(plan.estimated_usd);
   for (const auto& warning : prepared.warnings) message += "; warning: " + warning;
   {
     observe::JobEvent event;
@@ -352,6 +358,7 @@ awaitable<void> JobPipeline::prepare(const JobRecord& job) {
     event.cost_usd = plan.estimated_usd;
     event.message = message;
     emit(event);
+    stage_done("prepare", *event.seconds);
   }
 }
 
@@ -375,6 +382,7 @@ awaitable<void> JobPipeline::upload(const JobRecord& job) {
     event.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     emit(event);
+    stage_done("upload", *event.seconds);
   }
 }
 
@@ -392,9 +400,13 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
   // The intent first: a crash from here until the request_id is stored leaves `submitting`,
   // which recovery parks for a person instead of paying twice.
   context_.store.mark_submitting(job.id, context_.fal.endpoint());
+  const auto submit_started = std::chrono::steady_clock::now();
   const auto submission = co_await context_.fal.submit(input);
   const auto& request_id = submission.request_id;
   context_.store.mark_submitted(job.id, request_id, request_urls_of(submission));
+  stage_done(
+      "submit",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - submit_started).count());
   {
     observe::JobEvent event;
     event.event = EventName::submitted;
@@ -434,7 +446,7 @@ awaitable<void> JobPipeline::follow(const JobRecord& job) {
   spool::JobResult stored;
   stored.url = result.url;
   stored.size_bytes = result.size_bytes.value_or(0);
-  context_.store.mark_completed(id, stored);
+  const auto completed = context_.store.mark_completed(id, stored);
   {
     observe::JobEvent event;
     event.event = EventName::completed;
@@ -442,7 +454,10 @@ awaitable<void> JobPipeline::follow(const JobRecord& job) {
     event.stage = "fal";
     event.request_id = request_id;
     event.bytes = result.size_bytes;
+    // From the submit to the result, across restarts: the store's clock, not this run's.
+    event.seconds = stage_seconds(completed, JobState::submitted, JobState::completed);
     emit(event);
+    if (event.seconds) stage_done("fal", *event.seconds);
   }
 }
 
@@ -463,7 +478,7 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
     if (result.size_bytes > 0) size = result.size_bytes;
     co_await context_.fal.download(result.url, result_path, size);
     spdlog::debug(
-        "job {} downloaded {} bytes in {:.2f} s", job.id,
+        "job {} downloaded {} bytes in {:.3f} s", job.id,
         std::filesystem::file_size(result_path, ec),
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
@@ -532,7 +547,12 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
         "copied, fsynced and the originals removed (not an atomic rename)",
         job.id);
   }
-  context_.store.mark_delivered(job.id, {delivered.video, delivered.sidecar});
+  const auto delivered_job =
+      context_.store.mark_delivered(job.id, {delivered.video, delivered.sidecar});
+  // Download, verification and the move into the outbox.
+  if (const auto s = stage_seconds(delivered_job, JobState::completed, JobState::delivered)) {
+    stage_done("deliver", *s);
+  }
   std::filesystem::remove_all(job.spool_dir, ec);
   if (ec)
     spdlog::warn("job {}: cannot remove spool folder {}: {}", job.id, job.spool_dir.string(),

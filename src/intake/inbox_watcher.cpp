@@ -41,6 +41,9 @@ steady_clock::duration seconds_to_duration(double seconds) {
 struct TrackedFile {
   SettleRule rule;
   std::optional<SteadyTime> settled_since;
+  // Found by the periodic rescan and no event about it since: counted as "rescan_found" when
+  // it is handed out, once any event still queued for it would have arrived.
+  bool only_rescan_saw_it = false;
 };
 
 }  // namespace
@@ -78,7 +81,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     running_ = true;
     inbox_identity_ = identity_of(inbox_);
     // Watches first, then the scan: a file written in between is seen at least once.
-    scan(inbox_, Arrival::found);
+    scan(inbox_, Arrival::found, "scan_found");
     read_events();
     schedule_rescan();
     evaluate();
@@ -103,7 +106,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       // Gone without an event (a network share, a lazy unmount) or replaced under us.
       return lose_inbox("is gone or was replaced by another folder");
     }
-    scan(inbox_, Arrival::found);
+    scan(inbox_, Arrival::found, "rescan_found");
     evaluate();
   }
 
@@ -179,9 +182,10 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
   void on_event(const inotify_event& event, const std::string& name) {
     if (!available_) return;  // stale events of the watches of a lost inbox
     if (event.mask & IN_Q_OVERFLOW) {
+      noticed("overflow");
       // Events were lost: what we believe about open writers may be wrong.
       for (auto& [path, file] : tracked_) file.rule.writers_unknown();
-      scan(inbox_, Arrival::found);
+      scan(inbox_, Arrival::found, "rescan_found");
       return;
     }
     const auto dir = watches_.find(event.wd);
@@ -210,6 +214,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     if (mask & IN_ISDIR) {
       // A folder moved in arrives complete; one created here fills up file by file.
       if (mask & (IN_CREATE | IN_MOVED_TO)) {
+        noticed((mask & IN_MOVED_TO) ? "moved_to" : "created_dir");
         scan(path, (mask & IN_MOVED_TO) ? Arrival::renamed_in : Arrival::found);
       }
       if (mask & (IN_DELETE | IN_MOVED_FROM)) forget_tree(path);
@@ -231,12 +236,15 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       if (auto* file = track(path, arrival, false)) {
         file->rule.written(now);
         file->settled_since.reset();
+        file->only_rescan_saw_it = false;
       }
       return;
     }
     if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
       const bool renamed = (mask & IN_MOVED_TO) != 0;
+      noticed(renamed ? "moved_to" : "close_write");
       auto* file = track(path, renamed ? Arrival::renamed_in : Arrival::found, false);
+      if (file) file->only_rescan_saw_it = false;
       const auto entry = look_at(path);
       if (file && entry.kind == EntryKind::regular) {
         if (renamed) {
@@ -322,7 +330,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     unavailable_reason_.clear();
     inbox_identity_ = identity;
     notify_availability();
-    scan(inbox_, Arrival::found);
+    scan(inbox_, Arrival::found, "scan_found");
     schedule_evaluation(std::chrono::milliseconds(0));
   }
 
@@ -332,7 +340,14 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
 
   // ── scanning ────────────────────────────────────────────────────────────────────────────
 
-  void scan(const fs::path& dir, Arrival arrival) {
+  void noticed(std::string_view kind) const {
+    if (callbacks_.on_watch_event) callbacks_.on_watch_event(kind);
+  }
+
+  // `found_kind` names, for on_watch_event, each file this scan is the first to see (none for
+  // the scan of a folder an event already reported). A rescan's find may only be ahead of its
+  // event, still queued: it is counted later, if no event came (see only_rescan_saw_it).
+  void scan(const fs::path& dir, Arrival arrival, const char* found_kind = nullptr) {
     if (look_at(dir).kind != EntryKind::directory) return;  // never follow links out of it
     if (dir != inbox_) watch(dir);  // if it fails, the periodic rescan still finds files
     std::error_code ec;
@@ -342,9 +357,16 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
       if (is_ignored_name(path.filename().string())) continue;
       // Links, FIFOs, sockets and devices are tracked too: evaluate() rejects them, unread.
       if (look_at(path).kind == EntryKind::directory) {
-        scan(path, arrival);
+        scan(path, arrival, found_kind);
       } else {
-        track(path, arrival, false);
+        const bool known = tracked_.contains(path);
+        auto* file = track(path, arrival, false);
+        if (file == nullptr || known || found_kind == nullptr) continue;
+        if (std::string_view(found_kind) == "rescan_found") {
+          file->only_rescan_saw_it = true;
+        } else {
+          noticed(found_kind);
+        }
       }
     }
   }
@@ -468,6 +490,7 @@ class InboxWatcher::Impl : public std::enable_shared_from_this<InboxWatcher::Imp
     for (const auto& path : paths) {
       const auto it = tracked_.find(path);
       if (it == tracked_.end()) continue;
+      if (it->second.only_rescan_saw_it) noticed("rescan_found");
       verdicts[path] = it->second.rule.version();
       tracked_.erase(it);
     }

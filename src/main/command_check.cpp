@@ -11,6 +11,8 @@
 #include "commands.hpp"
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/json_text.hpp"
+#include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/core/sync_mode.hpp"
 #include "lipsyncd/media/pair_check.hpp"
 
@@ -35,9 +37,9 @@ std::string with_pricing(const std::string& report_json, const ModelChoice& choi
     object["endpoint"] = choice.endpoint;
     object["model"] =
         choice.model.empty() ? boost::json::value(nullptr) : boost::json::value(choice.model);
-    object["usd_per_minute"] = choice.usd_per_minute;
+    object["usd_per_minute"] = json_decimal(choice.usd_per_minute, kUsdDecimals);
   }
-  return boost::json::serialize(report);
+  return json_text(report);
 }
 
 int run_check(const CheckOptions& options) {

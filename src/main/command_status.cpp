@@ -9,6 +9,8 @@
 #include <string>
 
 #include "commands.hpp"
+#include "lipsyncd/core/json_text.hpp"
+#include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 #include "store_commands.hpp"
 
@@ -65,14 +67,10 @@ void print_table(const std::vector<spool::JobStatusRow>& rows,
   for (const auto& [state, count] : by_state) {
     std::cout << " " << spool::to_string(state) << "=" << count;
   }
-  char money[160];
-  std::snprintf(
-      money, sizeof money, "\nspend (UTC): today %.2f USD%s, this month %.2f USD%s\n",
-      spend.today_usd,
-      budget.daily_usd > 0 ? (" of " + std::to_string(budget.daily_usd)).c_str() : "",
-      spend.this_month_usd,
-      budget.monthly_usd > 0 ? (" of " + std::to_string(budget.monthly_usd)).c_str() : "");
-  std::cout << money;
+  std::cout << "\nspend (UTC): today " << usd_text(spend.today_usd)
+            << (budget.daily_usd > 0 ? " of " + usd_text(budget.daily_usd) : "") << ", this month "
+            << usd_text(spend.this_month_usd)
+            << (budget.monthly_usd > 0 ? " of " + usd_text(budget.monthly_usd) : "") << "\n";
 }
 
 void print_json(const std::vector<spool::JobStatusRow>& rows,
@@ -101,13 +99,13 @@ void print_json(const std::vector<spool::JobStatusRow>& rows,
       {"jobs", std::move(jobs)},
       {"counts", std::move(counts)},
       {"spend",
-       {{"today_usd", spend.today_usd},
-        {"this_month_usd", spend.this_month_usd},
-        {"daily_cap_usd", budget.daily_usd},
-        {"monthly_cap_usd", budget.monthly_usd},
+       {{"today_usd", json_decimal(spend.today_usd, kUsdDecimals)},
+        {"this_month_usd", json_decimal(spend.this_month_usd, kUsdDecimals)},
+        {"daily_cap_usd", json_decimal(budget.daily_usd, kUsdDecimals)},
+        {"monthly_cap_usd", json_decimal(budget.monthly_usd, kUsdDecimals)},
         {"period", "UTC"}}},
   };
-  std::cout << boost::json::serialize(root) << "\n";
+  std::cout << json_text(root) << "\n";
 }
 
 int show_status(const StatusOptions& options) {

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "lipsyncd/core/json_text.hpp"
+#include "lipsyncd/core/number_format.hpp"
+
 namespace lipsyncd::media {
 namespace {
 
@@ -12,13 +15,7 @@ namespace json = boost::json;
 
 // JSON has no infinity (digital silence is -inf dBFS): such values become null.
 json::value number(double value) {
-  if (!std::isfinite(value)) return nullptr;
-  const double rounded = std::round(value * 1000) / 1000;
-  // Whole numbers print as 600, not 6E2.
-  if (rounded == std::trunc(rounded) && std::fabs(rounded) < 1e15) {
-    return static_cast<std::int64_t>(rounded);
-  }
-  return rounded;
+  return json_decimal(value, kSecondsDecimals);
 }
 
 json::object input_json(const MediaInfo& info, bool needs_transcode) {
@@ -135,7 +132,7 @@ std::string to_json(const PairReport& report) {
     object["sync_mode"] = to_string(report.plan->mode);
     object["sync_mode_reason"] = report.plan->reason;
     object["output_duration_s"] = number(report.plan->output_duration_s);
-    object["estimated_cost_usd"] = number(report.plan->estimated_cost_usd);
+    object["estimated_cost_usd"] = json_decimal(report.plan->estimated_cost_usd, kUsdDecimals);
     object["video_span"] = span_json(report.plan->video_span);
     object["audio_span"] = span_json(report.plan->audio_span);
   } else {
@@ -144,7 +141,7 @@ std::string to_json(const PairReport& report) {
       object[key] = nullptr;
     }
   }
-  return json::serialize(object);
+  return json_text(object);
 }
 
 std::string to_text(const PairReport& report) {
@@ -164,7 +161,7 @@ std::string to_text(const PairReport& report) {
   if (report.plan) {
     out << "sync:     " << to_string(report.plan->mode) << " (" << report.plan->reason << ")\n"
         << "output:   " << fixed(report.plan->output_duration_s, 3) + " s"
-        << ", estimated cost $" + fixed(report.plan->estimated_cost_usd, 2) << "\n";
+        << ", estimated cost " + usd_text(report.plan->estimated_cost_usd) << "\n";
   }
   out << "verdict:  " << to_string(report.verdict);
   if (!report.reason_code.empty()) out << " [" << report.reason_code << "]";

@@ -10,22 +10,30 @@ std::vector<double> stage_duration_buckets() {
 
 DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
     : jobs(registry.gauge("lipsyncd_jobs", "Jobs in the job store by state.", {"state"})),
+      held_jobs(registry.gauge(
+          "lipsyncd_held_jobs",
+          "Held jobs by hold reason: ambiguous_submit, duplicate and operator_request wait for "
+          "a person; budget for the next period or a higher cap; duplicate_in_flight for its "
+          "twin to finish.",
+          {"reason"})),
       jobs_finished(registry.counter(
           "lipsyncd_jobs_finished_total",
-          "Jobs that reached a final state, by outcome (delivered, failed, rejected, cancelled, "
-          "duplicate) and reason code (empty when delivered).",
+          "Jobs that reached a final state in this daemon, by outcome (delivered, failed, "
+          "rejected) and reason code (empty when delivered).",
           {"outcome", "reason_code"})),
       stage_duration(registry.histogram("lipsyncd_stage_duration_seconds",
                                         "Time a job spent in each stage.", {"stage"},
                                         stage_duration_buckets())),
-      uploaded_bytes(registry
-                         .counter("lipsyncd_uploaded_bytes_total",
-                                  "Bytes sent to fal (inputs uploaded to fal storage).")
-                         .with({})),
-      downloaded_bytes(registry
-                           .counter("lipsyncd_downloaded_bytes_total",
-                                    "Bytes received from fal (results downloaded).")
-                           .with({})),
+      uploaded_bytes(
+          registry
+              .counter("lipsyncd_uploaded_bytes_total",
+                       "Bytes sent to fal, headers included (mostly the uploaded inputs).")
+              .with({})),
+      downloaded_bytes(
+          registry
+              .counter("lipsyncd_downloaded_bytes_total",
+                       "Bytes received from fal, headers included (mostly the results).")
+              .with({})),
       fal_responses(registry.counter("lipsyncd_fal_http_responses_total",
                                      "HTTP responses from fal by operation and status code.",
                                      {"operation", "code"})),
@@ -40,10 +48,22 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
           "lipsyncd_budget_remaining_usd",
           "Budget left in the current period in US dollars; absent when the period has no cap.",
           {"period"})),
-      watcher_events(registry.counter("lipsyncd_watcher_events_total",
-                                      "File system events seen by the inbox watcher by kind "
-                                      "(close_write, moved_to, created_dir, rescan_found).",
-                                      {"kind"})),
+      budget_cap_usd(registry.gauge(
+          "lipsyncd_budget_cap_usd",
+          "The budget cap of the period in US dollars ([budget] daily_usd, monthly_usd); absent "
+          "when the period has no cap.",
+          {"period"})),
+      period_spend_usd(registry.gauge(
+          "lipsyncd_period_spend_usd",
+          "Money committed at fal in the current UTC day (daily) or month (monthly), in US "
+          "dollars, from the job store's spend ledger (survives restarts).",
+          {"period"})),
+      watcher_events(registry.counter(
+          "lipsyncd_watcher_events_total",
+          "What the inbox watcher noticed, by kind: close_write, moved_to, created_dir, "
+          "overflow (events lost), scan_found (new file found by the scan at start), "
+          "rescan_found (new file only the periodic rescan found: no event told of it).",
+          {"kind"})),
       oldest_job_age_seconds(registry
                                  .gauge("lipsyncd_oldest_job_age_seconds",
                                         "Age of the oldest unfinished job (0 when idle).")
@@ -61,9 +81,16 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
       start_time_seconds(registry
                              .gauge("lipsyncd_start_time_seconds",
                                     "When the daemon started, in seconds since the Unix epoch.")
-                             .with({})) {
+                             .with({})),
+      healthy(registry
+                  .gauge("lipsyncd_healthy",
+                         "1 when GET /healthz answers 200 (the inbox watcher is live), else 0.")
+                  .with({})) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   start_time_seconds.set(std::chrono::duration<double>(now).count());
+  for (const char* stage : kStages) stage_duration.with({stage});
+  for (const char* kind : kWatcherEventKinds) watcher_events.with({kind});
+  jobs_finished.with({"delivered", ""});
 }
 
 }  // namespace lipsyncd::observe

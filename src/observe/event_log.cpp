@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "lipsyncd/core/number_format.hpp"
+
 namespace lipsyncd::observe {
 namespace {
 
@@ -29,9 +31,14 @@ void add_text(LogFields& fields, const char* key, const std::string& value) {
   if (!value.empty()) fields.push_back({key, value, false});
 }
 
-void add_number(LogFields& fields, const char* key, double value) {
+// Plain decimal with a fixed precision (cost_usd=0.079, seconds=1.367), never 7.9e-02.
+void add_number(LogFields& fields, const char* key, double value, int decimals) {
   // JSON has no NaN or infinity: such a value is logged as text rather than break the line.
-  fields.push_back({key, fmt::format("{}", value), std::isfinite(value)});
+  if (!std::isfinite(value)) {
+    fields.push_back({key, fmt::format("{}", value), false});
+    return;
+  }
+  fields.push_back({key, plain_decimal(value, decimals), true});
 }
 
 void write(spdlog::logger& logger, spdlog::level::level_enum level, const std::string& message,
@@ -51,8 +58,8 @@ LogFields fields_of(const JobEvent& event) {
   add_text(fields, "request_id", event.request_id);
   add_text(fields, "reason_code", event.reason_code);
   if (event.bytes) fields.push_back({"bytes", std::to_string(*event.bytes), true});
-  if (event.seconds) add_number(fields, "seconds", *event.seconds);
-  if (event.cost_usd) add_number(fields, "cost_usd", *event.cost_usd);
+  if (event.seconds) add_number(fields, "seconds", *event.seconds, kSecondsDecimals);
+  if (event.cost_usd) add_number(fields, "cost_usd", *event.cost_usd, kUsdDecimals);
   if (event.queue_position) {
     fields.push_back({"queue_position", std::to_string(*event.queue_position), true});
   }
@@ -85,9 +92,9 @@ void log_heartbeat(spdlog::logger& logger, const Heartbeat& heartbeat) {
   }
   fields.push_back({"delivered_today", std::to_string(heartbeat.delivered_today), true});
   fields.push_back({"failed_today", std::to_string(heartbeat.failed_today), true});
-  add_number(fields, "spend_today_usd", heartbeat.spend_today_usd);
-  add_number(fields, "spend_month_usd", heartbeat.spend_month_usd);
-  add_number(fields, "oldest_job_age_seconds", heartbeat.oldest_job_age_s);
+  add_number(fields, "spend_today_usd", heartbeat.spend_today_usd, kUsdDecimals);
+  add_number(fields, "spend_month_usd", heartbeat.spend_month_usd, kUsdDecimals);
+  add_number(fields, "oldest_job_age_seconds", heartbeat.oldest_job_age_s, kSecondsDecimals);
   write(logger, spdlog::level::info, status_line(heartbeat), fields);
 }
 

@@ -275,7 +275,19 @@ HistogramFamily& MetricsRegistry::histogram(std::string name, std::string help,
   return result;
 }
 
+void MetricsRegistry::add_collector(std::function<void()> collect) {
+  std::lock_guard lock(mutex_);
+  collectors_.push_back(std::move(collect));
+}
+
 std::string MetricsRegistry::render() const {
+  std::vector<std::function<void()>> collectors;
+  {
+    std::lock_guard lock(mutex_);
+    collectors = collectors_;
+  }
+  // Outside the lock: a collector sets gauges, and may be slow (a store query).
+  for (const auto& collect : collectors) collect();
   std::string out;
   std::lock_guard lock(mutex_);
   for (const auto& family : families_) family->render(out);

@@ -11,6 +11,7 @@
 #include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/file_name.hpp"
+#include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/outbox/file_mover.hpp"
 
 namespace lipsyncd::outbox {
@@ -75,8 +76,8 @@ VideoFacts verify_result(const std::filesystem::path& downloaded, double expecte
     // A complete download of fal's file: fetching it again brings the same file.
     const bool shorter = facts.duration_s < expected_s;
     throw Error(shorter ? "result_too_short" : "result_too_long",
-                "fal's result lasts " + std::to_string(facts.duration_s) + " s where the plan " +
-                    "expected " + std::to_string(expected_s) + " s",
+                "fal's result lasts " + seconds_text(facts.duration_s) + " where the plan " +
+                    "expected " + seconds_text(expected_s),
                 shorter ? "check that the input files were complete when they were taken (a file "
                           "still being copied is cut short), then drop them again"
                         : "check the inputs and the sync_mode, then drop them again",

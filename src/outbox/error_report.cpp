@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "lipsyncd/core/json_text.hpp"
+
 namespace lipsyncd::outbox {
 
 std::string to_json(const ErrorReport& r) {
@@ -13,7 +15,7 @@ std::string to_json(const ErrorReport& r) {
   };
   if (!r.job_id.empty()) root["job_id"] = r.job_id;
   if (r.request_id) root["request_id"] = *r.request_id;
-  return boost::json::serialize(root) + "\n";
+  return json_text(root) + "\n";
 }
 
 }  // namespace lipsyncd::outbox

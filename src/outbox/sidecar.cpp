@@ -2,11 +2,16 @@
 
 #include <boost/json.hpp>
 
+#include "lipsyncd/core/json_text.hpp"
+#include "lipsyncd/core/number_format.hpp"
+
 namespace lipsyncd::outbox {
 
 std::string to_json(const Sidecar& s) {
   boost::json::object stages;
-  for (const auto& [stage, seconds] : s.stage_seconds) stages[stage] = seconds;
+  for (const auto& [stage, seconds] : s.stage_seconds) {
+    stages[stage] = json_decimal(seconds, kSecondsDecimals);
+  }
   boost::json::array inputs;
   for (const auto& name : s.inputs) inputs.emplace_back(name);
   boost::json::object root{
@@ -17,17 +22,17 @@ std::string to_json(const Sidecar& s) {
       {"sync_mode", s.sync_mode},
       {"sync_mode_reason", s.sync_mode_reason},
       {"inputs", std::move(inputs)},
-      {"video_duration_s", s.video_duration_s},
-      {"audio_duration_s", s.audio_duration_s},
-      {"output_duration_s", s.output_duration_s},
-      {"estimated_cost_usd", s.estimated_cost_usd},
-      {"estimate_minutes", s.estimate_minutes},
-      {"usd_per_minute", s.usd_per_minute},
+      {"video_duration_s", json_decimal(s.video_duration_s, kSecondsDecimals)},
+      {"audio_duration_s", json_decimal(s.audio_duration_s, kSecondsDecimals)},
+      {"output_duration_s", json_decimal(s.output_duration_s, kSecondsDecimals)},
+      {"estimated_cost_usd", json_decimal(s.estimated_cost_usd, kUsdDecimals)},
+      {"estimate_minutes", json_decimal(s.estimate_minutes, kMinutesDecimals)},
+      {"usd_per_minute", json_decimal(s.usd_per_minute, kUsdDecimals)},
       {"stage_seconds", std::move(stages)},
       {"delivered_at", s.delivered_at},
   };
   if (s.duplicate_of) root["duplicate_of"] = *s.duplicate_of;
-  return boost::json::serialize(root) + "\n";
+  return json_text(root) + "\n";
 }
 
 std::string sidecar_name_for(const std::string& video_name) {

@@ -11,6 +11,7 @@
 #include "file_mover.hpp"
 #include "job_record_codec.hpp"
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/spool/spool_cleanup.hpp"
 #include "time_codec.hpp"
 
@@ -485,8 +486,7 @@ JobRecord JobStore::transition(const JobId& id, const std::string& detail,
 JobRecord JobStore::mark_prepared(const JobId& id, const JobPlan& plan) {
   return transition(id,
                     std::string(to_string(plan.sync_mode)) + " (" + plan.reason + "), " +
-                        std::to_string(plan.output_s) + " s, est. " +
-                        std::to_string(plan.estimated_usd) + " USD",
+                        seconds_text(plan.output_s) + ", est. " + usd_text(plan.estimated_usd),
                     [&](JobRecord& job) {
                       job.plan = plan;
                       return JobState::prepared;
@@ -705,6 +705,29 @@ std::map<HoldReason, int> JobStore::count_held_by_reason() const {
     counts[reason.value_or(HoldReason::operator_request)] += static_cast<int>(query.integer(1));
   }
   return counts;
+}
+
+std::map<std::string, int> JobStore::count_by_reason(JobState state,
+                                                     std::optional<JobState> stage) const {
+  std::lock_guard lock(mutex_);
+  auto query = database_->prepare(
+      std::string("SELECT COALESCE(json_extract(error, '$.reason_code'), ''), COUNT(*) FROM jobs "
+                  "WHERE state = ?1") +
+      (stage ? " AND resume_state = ?2" : "") + " GROUP BY 1");
+  query.bind(1, std::string(to_string(state)));
+  if (stage) query.bind(2, std::string(to_string(*stage)));
+  std::map<std::string, int> counts;
+  while (query.step()) counts[query.text(0)] += static_cast<int>(query.integer(1));
+  return counts;
+}
+
+std::optional<TimePoint> JobStore::oldest_unfinished_since() const {
+  std::lock_guard lock(mutex_);
+  auto query =
+      database_->prepare(std::string("SELECT MIN(created_at) FROM jobs WHERE ") + kUnfinished);
+  query.step();
+  if (const auto millis = query.optional_integer(0)) return from_millis(*millis);
+  return std::nullopt;
 }
 
 std::vector<JobRecord> JobStore::held_for_budget() const {

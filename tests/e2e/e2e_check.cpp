@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -70,6 +71,42 @@ TEST(CheckCommand, AcceptedPairPrintsEveryPromisedJsonField) {
 // The plan is made from the streams that will be uploaded: the Mona Lisa clip's container
 // lasts 14.215 s (its audio track), its picture 14.081 s, and with 14.215 s of speech the
 // result is 14.081 s long and priced so, not 14.215 s.
+// Issue 16: `check --json` printed "output_duration_s":4.53E0,"estimated_cost_usd":5.3E-2.
+// Every number is a plain decimal: durations to the millisecond, money to 1/100 of a cent.
+TEST(CheckCommand, JsonNumbersArePlainDecimalsWithAFixedPrecision) {
+  TempDir dir;
+  const CheckRun run = run_check(
+      dir, {media("talk_h264_aac.mp4").string(), media("speech_5s.wav").string(), "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // No number anywhere in the output is in exponent form (strings are left out of the scan).
+  const std::regex exponent_number(R"([-0-9.][eE][-+]?[0-9])");
+  std::string outside_strings;
+  bool in_string = false;
+  for (std::size_t i = 0; i < run.output.size(); ++i) {
+    const char c = run.output[i];
+    if (in_string && c == '\\') {
+      ++i;
+      continue;
+    }
+    if (c == '"') in_string = !in_string;
+    if (!in_string && c != '"') outside_strings += c;
+  }
+  EXPECT_FALSE(std::regex_search(outside_strings, exponent_number)) << run.output;
+  // The values as they are printed.
+  EXPECT_NE(run.output.find(R"("output_duration_s":4.53,)"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find(R"("estimated_cost_usd":0.0529,)"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find(R"("usd_per_minute":0.7)"), std::string::npos) << run.output;
+  // Durations carry at most 3 decimals, money at most 4.
+  const std::regex number(R"re("([a-z_]+)":(-?[0-9]+\.([0-9]+)))re");
+  for (auto it = std::sregex_iterator(run.output.begin(), run.output.end(), number);
+       it != std::sregex_iterator(); ++it) {
+    const std::string key = (*it)[1];
+    const std::size_t decimals = (*it)[3].length();
+    EXPECT_LE(decimals, key.ends_with("_usd") || key == "usd_per_minute" ? 4u : 3u)
+        << key << " = " << (*it)[2];
+  }
+}
+
 TEST(CheckCommand, PlanOutputAndCostComeFromTheStreamDurations) {
   TempDir dir;
   const CheckRun run = run_check(dir, {media("real_talk_monalisa_720p.mp4").string(),

@@ -164,7 +164,7 @@ TEST_F(DaemonE2E, BudgetCapHoldsAJobAndAReloadWithAHigherCapReleasesIt) {
   ASSERT_TRUE(delivered("pricey")) << daemon->log();
   EXPECT_EQ(submissions(), 1u);
   const auto after = run_cli({"status"}, &code);
-  EXPECT_NE(after.find("spend (UTC): today 0.0"), std::string::npos) << after;
+  EXPECT_NE(after.find("spend (UTC): today $0.0"), std::string::npos) << after;
   stop_daemon();
 }
 

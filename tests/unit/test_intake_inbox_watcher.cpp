@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "lipsyncd/core/error.hpp"
@@ -69,7 +70,8 @@ class InboxWatcherTest : public testing::Test {
               rejections_.push_back(std::move(rejection));
               if (on_rejected_) on_rejected_(files);
             },
-            [this](const InboxAvailability& inbox) { availability_changes_.push_back(inbox); }},
+            [this](const InboxAvailability& inbox) { availability_changes_.push_back(inbox); },
+            [this](std::string_view kind) { ++noticed_[std::string(kind)]; }},
         [this] { return now_; });
     watcher_->start();
   }
@@ -105,8 +107,47 @@ class InboxWatcherTest : public testing::Test {
   std::vector<Rejection> rejections_;
   std::vector<InboxAvailability> availability_changes_;
   std::function<void(const std::vector<fs::path>&)> on_rejected_;
+  std::map<std::string, int> noticed_;   // on_watch_event kinds
   SteadyTime now_ = SteadyClock::now();  // the watcher's clock
 };
+
+// What lipsyncd_watcher_events_total{kind} counts: each file once, by how it was noticed.
+TEST_F(InboxWatcherTest, WatchEventsAreReportedByKind) {
+  write_file(inbox() / "before.mp4", kMp4);
+  start();
+  EXPECT_EQ(noticed_, (std::map<std::string, int>{{"scan_found", 1}}));
+  write_file(inbox() / "written.wav", kWav);
+  write_file(inbox() / ".hidden.part", kWav);  // ignored names are not counted
+  fs::rename(inbox() / ".hidden.part", inbox() / "renamed.wav");
+  fs::create_directories(inbox() / "folder");
+  deliver_events();
+  watcher_->rescan();  // finds nothing new: every file was reported by an event
+  EXPECT_EQ(noticed_,
+            (std::map<std::string, int>{
+                {"scan_found", 1}, {"close_write", 1}, {"moved_to", 1}, {"created_dir", 1}}));
+}
+
+// A file only the periodic rescan found (its events never came, as on a network share) counts
+// as rescan_found when it is taken; one the rescan merely saw before its queued event does not.
+TEST_F(InboxWatcherTest, RescanFoundCountsOnlyFilesNoEventToldOf) {
+  start();
+  write_file(inbox() / "share.mp4", kMp4);
+  write_file(inbox() / "share.wav", kWav);
+  // The events stay queued (not delivered): the rescans alone see the files.
+  watcher_->rescan();
+  now_ += 5s;  // quiet for longer than settle_s
+  watcher_->rescan();
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_EQ(noticed_, (std::map<std::string, int>{{"rescan_found", 2}}));
+
+  noticed_.clear();
+  write_file(inbox() / "local.mp4", kMp4);
+  write_file(inbox() / "local.wav", kWav);
+  watcher_->rescan();  // ahead of the queued events
+  ASSERT_TRUE(run_until([&] { return requests_.size() >= 2; }));
+  EXPECT_EQ(noticed_.count("rescan_found"), 0u);
+  EXPECT_GE(noticed_["close_write"], 2);
+}
 
 TEST_F(InboxWatcherTest, ASameStemPairIsOfferedRightAfterTheSecondFileIsClosed) {
   settings_.settle_s = 3;  // far longer than the close path may take, even on a busy machine

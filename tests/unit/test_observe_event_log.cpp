@@ -57,6 +57,38 @@ TEST(ObserveEventLog, FieldsCarryEveryValueSetAndNothingElse) {
   EXPECT_EQ(find(fields, "reason_code"), nullptr);
 }
 
+TEST(ObserveEventLog, NumbersArePlainDecimalsWithAFixedPrecision) {
+  JobEvent event;
+  event.event = EventName::delivered;
+  event.seconds = 1.367233531;
+  event.cost_usd = 0.07895999999999999;
+  auto fields = fields_of(event);
+  EXPECT_EQ(find(fields, "seconds")->value, "1.367");
+  EXPECT_EQ(find(fields, "cost_usd")->value, "0.079");
+  EXPECT_TRUE(find(fields, "cost_usd")->numeric);
+  // What fmt's shortest form writes as 1e-07 and 1.5e+20.
+  event.seconds = 1e-7;
+  event.cost_usd = 1.5e20;
+  fields = fields_of(event);
+  EXPECT_EQ(find(fields, "seconds")->value, "0");
+  EXPECT_EQ(find(fields, "cost_usd")->value, "150000000000000000000");
+
+  Heartbeat beat;
+  beat.spend_today_usd = 0.1 + 0.2;
+  beat.oldest_job_age_s = 361.0004999;
+  auto sink = std::make_shared<CapturingSink>();
+  spdlog::logger logger("test", sink);
+  log_heartbeat(logger, beat);
+  ASSERT_EQ(sink->lines.size(), 1u);
+  EXPECT_EQ(find(sink->lines[0].fields, "spend_today_usd")->value, "0.3");
+  EXPECT_EQ(find(sink->lines[0].fields, "oldest_job_age_seconds")->value, "361");
+  for (const auto& field : sink->lines[0].fields) {
+    if (!field.numeric) continue;
+    EXPECT_EQ(field.value.find_first_of("eE"), std::string::npos)
+        << field.key << "=" << field.value;
+  }
+}
+
 TEST(ObserveEventLog, EventNamesAreStable) {
   EXPECT_EQ(to_string(EventName::queue_position), "queue_position");
   EXPECT_EQ(to_string(EventName::deferred), "deferred");

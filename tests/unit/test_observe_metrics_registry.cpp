@@ -149,6 +149,29 @@ TEST(ObserveMetricsRegistry, SampleValuesUsePrometheusSpellings) {
   EXPECT_EQ(format_sample_value(std::numeric_limits<double>::quiet_NaN()), "NaN");
 }
 
+TEST(ObserveMetricsRegistry, CollectorsRunAtEveryRenderAndRemovedChildrenDisappear) {
+  MetricsRegistry registry;
+  auto& cap = registry.gauge("lipsyncd_budget_cap_usd", "Cap.", {"period"});
+  int collected = 0;
+  bool capped = true;
+  registry.add_collector([&] {
+    ++collected;
+    if (capped) {
+      cap.with({"daily"}).set(5.0 * collected);
+    } else {
+      cap.remove({"daily"});
+    }
+  });
+  EXPECT_EQ(collected, 0) << "collectors run at scrape time, not before";
+  EXPECT_TRUE(contains_line(registry.render(), "lipsyncd_budget_cap_usd{period=\"daily\"} 5"));
+  EXPECT_TRUE(contains_line(registry.render(), "lipsyncd_budget_cap_usd{period=\"daily\"} 10"));
+  capped = false;
+  const auto text = registry.render();
+  EXPECT_EQ(text.find("lipsyncd_budget_cap_usd{"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE lipsyncd_budget_cap_usd gauge"), std::string::npos) << text;
+  EXPECT_EQ(collected, 3);
+}
+
 TEST(ObserveMetricsRegistry, DaemonMetricsDefineEveryFamilyUpFront) {
   MetricsRegistry registry;
   DaemonMetrics metrics(registry);
@@ -160,11 +183,21 @@ TEST(ObserveMetricsRegistry, DaemonMetricsDefineEveryFamilyUpFront) {
         "lipsyncd_fal_retries_total counter", "lipsyncd_spend_usd_total counter",
         "lipsyncd_budget_remaining_usd gauge", "lipsyncd_watcher_events_total counter",
         "lipsyncd_oldest_job_age_seconds gauge", "lipsyncd_job_events_total counter",
-        "lipsyncd_start_time_seconds gauge", "lipsyncd_delivery_blocked gauge"}) {
+        "lipsyncd_start_time_seconds gauge", "lipsyncd_delivery_blocked gauge",
+        "lipsyncd_held_jobs gauge", "lipsyncd_budget_cap_usd gauge",
+        "lipsyncd_period_spend_usd gauge", "lipsyncd_healthy gauge"}) {
     EXPECT_TRUE(contains_line(text, std::string("# TYPE ") + family)) << family << "\n" << text;
   }
   EXPECT_TRUE(contains_line(text, "lipsyncd_spend_usd_total 0")) << text;
   EXPECT_GT(metrics.start_time_seconds.value(), 1.7e9);
+  // Known label values exist at 0 from the start, so increase() sees their first change.
+  EXPECT_TRUE(contains_line(text, R"(lipsyncd_watcher_events_total{kind="rescan_found"} 0)"))
+      << text;
+  EXPECT_TRUE(contains_line(text, R"(lipsyncd_stage_duration_seconds_count{stage="fal"} 0)"))
+      << text;
+  EXPECT_TRUE(
+      contains_line(text, R"(lipsyncd_jobs_finished_total{outcome="delivered",reason_code=""} 0)"))
+      << text;
 
   metrics.count_event(EventName::delivered);
   metrics.spend_usd.inc(0.7);

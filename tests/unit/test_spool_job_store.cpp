@@ -637,6 +637,44 @@ TEST_F(JobStoreTest, CountsCoverEveryJobAndCanBeLimitedToRecentChanges) {
   EXPECT_EQ(by_reason.at(HoldReason::ambiguous_submit), 1);
 }
 
+TEST_F(JobStoreTest, CountsByReasonSeeOnlyTheStateAndStageAskedFor) {
+  auto store = open_store();
+  const auto error = [](const char* reason) { return JobError{"deliver", reason, "why", "hint"}; };
+  // Two paid results waiting for the outbox, one for free space, and one upload deferred.
+  for (const char* stem : {"blocked1", "blocked2", "full"}) {
+    const auto id = submitted_job(*store, stem).id;
+    store->mark_completed(id, {"https://fal/out.mp4", 1, std::nullopt, std::nullopt});
+    store->defer(id, error(std::string(stem) == "full" ? "disk_full" : "delivery_blocked"),
+                 time_.now + minutes(1), JobStore::AttemptCount::free);
+  }
+  const auto upload = store->claim(drop_pair("upload")).job.id;
+  store->mark_prepared(upload, JobPlan{});
+  store->defer(upload, JobError{"upload", "fal_unavailable", "503", ""}, time_.now + minutes(1));
+
+  const auto waiting = store->count_by_reason(JobState::deferred, JobState::completed);
+  EXPECT_EQ(waiting, (std::map<std::string, int>{{"delivery_blocked", 2}, {"disk_full", 1}}));
+  const auto deferred = store->count_by_reason(JobState::deferred);
+  EXPECT_EQ(deferred.at("fal_unavailable"), 1);
+  EXPECT_EQ(deferred.size(), 3u);
+  EXPECT_TRUE(store->count_by_reason(JobState::held).empty());
+}
+
+TEST_F(JobStoreTest, TheOldestUnfinishedJobCountsHeldJobsAndIgnoresFinishedOnes) {
+  auto store = open_store();
+  EXPECT_FALSE(store->oldest_unfinished_since().has_value());
+  const auto old_done = store->claim(drop_pair("done")).job.id;
+  store->cancel(old_done, "finished jobs do not age");
+  time_.now += minutes(5);
+  const auto taken = time_.now;
+  const auto held = store->claim(drop_pair("held")).job.id;
+  store->hold(held, HoldReason::ambiguous_submit, "maybe at fal");
+  time_.now += minutes(6);
+  store->claim(drop_pair("young"));
+  EXPECT_EQ(store->oldest_unfinished_since(), taken);
+  store->cancel(held, "gone");
+  EXPECT_EQ(store->oldest_unfinished_since(), time_.now);
+}
+
 TEST_F(JobStoreTest, AVersion1StoreGainsTheContentClaims) {
   open_store();
   {

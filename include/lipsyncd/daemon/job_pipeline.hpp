@@ -26,6 +26,9 @@
 namespace lipsyncd::daemon {
 
 using EventSink = std::function<void(const observe::JobEvent&)>;
+// How long a job spent in a stage ("prepare", "upload", "submit", "fal", "deliver"), once the
+// stage is done; the daemon feeds lipsyncd_stage_duration_seconds with it.
+using StageTimer = std::function<void(const std::string& stage, double seconds)>;
 
 struct PipelineContext {
   spool::JobStore& store;
@@ -34,6 +37,7 @@ struct PipelineContext {
   boost::asio::any_io_executor io;   // the event loop; the store and fal are used only here
   boost::asio::any_io_executor cpu;  // the bounded pool for media work
   EventSink on_event;
+  StageTimer on_stage_done{};
 };
 
 class JobPipeline {
@@ -89,6 +93,7 @@ class JobPipeline {
   auto on_cpu(Work& work) -> boost::asio::awaitable<decltype(work())>;
 
   void emit(observe::JobEvent event) const;
+  void stage_done(const std::string& stage, double seconds) const;
 
   PipelineContext context_;
   std::shared_ptr<const Config> config_;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lipsyncd/config/config.hpp"
@@ -47,6 +48,12 @@ struct IntakeCallbacks {
   std::function<void(JobRequest)> on_request;
   std::function<void(Rejection)> on_rejection;
   std::function<void(const InboxAvailability&)> on_inbox_change{};  // optional
+  // Optional: one call per thing the watcher noticed, by kind: "close_write" and "moved_to"
+  // (a file written or renamed in, a folder moved in), "created_dir", "overflow" (the kernel
+  // dropped events), "scan_found" (a new file found by the scan at start or when the inbox
+  // came back) and "rescan_found" (a new file only the periodic rescan found: no event told
+  // of it, as on a network share).
+  std::function<void(std::string_view kind)> on_watch_event{};
 };
 
 // The seam for time: tests pass a fake clock (timers still wait in real time, so a test that

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -98,6 +99,14 @@ class MetricFamily : public MetricFamilyBase {
     return *slot;
   }
 
+  // Drops one child, so its series disappears from /metrics (a budget cap that was removed).
+  // Only for children nobody keeps a reference to: look them up with with() each time.
+  void remove(const LabelValues& values) {
+    check_arity(values);
+    std::lock_guard lock(mutex_);
+    children_.erase(values);
+  }
+
  protected:
   virtual std::unique_ptr<Metric> make_child() const = 0;
   // Copies of the children under the lock, so rendering never blocks updates for long.
@@ -152,6 +161,11 @@ class MetricsRegistry {
                              std::vector<std::string> label_names,
                              std::vector<double> upper_bounds);
 
+  // Called at the start of every render(): a gauge whose value is a fact someone else keeps
+  // (the job store's counts, the oldest job's age) is computed at scrape time by its owner
+  // rather than copied into the registry as a side effect of something else.
+  void add_collector(std::function<void()> collect);
+
   // The text exposition format, families in the order they were added.
   std::string render() const;
 
@@ -159,6 +173,7 @@ class MetricsRegistry {
   void check_new_name(const std::string& name) const;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<MetricFamilyBase>> families_;
+  std::vector<std::function<void()>> collectors_;
 };
 
 // Prometheus text-format spellings, exposed for tests and other exporters.

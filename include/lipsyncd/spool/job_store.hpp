@@ -171,6 +171,13 @@ class JobStore {
   // is that recent (finished today, say).
   std::map<JobState, int> count_by_state(std::optional<TimePoint> changed_since = {}) const;
   std::map<HoldReason, int> count_held_by_reason() const;
+  // Jobs in `state` by the reason code of their error, in one query (a job without one counts
+  // under ""); with `stage`, only those parked from that stage: count_by_reason(deferred,
+  // completed) counts the paid results waiting for the outbox (delivery_blocked, disk_full).
+  std::map<std::string, int> count_by_reason(JobState state,
+                                             std::optional<JobState> stage = {}) const;
+  // When the oldest unfinished job (held and deferred ones included) was claimed.
+  std::optional<TimePoint> oldest_unfinished_since() const;
 
   const SpendLedger& ledger() const { return *ledger_; }
   TimePoint now() const { return settings_.clock(); }
