@@ -175,8 +175,8 @@ std::vector<Detection> FaceDetector::run_ssd(const cv::Mat& picture, cv::Rect re
   }
   std::vector<Detection> faces;
   for (const FaceBox& box : ssd_faces(rows, region.width, region.height)) {
-    faces.push_back({cv::Rect(region.x + box.x, region.y + box.y, box.width, box.height),
-                     box.strength});
+    faces.push_back(
+        {cv::Rect(region.x + box.x, region.y + box.y, box.width, box.height), box.strength});
   }
   return faces;
 }

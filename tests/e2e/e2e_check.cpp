@@ -139,12 +139,12 @@ TEST(CheckCommand, ConfigFileChangesTheVerdict) {
 TEST(CheckCommand, TheSsdDetectorIsChosenInTheConfigFile) {
   TempDir dir;
   const auto tilted = dir / "tilted_45.mp4";
-  ASSERT_EQ(run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
-                               media("talk_h264_aac.mp4").string(), "-t", "3", "-vf",
-                               "rotate=45*PI/180", "-c:v", "libx264", "-preset", "ultrafast",
-                               "-an", tilted.string()},
-                              dir / "ffmpeg.log", std::chrono::seconds(60)),
-            0);
+  ASSERT_EQ(
+      run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
+                         media("talk_h264_aac.mp4").string(), "-t", "3", "-vf", "rotate=45*PI/180",
+                         "-c:v", "libx264", "-preset", "ultrafast", "-an", tilted.string()},
+                        dir / "ffmpeg.log", std::chrono::seconds(60)),
+      0);
   const CheckRun haar =
       run_check(dir, {tilted.string(), media("speech_5s.wav").string(), "--json"});
   EXPECT_EQ(haar.exit_code, 1) << haar.output;
@@ -153,8 +153,8 @@ TEST(CheckCommand, TheSsdDetectorIsChosenInTheConfigFile) {
   const auto config = dir / "ssd.toml";
   std::ofstream(config) << "[face]\ndetector = \"ssd\"\nssd_model = \"" << ssd_model().string()
                         << "\"\n";
-  const CheckRun ssd = run_check(
-      dir, {tilted.string(), media("speech_5s.wav").string(), "--json", "--config", config.string()});
+  const CheckRun ssd = run_check(dir, {tilted.string(), media("speech_5s.wav").string(), "--json",
+                                       "--config", config.string()});
   EXPECT_EQ(ssd.exit_code, 0) << ssd.output;
   const auto report = json_of(ssd);
   EXPECT_EQ(report.at("verdict").as_string(), "accept");

@@ -53,22 +53,22 @@ TEST_F(DaemonE2E, PairBySameStemIsDeliveredWithSidecarAndInputsArchived) {
 // model the daemon does not start: exit 78, naming the key.
 TEST_F(DaemonE2E, TheSsdDetectorDeliversAPairWhenConfigured) {
   const auto tilted = dir / "tilted_45.mp4";
-  ASSERT_EQ(run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
-                               media("talk_h264_aac.mp4").string(), "-t", "3", "-vf",
-                               "rotate=45*PI/180", "-c:v", "libx264", "-preset", "ultrafast",
-                               "-an", tilted.string()},
-                              dir / "ffmpeg.log", 60s),
-            0);
+  ASSERT_EQ(
+      run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
+                         media("talk_h264_aac.mp4").string(), "-t", "3", "-vf", "rotate=45*PI/180",
+                         "-c:v", "libx264", "-preset", "ultrafast", "-an", tilted.string()},
+                        dir / "ffmpeg.log", 60s),
+      0);
 
   settings["face"]["detector"] = "\"ssd\"";
   settings["face"]["ssd_model"] = "\"" + (dir / "missing.pb").string() + "\"";
   write_config();
   {
-    ChildProcess refused({(bin_dir() / "lipsyncd").string(), "run", "--config",
-                          config_file.string()},
-                         dir / "refused.log",
-                         ChildOptions{{"FAL_KEY=" + emulator->key()},
-                                      {"NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM"}});
+    ChildProcess refused(
+        {(bin_dir() / "lipsyncd").string(), "run", "--config", config_file.string()},
+        dir / "refused.log",
+        ChildOptions{{"FAL_KEY=" + emulator->key()},
+                     {"NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM"}});
     const auto code = refused.wait_for_exit(30s);
     ASSERT_TRUE(code.has_value()) << refused.log();
     EXPECT_EQ(*code, 78) << refused.log();

@@ -14,6 +14,8 @@ inline std::string ssd_face_section() {
   return "[face]\ndetector = \"ssd\"\nssd_model = \"" + ssd_model().string() + "\"\n";
 }
 
-inline Config ssd_config() { return parse_config(ssd_face_section(), models_dir(), {}); }
+inline Config ssd_config() {
+  return parse_config(ssd_face_section(), models_dir(), {});
+}
 
 }  // namespace lipsyncd::test

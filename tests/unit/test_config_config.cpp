@@ -150,9 +150,9 @@ TEST(Config, UnknownDetectorOrSsdWithoutAReadableModelIsRefusedNamingTheKey) {
   // Weights without their text graph beside them.
   test::TempDir dir;
   std::ofstream(dir / "opencv_face_detector_uint8.pb") << "weights";
-  const std::string no_graph = bad_config_message(
-      "[face]\ndetector = \"ssd\"\nssd_model = \"" +
-      (dir / "opencv_face_detector_uint8.pb").string() + "\"\n");
+  const std::string no_graph =
+      bad_config_message("[face]\ndetector = \"ssd\"\nssd_model = \"" +
+                         (dir / "opencv_face_detector_uint8.pb").string() + "\"\n");
   EXPECT_NE(no_graph.find("[face] ssd_graph"), std::string::npos) << no_graph;
   EXPECT_NE(no_graph.find("opencv_face_detector.pbtxt"), std::string::npos) << no_graph;
 

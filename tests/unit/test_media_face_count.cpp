@@ -103,11 +103,11 @@ TEST(SsdFaces, BoxesWhollyOrMostlyOutsideThePictureAreDropped) {
 
 TEST(SsdFaces, DegenerateBoxesAreDropped) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_TRUE(ssd_faces({{0.99f, 0.5f, 0.2f, 0.5f, 0.6f}}, 480, 270).empty());   // no width
-  EXPECT_TRUE(ssd_faces({{0.99f, 0.6f, 0.2f, 0.4f, 0.6f}}, 480, 270).empty());   // inverted
-  EXPECT_TRUE(ssd_faces({{0.99f, nan, 0.2f, 0.4f, 0.6f}}, 480, 270).empty());    // not a number
+  EXPECT_TRUE(ssd_faces({{0.99f, 0.5f, 0.2f, 0.5f, 0.6f}}, 480, 270).empty());  // no width
+  EXPECT_TRUE(ssd_faces({{0.99f, 0.6f, 0.2f, 0.4f, 0.6f}}, 480, 270).empty());  // inverted
+  EXPECT_TRUE(ssd_faces({{0.99f, nan, 0.2f, 0.4f, 0.6f}}, 480, 270).empty());   // not a number
   EXPECT_TRUE(ssd_faces({{nan, 0.1f, 0.2f, 0.4f, 0.6f}}, 480, 270).empty());
-  EXPECT_TRUE(ssd_faces({{0.99f, 0.5f, 0.5f, 0.505f, 0.6f}}, 480, 270).empty()); // 2 px wide
+  EXPECT_TRUE(ssd_faces({{0.99f, 0.5f, 0.5f, 0.505f, 0.6f}}, 480, 270).empty());  // 2 px wide
 }
 
 TEST(SsdFaces, AFaceRunningPastTheEdgeIsClippedAndKept) {
@@ -144,8 +144,9 @@ TEST(SsdFaces, TheGhostBesideALargeFaceIsTheSameFace) {
 
 TEST(SsdFaces, TwoSpeakersSideBySideStayTwoFaces) {
   // two_faces.mp4, 480x240.
-  const auto faces = distinct_faces(ssd_faces(
-      {{0.98f, 0.642f, 0.222f, 0.838f, 0.775f}, {0.97f, 0.141f, 0.228f, 0.321f, 0.716f}}, 480, 240));
+  const auto faces = distinct_faces(
+      ssd_faces({{0.98f, 0.642f, 0.222f, 0.838f, 0.775f}, {0.97f, 0.141f, 0.228f, 0.321f, 0.716f}},
+                480, 240));
   EXPECT_EQ(faces.size(), 2u);
 }
 

@@ -3,9 +3,9 @@
 // daemon runs, with the faces counted as the manifest's has_face says, once with each face
 // detector: Haar (the default) and the SSD (its model found through [face] ssd_model, in
 // LIPSYNCD_TEST_MODELS, as a user configures it; the manifest's `haar` field is what the
-// cascade saw, but the expected verdict is the daemon's, whatever the detector); probe() reports the
-// container and stream facts the manifest records (ffprobe's format_name, stream durations
-// from a full decode, clockwise rotation).
+// cascade saw, but the expected verdict is the daemon's, whatever the detector); probe() reports
+// the container and stream facts the manifest records (ffprobe's format_name, stream durations from
+// a full decode, clockwise rotation).
 
 #include <gtest/gtest.h>
 
