@@ -3,11 +3,14 @@
 //   remux of a compliant 60 s clip, as a multiple of realtime                  (goal >= 50x)
 //   face check of a 60 s 720p30 clip (8 samples) vs a full ffmpeg decode       (goal <= 0.5x)
 //   face check at the DEFAULT settings of 60 s clips, landscape 1920x1080 and portrait
-//   1080x1920 (made here from real footage), each vs its own full decode         (goal <= 0.5x)
+//   1080x1920 (made here from real footage), each vs its own full decode         (goal <= 0.5x),
+//   with each detector on the same clips: Haar (the default) and the SSD ([face] detector =
+//   "ssd", its model from LIPSYNCD_TEST_MODELS), and the SSD's time vs Haar's
 //   probe() with its truncation pass over every packet, vs the face check    (well under 1x)
 //   peak RSS of check + normalize for the 4K60 and the 60-minute cases
 // `bench_media_prepare --only faces` runs only the face-check and probe figures.
-// Inputs: ../shared/media (LIPSYNCD_TEST_MEDIA) and make-large.sh's cases (LIPSYNCD_LARGE_MEDIA).
+// Inputs: ../shared/media (LIPSYNCD_TEST_MEDIA), ../shared/models (LIPSYNCD_TEST_MODELS) and
+// make-large.sh's cases (LIPSYNCD_LARGE_MEDIA).
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -49,6 +52,11 @@ fs::path media_dir() {
   return env_or(
       "LIPSYNCD_TEST_MEDIA",
       self_path().parent_path().parent_path().parent_path().parent_path() / "shared" / "media");
+}
+fs::path models_dir() {
+  return env_or(
+      "LIPSYNCD_TEST_MODELS",
+      self_path().parent_path().parent_path().parent_path().parent_path() / "shared" / "models");
 }
 fs::path large_dir() {
   return env_or("LIPSYNCD_LARGE_MEDIA", self_path().parent_path().parent_path() / "large-media");
@@ -164,24 +172,54 @@ double full_decode_seconds(const fs::path& clip) {
   return decode.seconds;
 }
 
-// The face check at the default settings vs a full decode, for one orientation; and probe()
-// (header + the truncation pass over every packet) beside it.
-void bench_default_face_check(const char* name, const fs::path& clip) {
+// The default settings with the SSD chosen as a user chooses it: [face] detector and ssd_model.
+FaceConfig ssd_face_config() {
+  const fs::path model = models_dir() / "opencv_face_detector_uint8.pb";
+  require(fs::exists(model), "SSD model missing: " + model.string() +
+                                 " (set LIPSYNCD_TEST_MODELS to the shared models folder)");
+  return parse_config("[face]\ndetector = \"ssd\"\nssd_model = \"" + model.string() + "\"\n",
+                      models_dir(), {})
+      .face;
+}
+
+// Each detector loads its model once per thread (the daemon's CPU pool keeps it for the next
+// job): one untimed look first, so the figures are a job's, not a model load's.
+void load_detector(const FaceConfig& config) {
+  FaceConfig one = config;
+  one.min_samples = one.max_samples = 1;
+  const media::MediaInfo info = media::probe(media_dir() / "talk_h264_aac.mp4");
+  media::check_faces(info, {0, media::video_seconds(info)}, one);
+}
+
+double timed_face_check(const std::string& name, const media::MediaInfo& info,
+                        const FaceConfig& config) {
+  media::FaceReport report;
+  const double seconds = time_of([&] {
+    report = media::check_faces(info, {0, media::video_seconds(info)}, config);
+  });
+  require(report.visible_ratio > 0.9 && report.max_faces == 1,
+          name + ": the face check did not see one face");
+  std::fprintf(stderr, "  %s: %s, %d samples, %.0f%% with a face\n", name.c_str(),
+               report.detector.c_str(), report.samples, report.visible_ratio * 100);
+  return seconds;
+}
+
+// The face check at the default settings vs a full decode, for one orientation, with Haar and
+// with the SSD on the same clip; and probe() (header + the truncation pass over every packet)
+// beside it.
+void bench_default_face_check(const char* name, const fs::path& clip, const FaceConfig& ssd) {
   const double decode = full_decode_seconds(clip);
   media::MediaInfo info;
   const double probe_s = time_of([&] { info = media::probe(clip); });
-  const FaceConfig defaults;
-  media::FaceReport report;
-  const double face = time_of([&] {
-    report = media::check_faces(info, {0, media::video_seconds(info)}, defaults);
-  });
-  require(report.visible_ratio > 0.9 && report.max_faces == 1,
-          std::string(name) + ": the face check did not see one face");
-  std::fprintf(stderr, "  %s: %d samples, %.0f%% with a face\n", name, report.samples,
-               report.visible_ratio * 100);
-  bench_line(name, face, "s", "ffmpeg_full_decode", decode, face / decode, "<=0.5x");
+  const double haar = timed_face_check(name, info, FaceConfig{});
+  const std::string ssd_name = std::string(name) + "_ssd";
+  const double dnn = timed_face_check(ssd_name, info, ssd);
+  bench_line(name, haar, "s", "ffmpeg_full_decode", decode, haar / decode, "<=0.5x");
+  bench_line(ssd_name.c_str(), dnn, "s", "ffmpeg_full_decode", decode, dnn / decode, "<=0.5x");
+  const std::string versus = ssd_name + "_vs_haar";
+  bench_line(versus.c_str(), dnn, "s", "haar_face_check", haar, dnn / haar, "(compare)");
   const std::string probe_name = std::string(name) + "_probe_with_packet_pass";
-  bench_line(probe_name.c_str(), probe_s, "s", "face_check", face, probe_s / face, "well under 1x");
+  bench_line(probe_name.c_str(), probe_s, "s", "face_check", haar, probe_s / haar, "well under 1x");
 }
 
 // Portrait vs landscape at the same pixel count, from real footage: the portrait phone clip
@@ -190,10 +228,13 @@ void bench_faces() {
   const fs::path portrait_source = media_dir() / "real_talk_lp_s20_portrait.mp4";
   const fs::path landscape_source = media_dir() / "real_talk_monalisa_720p.mp4";
   require(fs::exists(portrait_source), "test media missing: " + portrait_source.string());
+  const FaceConfig ssd = ssd_face_config();
+  load_detector(FaceConfig{});
+  load_detector(ssd);
   bench_default_face_check("media.face_check_60s_1920x1080_landscape_default",
-                           make_clip(large_dir(), landscape_source, 1920, 1080));
+                           make_clip(large_dir(), landscape_source, 1920, 1080), ssd);
   bench_default_face_check("media.face_check_60s_1080x1920_portrait_default",
-                           make_clip(large_dir(), portrait_source, 1080, 1920));
+                           make_clip(large_dir(), portrait_source, 1080, 1920), ssd);
 }
 
 }  // namespace

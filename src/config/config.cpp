@@ -108,6 +108,20 @@ class SectionReader {
   std::set<std::string>* accepted_ = nullptr;
 };
 
+// [face] dnn_model named a cv::FaceDetectorYN model, which never ran: no such model loads in
+// Debian's OpenCV 4.6. The empty value that older sample configurations carry is harmless and
+// passes; a path is refused, because the user expects a DNN detector that would not run.
+void refuse_retired_dnn_model(SectionReader& face) {
+  std::filesystem::path retired;
+  face.read("dnn_model", retired);
+  if (!retired.empty()) {
+    bad_config(
+        "[face] dnn_model is no longer supported (its FaceDetectorYN models do not load in "
+        "OpenCV 4.6); remove it and set [face] detector = \"ssd\" with [face] ssd_model = "
+        "\"/path/to/opencv_face_detector_uint8.pb\" (see the README's face check section)");
+  }
+}
+
 double price_value(const toml::node& node, const std::string& where) {
   std::optional<double> value = node.value_exact<double>();
   if (const auto integer = node.value_exact<std::int64_t>()) value = static_cast<double>(*integer);
@@ -203,8 +217,11 @@ void read_sections(const toml::table& root, Config& c,
   face.read("min_visible_ratio", c.face.min_visible_ratio);
   face.read("min_face_height_ratio", c.face.min_face_height_ratio);
   face.read("multiple_faces", c.face.multiple_faces);
+  face.read("detector", c.face.detector);
   face.read("cascade_dir", c.face.cascade_dir);
-  face.read("dnn_model", c.face.dnn_model);
+  face.read("ssd_model", c.face.ssd_model);
+  face.read("ssd_graph", c.face.ssd_graph);
+  refuse_retired_dnn_model(face);
   face.reject_unknown_keys();
 
   SectionReader policy(root, "policy", accepted);
@@ -306,6 +323,34 @@ std::set<std::string> keys_in(const toml::table& root) {
   return keys;
 }
 
+bool readable(const std::filesystem::path& file) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(file, error)) return false;
+  return std::ifstream(file, std::ios::binary).good();
+}
+
+// The detector's files are checked here, not at the first job: a daemon that starts fine and
+// then fails every pair on a missing model would hold work hostage.
+void validate_detector(const FaceConfig& face) {
+  if (face.detector != "haar" && face.detector != "ssd") {
+    bad_config("[face] detector = \"" + face.detector + "\" is not a detector (haar or ssd)");
+  }
+  if (face.detector != "ssd") return;
+  if (face.ssd_model.empty()) {
+    bad_config(
+        "[face] detector = \"ssd\" needs [face] ssd_model, the path of "
+        "opencv_face_detector_uint8.pb (see the README's face check section)");
+  }
+  if (!readable(face.ssd_model)) {
+    bad_config("[face] ssd_model: cannot read " + face.ssd_model.string());
+  }
+  if (!readable(face.ssd_graph)) {
+    bad_config("[face] ssd_graph: cannot read " + face.ssd_graph.string() +
+               " (the SSD's text graph; by default opencv_face_detector.pbtxt beside "
+               "[face] ssd_model)");
+  }
+}
+
 void validate(const Config& c) {
   if (c.fal.max_in_flight < 1) bad_config("[fal] max_in_flight must be at least 1");
   if (c.daemon.max_parallel_prepare < 1) bad_config("[daemon] max_parallel_prepare must be >= 1");
@@ -313,6 +358,7 @@ void validate(const Config& c) {
     bad_config("[face] multiple_faces must be \"warn\" or \"reject\"");
   }
   if (c.face.min_visible_ratio > 1) bad_config("[face] min_visible_ratio must be at most 1");
+  validate_detector(c.face);
   if (c.policy.audio_longer != SyncMode::bounce && c.policy.audio_longer != SyncMode::loop &&
       c.policy.audio_longer != SyncMode::silence) {
     bad_config("[policy] audio_longer must be bounce, loop or silence");
@@ -362,8 +408,11 @@ void apply_environment(Config& c, const Environment& env) {
 void resolve_paths(Config& c, const std::filesystem::path& base_dir) {
   for (auto* path : {&c.paths.inbox, &c.paths.outbox, &c.paths.done, &c.paths.error,
                      &c.paths.state, &c.fal.ca_file, &c.fal.key_file, &c.log.json_file,
-                     &c.face.dnn_model}) {
+                     &c.face.ssd_model, &c.face.ssd_graph}) {
     if (!path->empty() && path->is_relative()) *path = base_dir / *path;
+  }
+  if (c.face.ssd_graph.empty() && !c.face.ssd_model.empty()) {
+    c.face.ssd_graph = c.face.ssd_model.parent_path() / "opencv_face_detector.pbtxt";
   }
 }
 

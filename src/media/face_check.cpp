@@ -21,6 +21,13 @@ namespace {
 // to tell "no face" from "a face too small for the model".
 constexpr int kFineScanScale = 3;
 constexpr int kFineScanSamples = 3;
+// A face the second look finds is "too small" only if, scaled back to detect_size, it is
+// below this height: the Haar cascade's smallest window is 24 px, and the SSD, which squeezes
+// the whole picture into 300x300, sees faces from about 30 px there (48 px of a 480 px side).
+// A larger face that the first look missed was missed for another reason: the SSD, unlike
+// the cascade, also finds faces lying on their side in the second look's tiles, and such a
+// clip must get face_sideways, not "too small" (see explain_a_missing_face()).
+constexpr double kLargestFaceMissedForSizePx = 48;
 // A sample may cost at most this much decoding past a keyframe (see check_faces()).
 constexpr double kMaxDecodeAheadS = 1.0;
 
@@ -431,6 +438,7 @@ FaceReport check_faces(const MediaInfo& video, TimeSpan span, const FaceConfig& 
     PictureMaker fine_maker(*video.video, fine_size, detector.wants_color());
     const int count = std::min(kFineScanSamples, report.samples);
     int found = 0;
+    std::vector<double> tallest_px;
     for (int i = 0; i < count; ++i) {
       const double time = span.start_s + (i + 0.5) * span.duration_s / count;
       const AVFrame* frame = fine_sampler.frame_near(time, span.duration_s / count / 2);
@@ -443,9 +451,11 @@ FaceReport check_faces(const MediaInfo& video, TimeSpan span, const FaceConfig& 
       int tallest = 0;
       for (const Detection& face : faces) tallest = std::max(tallest, face.box.height);
       face_heights.push_back(static_cast<double>(tallest) / picture.rows);
+      tallest_px.push_back(tallest);
     }
     // One hit may be a texture that looks like a face; a small face shows up every time.
-    report.seen_only_at_full_resolution = found >= 2;
+    report.seen_only_at_full_resolution =
+        found >= 2 && median(tallest_px) / kFineScanScale < kLargestFaceMissedForSizePx;
     if (report.seen_only_at_full_resolution) report.samples_with_face = 0;
     if (!report.seen_only_at_full_resolution) face_heights.clear();
   }

@@ -171,6 +171,56 @@ TEST(CheckCommand, ConfigFileChangesTheVerdict) {
   EXPECT_NE(run.output.find("multiple_faces"), std::string::npos) << run.output;
 }
 
+// [face] detector = "ssd" with [face] ssd_model: the SSD sees a head tilted 45 degrees,
+// which the default Haar cascade does not, and the JSON names the detector that judged.
+TEST(CheckCommand, TheSsdDetectorIsChosenInTheConfigFile) {
+  TempDir dir;
+  const auto tilted = dir / "tilted_45.mp4";
+  ASSERT_EQ(
+      run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
+                         media("talk_h264_aac.mp4").string(), "-t", "3", "-vf", "rotate=45*PI/180",
+                         "-c:v", "libx264", "-preset", "ultrafast", "-an", tilted.string()},
+                        dir / "ffmpeg.log", std::chrono::seconds(60)),
+      0);
+  const CheckRun haar =
+      run_check(dir, {tilted.string(), media("speech_5s.wav").string(), "--json"});
+  EXPECT_EQ(haar.exit_code, 1) << haar.output;
+  EXPECT_EQ(json_of(haar).at("reason_code").as_string(), "no_face");
+
+  const auto config = dir / "ssd.toml";
+  std::ofstream(config) << "[face]\ndetector = \"ssd\"\nssd_model = \"" << ssd_model().string()
+                        << "\"\n";
+  const CheckRun ssd = run_check(dir, {tilted.string(), media("speech_5s.wav").string(), "--json",
+                                       "--config", config.string()});
+  EXPECT_EQ(ssd.exit_code, 0) << ssd.output;
+  const auto report = json_of(ssd);
+  EXPECT_EQ(report.at("verdict").as_string(), "accept");
+  EXPECT_EQ(report.at("face").as_object().at("detector").as_string(), "ssd");
+  EXPECT_EQ(report.at("face").as_object().at("max_faces").to_number<int>(), 1);
+}
+
+// `check` refuses a configuration it cannot use as a usage error (exit 2, its contract; `run`
+// exits 78 for the same file, see e2e_daemon), naming the key to fix.
+TEST(CheckCommand, AnSsdWithoutItsModelOrTheRetiredDnnModelIsRefusedNamingTheKey) {
+  TempDir dir;
+  const auto config = dir / "bad.toml";
+  const auto check_with = [&](const std::string& toml) {
+    std::ofstream(config, std::ios::trunc) << toml;
+    return run_check(dir, {media("talk_h264_aac.mp4").string(), media("speech_5s.wav").string(),
+                           "--config", config.string()});
+  };
+  const CheckRun missing = check_with("[face]\ndetector = \"ssd\"\n");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("[face] ssd_model"), std::string::npos) << missing.output;
+  const CheckRun unknown = check_with("[face]\ndetector = \"yunet\"\n");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("[face] detector"), std::string::npos) << unknown.output;
+  const CheckRun retired = check_with("[face]\ndnn_model = \"/models/face.onnx\"\n");
+  EXPECT_EQ(retired.exit_code, 2) << retired.output;
+  EXPECT_NE(retired.output.find("[face] dnn_model"), std::string::npos) << retired.output;
+  EXPECT_NE(retired.output.find("ssd_model"), std::string::npos) << retired.output;
+}
+
 TEST(CheckCommand, TextOutputTellsAPersonWhatWillHappen) {
   TempDir dir;
   const CheckRun run = run_check(

@@ -47,6 +47,55 @@ TEST_F(DaemonE2E, PairBySameStemIsDeliveredWithSidecarAndInputsArchived) {
   stop_daemon();
 }
 
+// [face] detector = "ssd" makes the daemon judge faces with OpenCV's SSD, whose model the user
+// points to with [face] ssd_model: a head tilted 45 degrees, which the default Haar cascade
+// cannot see (the second pair shows it: rejected no_face), is delivered. Without a readable
+// model the daemon does not start: exit 78, naming the key.
+TEST_F(DaemonE2E, TheSsdDetectorDeliversAPairWhenConfigured) {
+  const auto tilted = dir / "tilted_45.mp4";
+  ASSERT_EQ(
+      run_to_completion({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i",
+                         media("talk_h264_aac.mp4").string(), "-t", "3", "-vf", "rotate=45*PI/180",
+                         "-c:v", "libx264", "-preset", "ultrafast", "-an", tilted.string()},
+                        dir / "ffmpeg.log", 60s),
+      0);
+
+  settings["face"]["detector"] = "\"ssd\"";
+  settings["face"]["ssd_model"] = "\"" + (dir / "missing.pb").string() + "\"";
+  write_config();
+  {
+    ChildProcess refused(
+        {(bin_dir() / "lipsyncd").string(), "run", "--config", config_file.string()},
+        dir / "refused.log",
+        ChildOptions{{"FAL_KEY=" + emulator->key()},
+                     {"NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM"}});
+    const auto code = refused.wait_for_exit(30s);
+    ASSERT_TRUE(code.has_value()) << refused.log();
+    EXPECT_EQ(*code, 78) << refused.log();
+    EXPECT_NE(refused.log().find("[face] ssd_model"), std::string::npos) << refused.log();
+  }
+
+  settings["face"]["ssd_model"] = "\"" + ssd_model().string() + "\"";
+  write_config();
+  start_daemon();
+  drop_file(tilted, "tilted.mp4");
+  drop("speech_5s.wav", "tilted.wav");
+  ASSERT_TRUE(delivered("tilted")) << daemon->log();
+  EXPECT_EQ(submissions(), 1u);
+  stop_daemon();
+
+  settings["face"].erase("detector");
+  settings["face"].erase("ssd_model");
+  write_config();
+  start_daemon();
+  drop_file(tilted, "tilted_haar.mp4");
+  drop("speech_1s.wav", "tilted_haar.wav");  // other content: not a duplicate of the first
+  ASSERT_TRUE(rejected("tilted_haar")) << daemon->log();
+  EXPECT_EQ(reason_of("tilted_haar"), "no_face");
+  EXPECT_EQ(submissions(), 1u);
+  stop_daemon();
+}
+
 TEST_F(DaemonE2E, ManifestAndFolderJobsAreDelivered) {
   start_daemon();
   drop("talk_h264_aac.mp4", "a.mp4");

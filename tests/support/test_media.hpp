@@ -37,6 +37,22 @@ inline std::filesystem::path media(const std::string& file) {
   return path;
 }
 
+// LIPSYNCD_TEST_MODELS, else the folder CMake was configured with (default ../shared/models):
+// OpenCV's SSD face detector, which the project does not ship (its weights' terms are unstated).
+inline std::filesystem::path models_dir() {
+  return env_path("LIPSYNCD_TEST_MODELS", LIPSYNCD_DEFAULT_TEST_MODELS);
+}
+
+// The SSD's weights, as [face] ssd_model names them (its text graph lies beside them).
+inline std::filesystem::path ssd_model() {
+  auto path = models_dir() / "opencv_face_detector_uint8.pb";
+  if (!std::filesystem::exists(path)) {
+    ADD_FAILURE() << "SSD face model missing: " << path
+                  << " (set LIPSYNCD_TEST_MODELS to the shared models folder)";
+  }
+  return path;
+}
+
 inline std::filesystem::path bin_dir() {
   return env_path("LIPSYNCD_BIN_DIR", LIPSYNCD_DEFAULT_BIN_DIR);
 }

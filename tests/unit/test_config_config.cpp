@@ -103,6 +103,73 @@ TEST(Config, TyposAndWrongTypesAreReportedWithTheKey) {
   EXPECT_NE(bad_config_message("[budget]\ndaily_usd = -1").find("negative"), std::string::npos);
 }
 
+TEST(Config, FaceDetectorIsHaarByDefault) {
+  const Config c = parse_config("", "/base", {});
+  EXPECT_EQ(c.face.detector, "haar");
+  EXPECT_TRUE(c.face.ssd_model.empty());
+}
+
+TEST(Config, SsdDetectorFindsItsGraphBesideTheModel) {
+  const auto model = test::ssd_model();
+  const Config c = parse_config(
+      "[face]\ndetector = \"ssd\"\nssd_model = \"" + model.string() + "\"\n", "/base", {});
+  EXPECT_EQ(c.face.detector, "ssd");
+  EXPECT_EQ(c.face.ssd_model, model);
+  EXPECT_EQ(c.face.ssd_graph, model.parent_path() / "opencv_face_detector.pbtxt");
+}
+
+TEST(Config, SsdModelPathsAreRelativeToTheConfigFile) {
+  const auto models = test::models_dir();
+  const Config c = parse_config(
+      "[face]\ndetector = \"ssd\"\nssd_model = \"opencv_face_detector_uint8.pb\"\n"
+      "ssd_graph = \"opencv_face_detector.pbtxt\"\n",
+      models, {});
+  EXPECT_EQ(c.face.ssd_model, models / "opencv_face_detector_uint8.pb");
+  EXPECT_EQ(c.face.ssd_graph, models / "opencv_face_detector.pbtxt");
+}
+
+TEST(Config, UnknownDetectorOrSsdWithoutAReadableModelIsRefusedNamingTheKey) {
+  const std::string unknown = bad_config_message("[face]\ndetector = \"yunet\"\n");
+  EXPECT_NE(unknown.find("[face] detector"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("yunet"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("haar or ssd"), std::string::npos) << unknown;
+
+  const std::string no_model = bad_config_message("[face]\ndetector = \"ssd\"\n");
+  EXPECT_NE(no_model.find("[face] ssd_model"), std::string::npos) << no_model;
+
+  const std::string absent =
+      bad_config_message("[face]\ndetector = \"ssd\"\nssd_model = \"/nowhere/model.pb\"\n");
+  EXPECT_NE(absent.find("[face] ssd_model"), std::string::npos) << absent;
+  EXPECT_NE(absent.find("/nowhere/model.pb"), std::string::npos) << absent;
+
+  // A folder is not a model file.
+  const std::string folder = bad_config_message("[face]\ndetector = \"ssd\"\nssd_model = \"" +
+                                                test::models_dir().string() + "\"\n");
+  EXPECT_NE(folder.find("[face] ssd_model"), std::string::npos) << folder;
+
+  // Weights without their text graph beside them.
+  test::TempDir dir;
+  std::ofstream(dir / "opencv_face_detector_uint8.pb") << "weights";
+  const std::string no_graph =
+      bad_config_message("[face]\ndetector = \"ssd\"\nssd_model = \"" +
+                         (dir / "opencv_face_detector_uint8.pb").string() + "\"\n");
+  EXPECT_NE(no_graph.find("[face] ssd_graph"), std::string::npos) << no_graph;
+  EXPECT_NE(no_graph.find("opencv_face_detector.pbtxt"), std::string::npos) << no_graph;
+
+  // The model is only needed by the SSD: Haar ignores a stale path.
+  EXPECT_EQ(parse_config("[face]\nssd_model = \"/nowhere/model.pb\"\n", "/base", {}).face.detector,
+            "haar");
+}
+
+TEST(Config, RetiredDnnModelIsRefusedWithAPointerToTheSsdKeys) {
+  const std::string message = bad_config_message("[face]\ndnn_model = \"/models/yunet.onnx\"\n");
+  EXPECT_NE(message.find("[face] dnn_model"), std::string::npos) << message;
+  EXPECT_NE(message.find("detector = \"ssd\""), std::string::npos) << message;
+  EXPECT_NE(message.find("[face] ssd_model"), std::string::npos) << message;
+  // The empty value older sample files carry asked for nothing and still loads.
+  EXPECT_EQ(parse_config("[face]\ndnn_model = \"\"\n", "/base", {}).face.detector, "haar");
+}
+
 TEST(Config, KeyComesFromTheEnvironmentAndEndpointCanBeOverridden) {
   const Config c = parse_config(
       "", "/b", {{"FAL_KEY", "abc:def"}, {"FAL_VIDEO_TO_VIDEO_LIPSYNC", "fal-ai/sync-lipsync/v2"}});

@@ -1,8 +1,11 @@
 // Every file of ../shared/media/MANIFEST.json gets the verdict and reason code the manifest
 // lists (as_video, as_audio), as a video and as an audio, through the same check_pair() the
-// daemon runs, with the faces counted as the manifest's has_face says; probe() reports the
-// container and stream facts the manifest records (ffprobe's format_name, stream durations
-// from a full decode, clockwise rotation).
+// daemon runs, with the faces counted as the manifest's has_face says, once with each face
+// detector: Haar (the default) and the SSD (its model found through [face] ssd_model, in
+// LIPSYNCD_TEST_MODELS, as a user configures it; the manifest's `haar` field is what the
+// cascade saw, but the expected verdict is the daemon's, whatever the detector); probe() reports
+// the container and stream facts the manifest records (ffprobe's format_name, stream durations from
+// a full decode, clockwise rotation).
 
 #include <gtest/gtest.h>
 
@@ -16,6 +19,7 @@
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/media/pair_check.hpp"
+#include "ssd_config.hpp"
 #include "test_media.hpp"
 
 namespace lipsyncd::media {
@@ -34,11 +38,12 @@ struct ManifestCase {
   std::string verdict;
   std::string reason_code;
   std::string has_face;  // the manifest's truth: "true", "false", "partial", "multiple", "tiny"
+  std::string detector;  // [face] detector: "haar" or "ssd"
 };
 
 // gtest prints a parameter it cannot print as a byte dump in every ctest line: say what it is.
 void PrintTo(const ManifestCase& c, std::ostream* out) {
-  *out << c.file << " as " << c.role << " -> " << c.verdict
+  *out << c.file << " as " << c.role << " with " << c.detector << " -> " << c.verdict
        << (c.reason_code.empty() ? "" : " (" + c.reason_code + ")");
 }
 
@@ -61,14 +66,14 @@ std::string has_face_of(const json::object& entry) {
 }
 
 // Every entry is judged in both roles: as_video and as_audio each hold `expected` + `reason`.
-std::vector<ManifestCase> manifest_cases() {
+std::vector<ManifestCase> manifest_cases(const std::string& detector) {
   std::vector<ManifestCase> cases;
   for (const json::value& value : read_manifest()) {
     const json::object& entry = value.as_object();
     for (const char* role : {"video", "audio"}) {
       const json::object& judged = entry.at(std::string("as_") + role).as_object();
       cases.push_back({text_or_empty(entry, "file"), role, text_or_empty(judged, "expected"),
-                       text_or_empty(judged, "reason"), has_face_of(entry)});
+                       text_or_empty(judged, "reason"), has_face_of(entry), detector});
     }
   }
   return cases;
@@ -87,7 +92,8 @@ class ManifestVerdict : public testing::TestWithParam<ManifestCase> {};
 TEST_P(ManifestVerdict, MatchesTheManifest) {
   const ManifestCase& c = GetParam();
   ASSERT_FALSE(c.verdict.empty()) << "the manifest gives no verdict";
-  const Config config = default_config({});
+  const Config config = c.detector == "ssd" ? test::ssd_config() : default_config({});
+  ASSERT_EQ(config.face.detector, c.detector);
   const auto file = test::media(c.file);
   const PairReport report = c.role == "video" ? check_pair(file, test::media(kGoodAudio), config)
                                               : check_pair(test::media(kGoodVideo), file, config);
@@ -105,6 +111,7 @@ TEST_P(ManifestVerdict, MatchesTheManifest) {
   }
   // Faces counted as a person counts them: one speaker is one face, two speakers are several.
   if (c.role == "video" && report.face && report.face->samples_with_face > 0) {
+    EXPECT_EQ(report.face->detector, c.detector);
     if (c.has_face == "true") {
       EXPECT_EQ(report.face->max_faces, 1) << report.message;
     }
@@ -114,7 +121,10 @@ TEST_P(ManifestVerdict, MatchesTheManifest) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Media, ManifestVerdict, testing::ValuesIn(manifest_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Media, ManifestVerdict, testing::ValuesIn(manifest_cases("haar")),
+                         case_name);
+INSTANTIATE_TEST_SUITE_P(MediaSsd, ManifestVerdict, testing::ValuesIn(manifest_cases("ssd")),
+                         case_name);
 
 double number_at(const json::object& object, const char* key) {
   return object.at(key).to_number<double>();

@@ -15,6 +15,7 @@
 #include "lipsyncd/media/media_info.hpp"
 #include "lipsyncd/media/pair_check.hpp"
 #include "lipsyncd/media/pair_report.hpp"
+#include "ssd_config.hpp"
 #include "test_media.hpp"
 
 namespace lipsyncd::media {
@@ -109,6 +110,25 @@ TEST(SidewaysSpeaker, AClipThatLostItsRotationTagGetsItsOwnReasonAndHint) {
       check_pair(test::media("talk_h264_aac.mp4"), test::media("speech_5s.wav"), default_config({}))
           .verdict,
       Verdict::accept);
+}
+
+// The SSD, unlike the cascade, also finds a face lying on its side, in the small-face second
+// look's tiles. That must not turn the lost rotation tag into "face too small": the face is
+// large, and the clip gets the same reason and hint as with Haar.
+TEST(SidewaysSpeaker, TheSsdDetectorGivesTheSameReason) {
+  test::TempDir dir;
+  const auto sideways = dir / "sideways.mp4";
+  ffmpeg(dir, {"-i", test::media("talk_h264_aac.mp4").string(), "-t", "3", "-vf", "transpose=2",
+               "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy", sideways.string()});
+  const Config ssd = test::ssd_config();
+  const PairReport report = check_pair(sideways, test::media("speech_5s.wav"), ssd);
+  EXPECT_EQ(report.verdict, Verdict::reject);
+  EXPECT_EQ(report.reason_code, "face_sideways") << report.message;
+  ASSERT_TRUE(report.face);
+  EXPECT_EQ(report.face->detector, "ssd");
+  EXPECT_EQ(report.face->sideways_turn, "clockwise");
+  EXPECT_EQ(check_pair(test::media("talk_h264_aac.mp4"), test::media("speech_5s.wav"), ssd).verdict,
+            Verdict::accept);
 }
 
 // A talking face in stream 0 and a larger test pattern in stream 1: the stream a player

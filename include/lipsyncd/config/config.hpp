@@ -68,8 +68,14 @@ struct FaceConfig {
   double min_visible_ratio = 0.5;       // fraction of samples that must show a face
   double min_face_height_ratio = 0.06;  // median face height / frame height
   std::string multiple_faces = "warn";  // "warn" or "reject"
+  // "haar": opencv-data's cascades in cascade_dir (the default: shipped with Debian).
+  // "ssd": OpenCV's ResNet-10 SSD face detector, whose weights the user supplies (their terms
+  // are unstated, so they are not shipped): ssd_model is opencv_face_detector_uint8.pb and
+  // ssd_graph its text graph, by default opencv_face_detector.pbtxt beside ssd_model.
+  std::string detector = "haar";
   std::filesystem::path cascade_dir = "/usr/share/opencv4/haarcascades";
-  std::filesystem::path dnn_model;      // optional cv::FaceDetectorYN model (ONNX)
+  std::filesystem::path ssd_model;
+  std::filesystem::path ssd_graph;
 
   bool operator==(const FaceConfig&) const = default;
 };

@@ -2,8 +2,9 @@
 // Is one face visible, large enough, in enough of the span that will be uploaded? Samples
 // frames evenly over the span by SEEKING (never decodes the whole clip), applies the display
 // rotation and pixel aspect ratio, downscales so the LONGER side is FaceConfig::detect_size
-// (a portrait clip costs what a landscape one does) and runs OpenCV's Haar cascades (frontal,
-// profile as a fallback) or cv::FaceDetectorYN when FaceConfig::dnn_model names a model.
+// (a portrait clip costs what a landscape one does) and runs the detector FaceConfig::detector
+// names: OpenCV's Haar cascades (frontal, profile as a fallback) or OpenCV's ResNet-10 SSD.
+// Either detector's boxes go through the same counting rule (distinct_faces, faces_in_clip).
 // Synchronous and CPU-bound (one core): run it on the daemon's bounded CPU pool. Thread-safe
 // (detectors are per thread).
 
@@ -31,6 +32,20 @@ std::vector<FaceBox> distinct_faces(std::vector<FaceBox> boxes);
 // How many faces a clip shows, from the distinct faces of each sample: n faces only when n or
 // more recur in enough samples (one stray detection is not a person). 0 when none shows one.
 int faces_in_clip(const std::vector<int>& faces_per_sample);
+
+// One row of the SSD's output: its confidence and its box in fractions (0..1) of the picture
+// it was shown. Boxes may run past 0 or 1, or lie wholly outside the picture.
+struct SsdOutput {
+  float confidence = 0;
+  float left = 0;
+  float top = 0;
+  float right = 0;
+  float bottom = 0;
+};
+// The rows that are faces, as boxes in pixels of a `width` x `height` picture, clipped to it:
+// confident enough, not degenerate, and mostly inside the picture (the model's "ghost" boxes
+// beside a large face are clipped here and merged with that face by distinct_faces()).
+std::vector<FaceBox> ssd_faces(const std::vector<SsdOutput>& rows, int width, int height);
 
 struct FaceReport {
   int samples = 0;  // frames examined
