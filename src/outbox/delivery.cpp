@@ -11,7 +11,7 @@
 #include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/file_name.hpp"
-#include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/outbox/placement.hpp"
 
 namespace lipsyncd::outbox {
 namespace {
