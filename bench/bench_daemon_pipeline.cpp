@@ -43,11 +43,13 @@ class InstantMedia : public daemon::MediaWork {
 class InstantFal : public daemon::FalService {
  public:
   boost::asio::awaitable<std::string> upload(fs::path) override { co_return "http://x/f"; }
-  boost::asio::awaitable<std::string> submit(fal::LipsyncInput) override {
-    co_return "req-" + std::to_string(++submits_);
+  boost::asio::awaitable<fal::Submission> submit(fal::LipsyncInput) override {
+    fal::Submission submission;
+    submission.request_id = "req-" + std::to_string(++submits_);
+    co_return submission;
   }
   boost::asio::awaitable<daemon::ResultFile> wait_for_result(
-      std::string, std::function<void(const fal::Progress&)>) override {
+      fal::Submission, std::function<void(const fal::Progress&)>) override {
     co_return daemon::ResultFile{"http://x/r.mp4", kFakeMp4.size()};
   }
   boost::asio::awaitable<void> download(std::string, fs::path destination,
@@ -55,7 +57,7 @@ class InstantFal : public daemon::FalService {
     write_file_atomically(destination, kFakeMp4);
     co_return;
   }
-  boost::asio::awaitable<fal::CancelOutcome> cancel(std::string) override {
+  boost::asio::awaitable<fal::CancelOutcome> cancel(fal::Submission) override {
     co_return fal::CancelOutcome::cancelled_before_run;
   }
   std::string endpoint() const override { return "fal-ai/sync-lipsync"; }

@@ -53,8 +53,12 @@ void AtomicFile::write(std::string_view bytes) {
   }
 }
 
-void AtomicFile::commit() {
+void AtomicFile::sync() {
   if (::fsync(fd_.get()) != 0) throw_disk_error("cannot flush", temporary_);
+}
+
+void AtomicFile::commit() {
+  sync();
   fd_.reset();
   if (::rename(temporary_.c_str(), destination_.c_str()) != 0) {
     throw_disk_error("cannot rename into place", destination_);

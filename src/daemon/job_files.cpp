@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "lipsyncd/core/error.hpp"
-#include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/outbox/placement.hpp"
 
 namespace lipsyncd::daemon {
 namespace {

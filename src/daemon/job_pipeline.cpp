@@ -3,16 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <optional>
 
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/disk_error.hpp"
+#include "lipsyncd/core/durable_file.hpp"
 #include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/number_format.hpp"
@@ -20,7 +19,7 @@
 #include "lipsyncd/daemon/retry_backoff.hpp"
 #include "lipsyncd/fal/error.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
-#include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/outbox/placement.hpp"
 #include "lipsyncd/spool/spool_cleanup.hpp"
 
 // GCC 12 reports -Wmismatched-new-delete for some Asio coroutine frames: it pairs the
@@ -260,22 +259,16 @@ void JobPipeline::hold_as_duplicate(const JobRecord& job, const JobRecord& twin)
 void JobPipeline::reuse_earlier_result(const JobRecord& job, const JobRecord& earlier) {
   const auto& earlier_video = earlier.delivered_paths.front();
   // A copy into the spool (not a link): the user may edit or delete the earlier output.
-  {
-    AtomicFile copy(job.spool_dir / kResultFileName);
-    std::ifstream in(earlier_video, std::ios::binary);
-    if (!in) {
-      // Removed since the guard looked: the guard decides again at the next attempt.
-      throw Error("duplicate_result_gone",
-                  "the result of job " + earlier.id + " (" + earlier_video.string() +
-                      ") could not be read to reuse it",
-                  "nothing to do: the job decides again whether to wait, reuse or go to fal",
-                  Permanence::transient);
-    }
-    std::array<char, 1 << 16> buffer{};
-    while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
-      copy.write(std::string_view(buffer.data(), static_cast<std::size_t>(in.gcount())));
-    }
-    copy.commit();
+  try {
+    durable_copy(earlier_video, job.spool_dir / kResultFileName);
+  } catch (const Error& e) {
+    if (e.reason_code() != kFileVanishedReason) throw;
+    // Removed since the guard looked: the guard decides again at the next attempt.
+    throw Error("duplicate_result_gone",
+                "the result of job " + earlier.id + " (" + earlier_video.string() +
+                    ") could not be read to reuse it",
+                "nothing to do: the job decides again whether to wait, reuse or go to fal",
+                Permanence::transient);
   }
   spool::JobResult result;
   result.size_bytes = std::filesystem::file_size(job.spool_dir / kResultFileName);

@@ -12,7 +12,7 @@
 #include "lipsyncd/daemon/job_files.hpp"
 #include "lipsyncd/fal/client.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
-#include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/outbox/placement.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 #include "lipsyncd/spool/spool_cleanup.hpp"
 #include "store_commands.hpp"

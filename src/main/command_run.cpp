@@ -4,8 +4,8 @@
 #include <string>
 
 #include "commands.hpp"
+#include "config_location.hpp"
 #include "lipsyncd/core/error.hpp"
-#include "lipsyncd/daemon/config_location.hpp"
 #include "lipsyncd/daemon/daemon.hpp"
 #include "lipsyncd/observe/logging.hpp"
 
@@ -20,7 +20,7 @@ int run_daemon(const RunOptions& options) {
   const auto env = current_environment();
   std::optional<std::filesystem::path> flag;
   if (!options.config_file.empty()) flag = options.config_file;
-  auto located = daemon::locate_config(flag, env);
+  auto located = locate_config(flag, env);
   observe::configure_logging(located.config.log, env, {located.config.fal.credentials});
   if (located.config.fal.credentials.empty()) {
     throw Error("no_fal_key", "no fal API key: FAL_KEY is not set",

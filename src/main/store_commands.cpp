@@ -9,10 +9,10 @@ void add_config_option(CLI::App& command, std::string& config_file) {
                      "Configuration file (default: ./config/lipsyncd.toml if present)");
 }
 
-daemon::LocatedConfig locate_config_option(const std::string& config_file) {
+LocatedConfig locate_config_option(const std::string& config_file) {
   std::optional<std::filesystem::path> flag;
   if (!config_file.empty()) flag = config_file;
-  return daemon::locate_config(flag, current_environment());
+  return locate_config(flag, current_environment());
 }
 
 spool::JobStoreSettings job_store_settings(const Config& config) {

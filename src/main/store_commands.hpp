@@ -5,14 +5,14 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "lipsyncd/daemon/config_location.hpp"
+#include "config_location.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 
 namespace lipsyncd::cli {
 
 void add_config_option(CLI::App& command, std::string& config_file);
 // --config FILE when given, else ./config/lipsyncd.toml when present, else the defaults.
-daemon::LocatedConfig locate_config_option(const std::string& config_file);
+LocatedConfig locate_config_option(const std::string& config_file);
 spool::JobStoreSettings job_store_settings(const Config& config);
 
 }  // namespace lipsyncd::cli

@@ -12,7 +12,7 @@
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/file_name.hpp"
 #include "lipsyncd/core/number_format.hpp"
-#include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/outbox/placement.hpp"
 
 namespace lipsyncd::outbox {
 namespace {

@@ -8,9 +8,9 @@
 #include "claim_manifest.hpp"
 #include "content_hash.hpp"
 #include "database.hpp"
-#include "file_mover.hpp"
 #include "job_record_codec.hpp"
 #include "lipsyncd/core/atomic_file.hpp"
+#include "lipsyncd/core/durable_file.hpp"
 #include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/spool/spool_cleanup.hpp"
 #include "time_codec.hpp"
@@ -298,13 +298,25 @@ fs::path spool_path_for(const fs::path& inputs_dir, const fs::path& original,
   return inputs_dir / name;
 }
 
+// Moves an inbox file into the spool (or back). A file gone meanwhile was taken by the user.
+MoveKind move_input(const fs::path& from, const fs::path& to) {
+  try {
+    return durable_move(from, to);
+  } catch (const Error& e) {
+    if (e.reason_code() != kFileVanishedReason) throw;
+    throw Error("input_vanished", from.string() + " disappeared before it could be claimed",
+                "the file was moved or deleted while lipsyncd took it; drop it again",
+                Permanence::permanent);
+  }
+}
+
 void put_back(const ClaimManifest& manifest) {
   for (const auto& file : manifest.files()) {
     std::error_code ec;
     if (fs::exists(file.path, ec) && !fs::exists(file.original_path, ec)) {
       if (!manifest.folder.empty()) fs::create_directories(file.original_path.parent_path(), ec);
       try {
-        move_file_durably(file.path, file.original_path);
+        move_input(file.path, file.original_path);
       } catch (const Error&) {
         // Left in the spool folder: recovery finds it there again.
       }
@@ -403,16 +415,12 @@ ClaimResult JobStore::claim(const JobRequest& request) {
 
 ClaimResult JobStore::finish_claim(const ClaimManifest& manifest) {
   ClaimResult result;
-  std::set<fs::path> touched_dirs;
   for (const auto& file : manifest.files()) {
     if (fs::exists(file.path)) continue;  // moved before a crash
-    if (move_file_durably(file.original_path, file.path) == MoveKind::copied) {
+    if (move_input(file.original_path, file.path) == MoveKind::copied) {
       result.copied_across_filesystems = true;
     }
-    touched_dirs.insert(file.original_path.parent_path());
   }
-  sync_directory(manifest.video.path.parent_path());
-  for (const auto& dir : touched_dirs) sync_directory(dir);
   if (!manifest.folder.empty()) {
     std::error_code not_empty;  // extra files the user left: the folder stays
     fs::remove(manifest.folder, not_empty);

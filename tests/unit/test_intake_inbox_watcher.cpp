@@ -17,6 +17,7 @@
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/intake/inbox_watcher.hpp"
 #include "lipsyncd/spool/job_store.hpp"
+#include "other_filesystems.hpp"
 #include "test_media.hpp"
 
 namespace lipsyncd::intake {
@@ -644,29 +645,8 @@ TEST_F(InboxWatcherTest, ADeletedOrMovedInboxPausesIntakeAndAFolderBackAtItsPath
   EXPECT_EQ(requests_[1].name, "next");
 }
 
-// A tmpfs mounted on the inbox for one test (root only: CI runs as root).
-class MountedInbox {
- public:
-  explicit MountedInbox(const fs::path& where) : where_(where) { mount(); }
-  ~MountedInbox() { ::umount2(where_.c_str(), MNT_DETACH); }
-  MountedInbox(const MountedInbox&) = delete;
-  MountedInbox& operator=(const MountedInbox&) = delete;
-  void mount() {
-    ok_ = ::mount("lipsyncd-test", where_.c_str(), "tmpfs", 0, "size=4m") == 0;
-    if (!ok_) error_ = std::strerror(errno);
-  }
-  bool unmount() { return ::umount2(where_.c_str(), 0) == 0; }
-  bool ok() const { return ok_; }
-  const std::string& error() const { return error_; }
-
- private:
-  fs::path where_;
-  bool ok_ = false;
-  std::string error_;
-};
-
 TEST_F(InboxWatcherTest, AnUnmountedInboxPausesIntakeUntilAFilesystemIsMountedThereAgain) {
-  MountedInbox mounted(inbox());
+  test::TmpfsMount mounted(inbox(), "4m");
   ASSERT_TRUE(mounted.ok()) << "cannot mount a tmpfs (needs root, as CI has): " << mounted.error();
   start();
   ASSERT_TRUE(mounted.unmount());

@@ -24,6 +24,9 @@ class AtomicFile {
   int fd() const noexcept { return fd_.get(); }
 
   void write(std::string_view bytes);
+  // The data on disk, not yet in place: for callers that publish the temporary themselves
+  // (link() where a rename would replace a name). commit() does this too.
+  void sync();
   // Throws lipsyncd::Error (transient, reason "disk_error") when the data cannot be made durable.
   void commit();
 

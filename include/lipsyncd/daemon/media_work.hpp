@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "lipsyncd/core/sync_mode.hpp"
-#include "lipsyncd/outbox/delivery.hpp"
+#include "lipsyncd/outbox/video_facts.hpp"
 
 namespace lipsyncd::daemon {
 

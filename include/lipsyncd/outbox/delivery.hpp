@@ -12,14 +12,10 @@
 
 #include "lipsyncd/outbox/error_report.hpp"
 #include "lipsyncd/outbox/sidecar.hpp"
+#include "lipsyncd/outbox/video_facts.hpp"
 
 namespace lipsyncd::outbox {
 
-// What verification needs to know about a file; filled by the media module's probe.
-struct VideoFacts {
-  bool has_video = false;
-  double duration_s = 0;
-};
 // Throws lipsyncd::Error when the file is not readable media.
 using VideoProber = std::function<VideoFacts(const std::filesystem::path&)>;
 

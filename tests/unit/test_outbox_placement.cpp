@@ -4,7 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/outbox/placement.hpp"
+#include "other_filesystems.hpp"
 #include "test_media.hpp"
 
 namespace lipsyncd::outbox {
@@ -58,29 +59,9 @@ TEST(OutboxFileMover, UnusedPathSkipsTakenNames) {
   EXPECT_EQ(unused_path(dir.path(), "b.json"), dir / "b.json");
 }
 
-// A fresh folder under /dev/shm (a tmpfs on Linux), checked to be on another filesystem than
-// `dir`, so a move from `dir` into it must copy. Empty when /dev/shm cannot serve; the ADD_FAILURE
-// says why.
-std::filesystem::path folder_on_another_filesystem(const TempDir& dir, const std::string& name) {
-  const std::filesystem::path shm = "/dev/shm";
-  struct stat a {};
-  struct stat b {};
-  if (::stat(shm.c_str(), &a) != 0 || ::stat(dir.path().c_str(), &b) != 0) {
-    ADD_FAILURE() << "this test needs /dev/shm";
-    return {};
-  }
-  if (a.st_dev == b.st_dev) {
-    ADD_FAILURE() << "/dev/shm and the temp folder share a filesystem here";
-    return {};
-  }
-  const auto target = shm / (name + "-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(target);
-  return target;
-}
-
 TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
   TempDir dir;
-  const auto target = folder_on_another_filesystem(dir, "lipsyncd-mover");
+  const auto target = test::folder_on_another_filesystem(dir.path(), "lipsyncd-mover");
   ASSERT_FALSE(target.empty());
   write(dir / "in.bin", std::string(300000, 'x'));
   const auto moved = move_into(dir / "in.bin", target, "in.bin");
@@ -97,7 +78,7 @@ TEST(OutboxFileMover, CrossFilesystemMoveCopiesAndSaysSo) {
 TEST(OutboxFileMover, AFifoIsMovedAcrossFilesystemsAsAFifoWithoutBeingOpened) {
   // A rejected FIFO from the inbox: opening it to copy would wait for a writer forever.
   TempDir dir;
-  const auto target = folder_on_another_filesystem(dir, "lipsyncd-fifo");
+  const auto target = test::folder_on_another_filesystem(dir.path(), "lipsyncd-fifo");
   ASSERT_FALSE(target.empty());
   ASSERT_EQ(::mkfifo((dir / "pipe.mp4").c_str(), 0640), 0);
   const auto moved = move_into(dir / "pipe.mp4", target, "pipe.mp4");

@@ -7,7 +7,7 @@
 
 #include "lipsyncd/config/config.hpp"
 
-namespace lipsyncd::daemon {
+namespace lipsyncd::cli {
 
 struct LocatedConfig {
   Config config;
@@ -18,4 +18,4 @@ struct LocatedConfig {
 LocatedConfig locate_config(const std::optional<std::filesystem::path>& flag,
                             const Environment& env);
 
-}  // namespace lipsyncd::daemon
+}  // namespace lipsyncd::cli

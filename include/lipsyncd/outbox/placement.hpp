@@ -1,7 +1,8 @@
 #pragma once
-// Moves and publishes files between the daemon's folders without ever overwriting a file that
-// belongs to another job: a taken name gets a numbered suffix. A move is a rename; across
-// filesystems it is copy + fsync + rename + unlink, and the result says so for the log.
+// Places files into the daemon's user-facing folders (outbox/, done/, error/) without ever
+// overwriting a file that belongs to someone else: a taken name gets a numbered suffix. A
+// name appears in one step (link()); across filesystems the bytes are first copied durably
+// beside it (core/durable_file.hpp), and the result says so for the log.
 
 #include <filesystem>
 #include <string>

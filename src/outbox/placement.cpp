@@ -1,4 +1,4 @@
-#include "lipsyncd/outbox/file_mover.hpp"
+#include "lipsyncd/outbox/placement.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,6 +14,7 @@
 
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/disk_error.hpp"
+#include "lipsyncd/core/durable_file.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/file_name.hpp"
 #include "lipsyncd/core/unique_fd.hpp"
@@ -30,21 +31,6 @@ bool same_inode(const std::filesystem::path& a, const std::filesystem::path& b) 
   struct stat sb {};
   return ::lstat(a.c_str(), &sa) == 0 && ::lstat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
          sa.st_ino == sb.st_ino;
-}
-
-void copy_contents(const std::filesystem::path& source, AtomicFile& target) {
-  UniqueFd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) throw_disk_error("cannot open", source, errno);
-  std::array<char, 1 << 16> buffer{};
-  for (;;) {
-    const ssize_t got = ::read(in.get(), buffer.data(), buffer.size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw_disk_error("cannot read", source, errno);
-    }
-    if (got == 0) break;
-    target.write(std::string_view(buffer.data(), static_cast<size_t>(got)));
-  }
 }
 
 // link() creates the name only if it is free: the no-overwrite guarantee without a race.
@@ -92,7 +78,7 @@ struct Publishing {
       copy = std::make_unique<AtomicFile>(copy_destination);
       copy_contents(source, *copy);
       // commit() would rename over an existing name; the durable temporary is linked instead.
-      if (::fsync(copy->fd()) != 0) throw_disk_error("cannot flush", copy->temporary_path(), errno);
+      copy->sync();
     }
     return copy->temporary_path();
   }

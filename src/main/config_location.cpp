@@ -1,6 +1,6 @@
-#include "lipsyncd/daemon/config_location.hpp"
+#include "config_location.hpp"
 
-namespace lipsyncd::daemon {
+namespace lipsyncd::cli {
 
 LocatedConfig locate_config(const std::optional<std::filesystem::path>& flag,
                             const Environment& env) {
@@ -11,4 +11,4 @@ LocatedConfig locate_config(const std::optional<std::filesystem::path>& flag,
   return {default_config(env), std::nullopt};
 }
 
-}  // namespace lipsyncd::daemon
+}  // namespace lipsyncd::cli
