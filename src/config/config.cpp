@@ -1,10 +1,12 @@
 #include "lipsyncd/config/config.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
+#include <tuple>
 
 #include "lipsyncd/core/error.hpp"
 
@@ -162,8 +164,7 @@ void read_prices(const toml::table& root, PriceOverrides& prices) {
   }
 }
 
-void read_sections(const toml::table& root, Config& c,
-                   std::set<std::string>* accepted = nullptr) {
+void read_sections(const toml::table& root, Config& c, std::set<std::string>* accepted = nullptr) {
   static const std::set<std::string> kSections = {"paths",  "fal",     "media",  "face",
                                                   "policy", "budget",  "intake", "daemon",
                                                   "log",    "metrics", "prices"};
@@ -406,9 +407,9 @@ void apply_environment(Config& c, const Environment& env) {
 }
 
 void resolve_paths(Config& c, const std::filesystem::path& base_dir) {
-  for (auto* path : {&c.paths.inbox, &c.paths.outbox, &c.paths.done, &c.paths.error,
-                     &c.paths.state, &c.fal.ca_file, &c.fal.key_file, &c.log.json_file,
-                     &c.face.ssd_model, &c.face.ssd_graph}) {
+  for (auto* path :
+       {&c.paths.inbox, &c.paths.outbox, &c.paths.done, &c.paths.error, &c.paths.state,
+        &c.fal.ca_file, &c.fal.key_file, &c.log.json_file, &c.face.ssd_model, &c.face.ssd_graph}) {
     if (!path->empty() && path->is_relative()) *path = base_dir / *path;
   }
   if (c.face.ssd_graph.empty() && !c.face.ssd_model.empty()) {
@@ -447,8 +448,8 @@ Config parse_config(std::string_view toml_text, const std::filesystem::path& bas
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
-    bad_config("the configuration is not valid TOML (" + where.str() + "): " +
-               std::string(e.description()));
+    bad_config("the configuration is not valid TOML (" + where.str() +
+               "): " + std::string(e.description()));
   }
   resolve_paths(config, base_dir);
   apply_environment(config, env);
@@ -503,6 +504,29 @@ void check_reload(const Config& running, const Config& fresh) {
   };
   keeps_cap("daily_usd", running.budget.daily_usd);
   keeps_cap("monthly_usd", running.budget.monthly_usd);
+}
+
+std::vector<std::string> keep_restart_only_settings(const Config& running, Config& fresh) {
+  std::vector<std::string> kept;
+  if (fresh.paths != running.paths) {
+    fresh.paths = running.paths;
+    kept.emplace_back("[paths] changes take effect only after a restart; keeping the old");
+  }
+  const auto connection = [](auto& fal) {
+    return std::tie(fal.queue_url, fal.rest_url, fal.endpoint, fal.credentials, fal.ca_file,
+                    fal.key_file);
+  };
+  if (connection(fresh.fal) != connection(running.fal)) {
+    connection(fresh.fal) = connection(running.fal);
+    kept.emplace_back(
+        "fal URLs, endpoint, key and CA file take effect only after a restart; keeping the old");
+  }
+  if (fresh.log.sink != running.log.sink || fresh.log.json_file != running.log.json_file) {
+    fresh.log.sink = running.log.sink;
+    fresh.log.json_file = running.log.json_file;
+    kept.emplace_back("[log] sink and json_file take effect only after a restart; keeping the old");
+  }
+  return kept;
 }
 
 }  // namespace lipsyncd

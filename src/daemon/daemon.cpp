@@ -442,20 +442,8 @@ void Daemon::Impl::reload() {
     // Parsing is not enough: an empty or truncated file parses into defaults, and would
     // silently drop the budget caps.
     if (options_.config_file) check_reload(*config_, fresh);
-    if (fresh.paths.inbox != config_->paths.inbox || fresh.paths.outbox != config_->paths.outbox ||
-        fresh.paths.done != config_->paths.done || fresh.paths.error != config_->paths.error ||
-        fresh.paths.state != config_->paths.state) {
-      spdlog::warn("reload: [paths] changes take effect only after a restart; keeping the old");
-      fresh.paths = config_->paths;
-    }
-    if (fresh.fal.queue_url != config_->fal.queue_url ||
-        fresh.fal.rest_url != config_->fal.rest_url ||
-        fresh.fal.endpoint != config_->fal.endpoint ||
-        fresh.fal.credentials != config_->fal.credentials) {
-      spdlog::warn("reload: fal URLs, endpoint and key take effect only after a restart");
-    }
-    if (fresh.log.sink != config_->log.sink || fresh.log.json_file != config_->log.json_file) {
-      spdlog::warn("reload: [log] sink and json_file take effect only after a restart");
+    for (const auto& kept : keep_restart_only_settings(*config_, fresh)) {
+      spdlog::warn("reload: {}", kept);
     }
     config_ = std::make_shared<const Config>(std::move(fresh));
     pipeline_->set_config(config_);

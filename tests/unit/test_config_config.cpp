@@ -103,6 +103,36 @@ TEST(Config, TyposAndWrongTypesAreReportedWithTheKey) {
   EXPECT_NE(bad_config_message("[budget]\ndaily_usd = -1").find("negative"), std::string::npos);
 }
 
+// A reload cannot move the folders, the fal client or the log sinks built at start: fresh keeps
+// the running values (so a job is never planned for one endpoint and sent to another), and
+// each such section is named once; everything else takes the new value.
+TEST(Config, AReloadKeepsWhatOnlyARestartCanChangeAndTakesTheRest) {
+  Config running;
+  running.fal.credentials = "key-1";
+  Config fresh = running;
+  EXPECT_TRUE(keep_restart_only_settings(running, fresh).empty());
+
+  fresh.paths.inbox = "/elsewhere/inbox";
+  fresh.fal.endpoint = "fal-ai/sync-lipsync/v2";
+  fresh.fal.credentials = "key-2";
+  fresh.fal.model = "lipsync-1.8.0";
+  fresh.log.sink = "stderr";
+  fresh.log.level = "debug";
+  fresh.budget.daily_usd = 12;
+  const auto kept = keep_restart_only_settings(running, fresh);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_NE(kept[0].find("[paths]"), std::string::npos);
+  EXPECT_NE(kept[1].find("endpoint"), std::string::npos);
+  EXPECT_NE(kept[2].find("[log]"), std::string::npos);
+  EXPECT_EQ(fresh.paths, running.paths);
+  EXPECT_EQ(fresh.fal.endpoint, "fal-ai/sync-lipsync");
+  EXPECT_EQ(fresh.fal.credentials, "key-1");
+  EXPECT_EQ(fresh.log.sink, running.log.sink);
+  EXPECT_EQ(fresh.fal.model, "lipsync-1.8.0");  // reloadable: taken
+  EXPECT_EQ(fresh.log.level, "debug");
+  EXPECT_EQ(fresh.budget.daily_usd, 12);
+}
+
 TEST(Config, FaceDetectorIsHaarByDefault) {
   const Config c = parse_config("", "/base", {});
   EXPECT_EQ(c.face.detector, "haar");

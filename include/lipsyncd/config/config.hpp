@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/sync_mode.hpp"
@@ -34,12 +35,12 @@ struct FalConfig {
   std::filesystem::path ca_file;   // extra CA bundle, on top of the system store
   std::filesystem::path key_file;  // e.g. a systemd credential; FAL_KEY wins when set
   double connect_timeout_s = 10;
-  double io_timeout_s = 60;        // one read or write making no progress
-  double total_timeout_s = 3600;   // one whole job at fal, queue wait included
+  double io_timeout_s = 60;       // one read or write making no progress
+  double total_timeout_s = 3600;  // one whole job at fal, queue wait included
   int poll_interval_ms = 500;
   int max_poll_interval_ms = 10000;
-  bool stream_status = false;      // server-sent events instead of polling
-  int max_in_flight = 2;           // fal accounts start with a concurrency of 2
+  bool stream_status = false;  // server-sent events instead of polling
+  int max_in_flight = 2;       // fal accounts start with a concurrency of 2
 
   // Never printed or logged. Filled from FAL_KEY, FAL_KEY_ID:FAL_KEY_SECRET or key_file.
   std::string credentials;
@@ -64,8 +65,8 @@ struct FaceConfig {
   double samples_per_second = 1.0;
   int min_samples = 8;
   int max_samples = 32;
-  int detect_size = 480;  // frames are downscaled so their longer side is at most this
-  double min_visible_ratio = 0.5;       // fraction of samples that must show a face
+  int detect_size = 480;           // frames are downscaled so their longer side is at most this
+  double min_visible_ratio = 0.5;  // fraction of samples that must show a face
   double min_face_height_ratio = 0.06;  // median face height / frame height
   std::string multiple_faces = "warn";  // "warn" or "reject"
   // "haar": opencv-data's cascades in cascade_dir (the default: shipped with Debian).
@@ -83,10 +84,10 @@ struct FaceConfig {
 struct PolicyConfig {
   double tolerance_s = 0.25;
   double tolerance_ratio = 0.02;
-  double short_video_s = 2.0;                     // below this, longer audio loops
-  SyncMode audio_longer = SyncMode::bounce;       // bounce or loop
-  SyncMode video_longer = SyncMode::cut_off;      // cut_off or silence
-  std::optional<SyncMode> forced;                 // a fixed mode for every job
+  double short_video_s = 2.0;                 // below this, longer audio loops
+  SyncMode audio_longer = SyncMode::bounce;   // bounce or loop
+  SyncMode video_longer = SyncMode::cut_off;  // cut_off or silence
+  std::optional<SyncMode> forced;             // a fixed mode for every job
   // Not a file key: the rate of the configured endpoint + model, from the catalog or
   // [prices], filled in when the configuration is loaded (media's cost estimate uses it).
   double price_per_minute_usd = 0.70;
@@ -102,10 +103,10 @@ struct BudgetConfig {
 };
 
 struct IntakeConfig {
-  double settle_s = 2.0;             // size and mtime stable this long before a file is taken
-  double rescan_interval_s = 30;     // 0 turns the periodic rescan off
-  double partner_wait_s = 300;       // a lone video or audio waits this long for its partner
-  double duplicate_window_h = 24;    // 0 turns the duplicate guard off
+  double settle_s = 2.0;           // size and mtime stable this long before a file is taken
+  double rescan_interval_s = 30;   // 0 turns the periodic rescan off
+  double partner_wait_s = 300;     // a lone video or audio waits this long for its partner
+  double duplicate_window_h = 24;  // 0 turns the duplicate guard off
   // A copy of a job that is still in flight: "wait" for it and reuse its result, or "hold"
   // the copy for a person. Either way it is not paid for twice.
   std::string duplicate_in_flight = "wait";
@@ -118,7 +119,7 @@ struct DaemonConfig {
   int max_parallel_prepare = 1;
   double shutdown_timeout_s = 10;
   double heartbeat_s = 60;
-  double retry_base_s = 30;      // deferred jobs: first retry after this, doubling
+  double retry_base_s = 30;  // deferred jobs: first retry after this, doubling
   double retry_max_s = 3600;
   int max_attempts = 10;
 
@@ -126,9 +127,9 @@ struct DaemonConfig {
 };
 
 struct LogConfig {
-  std::string level = "info";        // trace, debug, info, warn, error
-  std::string sink = "auto";         // auto, stderr, journald
-  std::filesystem::path json_file;   // JSON lines, rotated by size; empty: off
+  std::string level = "info";       // trace, debug, info, warn, error
+  std::string sink = "auto";        // auto, stderr, journald
+  std::filesystem::path json_file;  // JSON lines, rotated by size; empty: off
   std::uint64_t json_max_bytes = 10 * 1024 * 1024;
   int json_max_files = 5;
 
@@ -183,6 +184,12 @@ Config default_config(const Environment& env);
 //   - omits a budget cap the running configuration has ([budget] daily_usd / monthly_usd > 0):
 //     a cap is only removed by writing 0.
 void check_reload(const Config& running, const Config& fresh);
+// What a running daemon cannot change, because it was set up at start: its folders, the fal
+// connection (URLs, endpoint, key, CA file) and where logs go. A reload keeps the running
+// values of these in `fresh`, so everything else that reads the configuration (the plan's
+// model and price, the pipeline) agrees with the fal client that was built at start. Returns
+// one sentence per section whose change waits for a restart.
+std::vector<std::string> keep_restart_only_settings(const Config& running, Config& fresh);
 // The endpoint, model and rate of a job asking for `job_model` (empty: [fal] model, else the
 // endpoint's default). Throws lipsyncd::Error "unknown_model" / "unknown_endpoint".
 ModelChoice model_choice(const Config& config, std::string_view job_model = {});
