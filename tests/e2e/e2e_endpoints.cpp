@@ -41,6 +41,16 @@ class EndpointsE2E : public DaemonTest {
     return std::stod(match[1].str());
   }
 
+  // Drops talk_h264_aac.mp4 + speech_5s.wav as `stem` and returns the job id once the daemon
+  // has submitted it; empty (with the failure recorded) when it never does.
+  std::string drop_until_submitted(const std::string& stem) {
+    drop("talk_h264_aac.mp4", stem + ".mp4");
+    drop("speech_5s.wav", stem + ".wav");
+    const auto id = daemon->wait_for_output(std::regex("event=submitted job_id=(\\S+)"), 60s);
+    EXPECT_TRUE(id.has_value()) << daemon->log();
+    return id.value_or("");
+  }
+
   // The submits the emulator logged for `path` (their JSON bodies).
   std::vector<boost::json::object> submitted_bodies(const std::string& path) const {
     std::vector<boost::json::object> bodies;
@@ -227,15 +237,11 @@ TEST_F(EndpointsE2E, CancelUsesTheCancelUrlFalReturned) {
   start_emulator({.queue_delay_ms = 60000, .extra_args = {"--return-full-id-urls"}});
   write_config();
   start_daemon({std::string("FAL_VIDEO_TO_VIDEO_LIPSYNC=") + kV2});
-  drop("talk_h264_aac.mp4", "cancelurl.mp4");
-  drop("speech_5s.wav", "cancelurl.wav");
-  const std::regex submitted("event=submitted job_id=(\\S+)");
-  ASSERT_TRUE(daemon->wait_for_output(submitted, 60s)) << daemon->log();
-  const auto id = daemon->wait_for_output(submitted, 1s);
-  ASSERT_TRUE(id.has_value());
+  const auto id = drop_until_submitted("cancelurl");
+  ASSERT_FALSE(id.empty());
   stop_daemon();
   int code = -1;
-  const auto said = run_cli({"cancel", *id}, &code);
+  const auto said = run_cli({"cancel", id}, &code);
   EXPECT_EQ(code, 0) << said;
   EXPECT_NE(said.find("cancelled before it ran (nothing billed)"), std::string::npos) << said;
   std::vector<std::string> cancels;
@@ -254,14 +260,10 @@ TEST_F(EndpointsE2E, CancelSaysWhetherFalCancelledItBeforeItRanOrWhileRunning) {
   start_emulator({.queue_delay_ms = 60000});
   write_config();
   start_daemon();
-  drop("talk_h264_aac.mp4", "queued.mp4");
-  drop("speech_5s.wav", "queued.wav");
-  const std::regex submitted("event=submitted job_id=(\\S+)");
-  ASSERT_TRUE(daemon->wait_for_output(submitted, 60s)) << daemon->log();
-  const auto id = daemon->wait_for_output(submitted, 1s);
-  ASSERT_TRUE(id.has_value());
+  const auto id = drop_until_submitted("queued");
+  ASSERT_FALSE(id.empty());
   int code = -1;
-  const auto said = run_cli({"cancel", *id}, &code);
+  const auto said = run_cli({"cancel", id}, &code);
   EXPECT_EQ(code, 0) << said;
   EXPECT_NE(said.find("cancelled before it ran (nothing billed)"), std::string::npos) << said;
   stop_daemon();
@@ -271,13 +273,8 @@ TEST_F(EndpointsE2E, CancelWhileRunningSaysItMayStillBeBilled) {
   start_emulator({.processing_ms = 60000});
   write_config();
   start_daemon();
-  drop("talk_h264_aac.mp4", "running.mp4");
-  drop("speech_5s.wav", "running.wav");
-  ASSERT_TRUE(daemon->wait_for_output(std::regex("event=submitted job_id="), 60s)) << daemon->log();
-  std::smatch match;
-  const std::string log = daemon->log();
-  ASSERT_TRUE(std::regex_search(log, match, std::regex("event=submitted job_id=(\\S+)")));
-  const std::string id = match[1].str();
+  const std::string id = drop_until_submitted("running");
+  ASSERT_FALSE(id.empty());
   // Wait until fal runs it: the emulator's own status for the job's request.
   std::string request_id;
   ASSERT_TRUE(eventually(
