@@ -102,7 +102,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 double bare_store_run(const fs::path& root, int jobs) {
   Folders folders(root);
   const auto config = config_for(root);
-  spool::JobStore store({config->paths.state, config->fal.model, spool::system_now});
+  const auto opened =
+      spool::open_job_store({config->paths.state, config->fal.model, spool::system_now});
+  spool::JobStore& store = *opened;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < jobs; ++i) {
     const auto id = store.claim(folders.drop(i)).job.id;
@@ -122,7 +124,9 @@ double bare_store_run(const fs::path& root, int jobs) {
 double pipeline_run(const fs::path& root, int jobs) {
   Folders folders(root);
   const auto config = config_for(root);
-  spool::JobStore store({config->paths.state, config->fal.model, spool::system_now});
+  const auto opened =
+      spool::open_job_store({config->paths.state, config->fal.model, spool::system_now});
+  spool::JobStore& store = *opened;
   InstantMedia media;
   InstantFal fal;
   boost::asio::io_context io;

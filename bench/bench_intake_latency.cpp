@@ -89,7 +89,8 @@ int main() {
   lipsyncd::IntakeConfig settings;
   settings.settle_s = 2.0;  // the default: the close path must not wait for it
   settings.rescan_interval_s = 0;
-  lipsyncd::spool::JobStore store({root / "state", "lipsync-1.9.0-beta"});
+  const auto opened = lipsyncd::spool::open_job_store({root / "state", "lipsync-1.9.0-beta"});
+  lipsyncd::spool::JobStore& store = *opened;
 
   boost::asio::io_context io;
   std::optional<Clock::time_point> offered, claimed;

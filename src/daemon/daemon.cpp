@@ -205,7 +205,7 @@ void Daemon::Impl::open_store_and_recover() {
   spool::JobStoreSettings settings;
   settings.state_dir = config_->paths.state;
   settings.default_model = config_->fal.model;
-  store_ = std::make_unique<spool::JobStore>(settings);
+  store_ = spool::open_job_store(settings);
   const auto recovery = store_->recover();
   for (const auto& id : recovery.reclaimed) {
     spdlog::info("job {}: claim interrupted by a crash, finished now", id);

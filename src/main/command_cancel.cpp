@@ -46,7 +46,8 @@ void cancel_at_fal(const FalConfig& config, const fal::Submission& request) {
 int cancel_job(const CancelOptions& options) {
   const auto located = locate_config_option(options.config_file);
   const auto settings = job_store_settings(located.config);
-  spool::JobStore store(settings);
+  const auto opened = spool::open_job_store(settings);
+  spool::JobStore& store = *opened;
   const auto job = store.get(options.job_id);
   if (spool::is_final(job.state)) {
     std::cout << "job " << job.id << " is already " << spool::to_string(job.state) << "\n";

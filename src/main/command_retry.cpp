@@ -36,7 +36,8 @@ std::string what_happens_next(const spool::JobRecord& job) {
 int retry_job(const RetryOptions& options) {
   const auto located = locate_config_option(options.config_file);
   const auto settings = job_store_settings(located.config);
-  spool::JobStore store(settings);
+  const auto opened = spool::open_job_store(settings);
+  spool::JobStore& store = *opened;
   const auto job = store.get(options.job_id);
   if (job.state == spool::JobState::failed) {
     // A failed job's inputs went to error/: they come back into its spool folder first.

@@ -112,7 +112,8 @@ int show_status(const StatusOptions& options) {
   const auto located = locate_config_option(options.config_file);
   const auto settings = job_store_settings(located.config);
   // Safe beside a running daemon: SQLite's WAL lets readers and the writer share the store.
-  spool::JobStore store(settings);
+  const auto opened = spool::open_job_store(settings);
+  spool::JobStore& store = *opened;
   const auto rows = store.status(options.recent);
   const auto by_state = store.count_by_state();
   const auto spend = store.ledger().spend(store.now());

@@ -1,9 +1,9 @@
+// The backend-independent part of the ledger: periods, the cap rule and its wording. The
+// SQLite ledger is sqlite/sqlite_spend_ledger.cpp.
+
 #include "lipsyncd/spool/spend_ledger.hpp"
 
 #include <cstdio>
-
-#include "database.hpp"
-#include "time_codec.hpp"
 
 namespace lipsyncd::spool {
 namespace {
@@ -22,20 +22,26 @@ std::string usd(double value) {
   return text;
 }
 
-TimePoint day_start(TimePoint now) {
-  return floor<days>(now);
-}
-
-TimePoint month_start(TimePoint now) {
-  const year_month_day date{floor<days>(now)};
-  return sys_days{date.year() / date.month() / 1};
-}
-
 }  // namespace
 
 std::string BudgetBreach::message() const {
   return period + " budget " + usd(cap_usd) + " USD: spent " + usd(spent_usd) +
          ", this job would add " + usd(cost_usd);
+}
+
+BudgetExceeded::BudgetExceeded(BudgetBreach breach)
+    : Error("budget_exceeded", breach.message(),
+            "the job waits until the period rolls over or the cap is raised (reload)",
+            Permanence::transient),
+      breach_(std::move(breach)) {}
+
+TimePoint SpendLedger::day_start(TimePoint now) {
+  return floor<days>(now);
+}
+
+TimePoint SpendLedger::month_start(TimePoint now) {
+  const year_month_day date{floor<days>(now)};
+  return sys_days{date.year() / date.month() / 1};
 }
 
 TimePoint SpendLedger::next_day_start(TimePoint now) {
@@ -48,22 +54,8 @@ TimePoint SpendLedger::next_month_start(TimePoint now) {
   return sys_days{next};
 }
 
-SpendSummary SpendLedger::spend(TimePoint now) const {
-  std::lock_guard lock(mutex_);
-  auto query = database_.prepare(
-      "SELECT COALESCE(SUM(CASE WHEN submitted_at >= ?1 THEN COALESCE(billed_usd, "
-      "estimated_usd) ELSE 0 END), 0), COALESCE(SUM(COALESCE(billed_usd, estimated_usd)), 0) "
-      "FROM spend WHERE submitted_at >= ?2 AND submitted_at < ?3");
-  query.bind(1, to_millis(day_start(now)))
-      .bind(2, to_millis(month_start(now)))
-      .bind(3, to_millis(next_month_start(now)));
-  query.step();
-  return SpendSummary{query.real(0), query.real(1)};
-}
-
-std::optional<BudgetBreach> SpendLedger::check(const BudgetConfig& budget, double cost_usd,
-                                               TimePoint now) const {
-  const SpendSummary spent = spend(now);
+std::optional<BudgetBreach> SpendLedger::breach_of(const SpendSummary& spent,
+                                                   const BudgetConfig& budget, double cost_usd) {
   if (budget.daily_usd > 0 && spent.today_usd + cost_usd > budget.daily_usd + kCentFraction) {
     return BudgetBreach{"daily", budget.daily_usd, spent.today_usd, cost_usd};
   }

@@ -129,7 +129,9 @@ class JobIdCompletion : public testing::Test {
   void SetUp() override {
     fs::create_directories(dir_ / "inbox");
     std::ofstream(config_) << "[paths]\ninbox = \"inbox\"\nstate = \"state\"\n";
-    spool::JobStore store(spool::JobStoreSettings{dir_ / "state", "lipsync-1.9.0-beta"});
+    const auto opened =
+        spool::open_job_store(spool::JobStoreSettings{dir_ / "state", "lipsync-1.9.0-beta"});
+    spool::JobStore& store = *opened;
     accepted_ = store.claim(pair("accepted")).job.id;
     held_ = store.claim(pair("held")).job.id;
     store.mark_prepared(held_, {});

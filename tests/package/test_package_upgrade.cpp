@@ -41,7 +41,7 @@ TEST(Downgrade, ANewerJobStoreIsRefusedWithExit78AndLeftAsItIs) {
   const auto config = dir / "lipsyncd.toml";
   std::ofstream(config) << "[paths]\ninbox = \"inbox\"\noutbox = \"outbox\"\ndone = \"done\"\n"
                            "error = \"error\"\nstate = \"state\"\n";
-  { spool::JobStore store(spool::JobStoreSettings{dir / "state", "lipsync-1.9.0-beta"}); }
+  { spool::open_job_store(spool::JobStoreSettings{dir / "state", "lipsync-1.9.0-beta"}); }
   const auto database = dir / "state" / "jobs.sqlite3";
   const int current = schema_version(database);
   ASSERT_GE(current, 1);

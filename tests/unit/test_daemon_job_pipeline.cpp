@@ -160,7 +160,7 @@ class JobPipelineTest : public ::testing::Test {
     settings.state_dir = config_->paths.state;
     settings.default_model = config_->fal.model;
     settings.clock = [this] { return now; };
-    store = std::make_unique<spool::JobStore>(settings);
+    store = spool::open_job_store(settings);
     make_pipeline();
   }
 

@@ -484,7 +484,8 @@ TEST_F(InboxWatcherTest, AManifestWaitsForItsInputsThenRejectsWhatNeverCame) {
 }
 
 TEST_F(InboxWatcherTest, FiftyPairsDroppedAtOnceBecomeFiftyJobsClaimedIntoTheSpool) {
-  spool::JobStore store({dir_ / "state", "lipsync-1.9.0-beta"});
+  const auto opened = spool::open_job_store({dir_ / "state", "lipsync-1.9.0-beta"});
+  spool::JobStore& store = *opened;
   std::vector<spool::JobId> claimed;
   watcher_ = std::make_unique<InboxWatcher>(
       io_, inbox(), settings_,

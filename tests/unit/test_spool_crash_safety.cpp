@@ -75,14 +75,14 @@ TEST_P(CrashSafetyTest, ClaimsKilledAtAnyMomentAreFinishedOrUndoneByRecovery) {
     write_bytes(request.video, "video " + request.name);
     write_bytes(request.audio, "audio " + request.name);
   }
-  { JobStore create_schema({state, "lipsync-1.9.0-beta"}); }
+  open_job_store({state, "lipsync-1.9.0-beta"});  // creates the schema
 
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     // The child gets its own connection, as a separate daemon process would.
-    JobStore store({state, "lipsync-1.9.0-beta"});
-    for (int i = 0; i < kPairs; ++i) store.claim(request_for(inbox, i));
+    const auto store = open_job_store({state, "lipsync-1.9.0-beta"});
+    for (int i = 0; i < kPairs; ++i) store->claim(request_for(inbox, i));
     ::_exit(0);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(GetParam()));
@@ -90,7 +90,8 @@ TEST_P(CrashSafetyTest, ClaimsKilledAtAnyMomentAreFinishedOrUndoneByRecovery) {
   int status = 0;
   ::waitpid(child, &status, 0);
 
-  JobStore store({state, "lipsync-1.9.0-beta"});
+  const auto opened = open_job_store({state, "lipsync-1.9.0-beta"});
+  JobStore& store = *opened;
   const Recovery recovery = store.recover();
   EXPECT_EQ(recovery.resume.size(), store.unfinished().size());
   check_every_input_is_in_exactly_one_place(inbox, store);

@@ -1,4 +1,6 @@
-// The job store: claims, the state machine as persisted, queries, and the duplicate guard.
+// The job store: claims, the state machine as persisted, queries, and the duplicate guard,
+// on every backend (job_store_backends.hpp); then what only the SQLite backend has (its
+// file, WAL mode, and migrations from older SQLite schemas).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include "job_store_backends.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 #include "test_media.hpp"
 
@@ -40,16 +43,18 @@ struct FakeClock {
   }
 };
 
-class JobStoreTest : public testing::Test {
+// The helpers of both suites; `open` names the backend.
+template <typename TestBase>
+class StoreTest : public TestBase {
  protected:
-  JobStoreTest() { fs::create_directories(inbox()); }
+  StoreTest() { fs::create_directories(inbox()); }
 
   fs::path inbox() const { return dir_ / "inbox"; }
   fs::path state() const { return dir_ / "state"; }
 
-  std::unique_ptr<JobStore> open_store() {
-    return std::make_unique<JobStore>(
-        JobStoreSettings{state(), "lipsync-1.9.0-beta", time_.clock()});
+  virtual std::unique_ptr<JobStore> open(JobStoreSettings settings) = 0;
+  std::unique_ptr<JobStore> open_store(const std::string& default_model = "lipsync-1.9.0-beta") {
+    return open(JobStoreSettings{state(), default_model, time_.clock()});
   }
 
   JobRequest drop_pair(const std::string& stem, const std::string& video_bytes = "VIDEO",
@@ -79,7 +84,17 @@ class JobStoreTest : public testing::Test {
   FakeClock time_;
 };
 
-TEST_F(JobStoreTest, ClaimMovesTheInputsIntoTheJobsSpoolFolderAndRecordsAcceptedJob) {
+class JobStoreTest : public StoreTest<testing::TestWithParam<test::JobStoreBackend>> {
+ protected:
+  std::unique_ptr<JobStore> open(JobStoreSettings settings) override {
+    return GetParam().open(std::move(settings));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, testing::ValuesIn(test::job_store_backends()),
+                         test::backend_name);
+
+TEST_P(JobStoreTest, ClaimMovesTheInputsIntoTheJobsSpoolFolderAndRecordsAcceptedJob) {
   auto store = open_store();
   auto request = drop_pair("my clip ü", "video-bytes", "audio-bytes");
   request.model = "lipsync-1.8.0";
@@ -113,7 +128,7 @@ TEST_F(JobStoreTest, ClaimMovesTheInputsIntoTheJobsSpoolFolderAndRecordsAccepted
   EXPECT_EQ(events[0].to, JobState::accepted);
 }
 
-TEST_F(JobStoreTest, JobIdsSortByCreationTime) {
+TEST_P(JobStoreTest, JobIdsSortByCreationTime) {
   auto store = open_store();
   const auto first = store->claim(drop_pair("a")).job.id;
   time_.now += std::chrono::milliseconds(1);
@@ -125,7 +140,7 @@ TEST_F(JobStoreTest, JobIdsSortByCreationTime) {
   EXPECT_THAT(first, testing::StartsWith("20261125T060000.000Z-"));
 }
 
-TEST_F(JobStoreTest, ClaimOfAFolderJobTakesTheExtrasAndRemovesTheEmptiedFolder) {
+TEST_P(JobStoreTest, ClaimOfAFolderJobTakesTheExtrasAndRemovesTheEmptiedFolder) {
   auto store = open_store();
   JobRequest request;
   request.name = "take";
@@ -147,7 +162,7 @@ TEST_F(JobStoreTest, ClaimOfAFolderJobTakesTheExtrasAndRemovesTheEmptiedFolder) 
   EXPECT_EQ(store->get(job.id).source, JobSource::folder);
 }
 
-TEST_F(JobStoreTest, InputsWithTheSameFileNameGetDistinctSpoolNames) {
+TEST_P(JobStoreTest, InputsWithTheSameFileNameGetDistinctSpoolNames) {
   auto store = open_store();
   JobRequest request;
   request.name = "same";
@@ -162,7 +177,7 @@ TEST_F(JobStoreTest, InputsWithTheSameFileNameGetDistinctSpoolNames) {
   EXPECT_EQ(read_bytes(job.audio.path), "audio");
 }
 
-TEST_F(JobStoreTest, ClaimWithAVanishedInputPutsTheOtherBackAndLeavesNoJob) {
+TEST_P(JobStoreTest, ClaimWithAVanishedInputPutsTheOtherBackAndLeavesNoJob) {
   auto store = open_store();
   auto request = drop_pair("clip");
   fs::remove(request.audio);
@@ -179,7 +194,7 @@ TEST_F(JobStoreTest, ClaimWithAVanishedInputPutsTheOtherBackAndLeavesNoJob) {
   EXPECT_TRUE(store->unfinished().empty());
 }
 
-TEST_F(JobStoreTest, ClaimAcrossFilesystemsCopiesThenRemovesTheOriginal) {
+TEST_P(JobStoreTest, ClaimAcrossFilesystemsCopiesThenRemovesTheOriginal) {
   // /dev/shm is a tmpfs on Linux, the test's temporary folder usually is not.
   std::string pattern = "/dev/shm/lipsyncd-test-XXXXXX";
   ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
@@ -206,7 +221,7 @@ TEST_F(JobStoreTest, ClaimAcrossFilesystemsCopiesThenRemovesTheOriginal) {
   EXPECT_THAT(store->history(claimed.job.id)[0].detail, testing::HasSubstr("across"));
 }
 
-TEST_F(JobStoreTest, TheWholeHappyPathIsPersistedAndSurvivesReopening) {
+TEST_P(JobStoreTest, TheWholeHappyPathIsPersistedAndSurvivesReopening) {
   JobId id;
   {
     auto store = open_store();
@@ -260,7 +275,7 @@ void expect_illegal(const std::function<void()>& action) {
   }
 }
 
-TEST_F(JobStoreTest, IllegalTransitionsThrowAndChangeNothing) {
+TEST_P(JobStoreTest, IllegalTransitionsThrowAndChangeNothing) {
   auto store = open_store();
   const auto id = store->claim(drop_pair("clip")).job.id;
   expect_illegal([&] { store->mark_submitted(id, "req"); });
@@ -287,7 +302,7 @@ TEST_F(JobStoreTest, IllegalTransitionsThrowAndChangeNothing) {
   }
 }
 
-TEST_F(JobStoreTest, ADeferredJobComesDueAtItsRetryTimeAndResumesItsStage) {
+TEST_P(JobStoreTest, ADeferredJobComesDueAtItsRetryTimeAndResumesItsStage) {
   auto store = open_store();
   const auto id = store->claim(drop_pair("clip")).job.id;
   store->mark_prepared(id, {});
@@ -321,7 +336,7 @@ TEST_F(JobStoreTest, ADeferredJobComesDueAtItsRetryTimeAndResumesItsStage) {
   EXPECT_EQ(store->mark_uploaded(id, {}).state, JobState::uploaded);
 }
 
-TEST_F(JobStoreTest, DeferringASubmitThatNeverLeftResumesFromUploadedWithoutTheIntent) {
+TEST_P(JobStoreTest, DeferringASubmitThatNeverLeftResumesFromUploadedWithoutTheIntent) {
   auto store = open_store();
   const auto id = store->claim(drop_pair("clip")).job.id;
   store->mark_prepared(id, {});
@@ -334,7 +349,7 @@ TEST_F(JobStoreTest, DeferringASubmitThatNeverLeftResumesFromUploadedWithoutTheI
   EXPECT_EQ(store->resume(id).state, JobState::uploaded);
 }
 
-TEST_F(JobStoreTest, FailedJobsKeepTheirErrorAndRetryStartsThemAfreshWhenNothingWasPaid) {
+TEST_P(JobStoreTest, FailedJobsKeepTheirErrorAndRetryStartsThemAfreshWhenNothingWasPaid) {
   auto store = open_store();
   const auto id = store->claim(drop_pair("clip")).job.id;
   store->mark_prepared(id, {});
@@ -356,7 +371,7 @@ TEST_F(JobStoreTest, FailedJobsKeepTheirErrorAndRetryStartsThemAfreshWhenNothing
   EXPECT_EQ(retried.attempts, 0);
 }
 
-TEST_F(JobStoreTest, RetryOfAFailedJobWithARequestIdPollsItAndNeverSubmitsAgain) {
+TEST_P(JobStoreTest, RetryOfAFailedJobWithARequestIdPollsItAndNeverSubmitsAgain) {
   auto store = open_store();
   const auto id = submitted_job(*store, "clip").id;
   store->defer(id, {"fal", "network", "poll failed", ""}, time_.now);
@@ -386,7 +401,7 @@ TEST_F(JobStoreTest, RetryOfAFailedJobWithARequestIdPollsItAndNeverSubmitsAgain)
   EXPECT_EQ(store->get(id).request_id, "req-clip");
 }
 
-TEST_F(JobStoreTest, RetryOfAFailedJobWithAResultDeliversIt) {
+TEST_P(JobStoreTest, RetryOfAFailedJobWithAResultDeliversIt) {
   auto store = open_store();
   const auto id = submitted_job(*store, "clip").id;
   store->mark_completed(id, {"https://fal.example/out.mp4", 1234, 0.05, std::nullopt});
@@ -401,7 +416,7 @@ TEST_F(JobStoreTest, RetryOfAFailedJobWithAResultDeliversIt) {
   EXPECT_EQ(store->mark_delivered(id, {"/out/clip.lipsync.mp4"}).state, JobState::delivered);
 }
 
-TEST_F(JobStoreTest, RetryOfAFailedDuplicateStartsOverAsNothingWasPaidForIt) {
+TEST_P(JobStoreTest, RetryOfAFailedDuplicateStartsOverAsNothingWasPaidForIt) {
   auto store = open_store();
   const auto id = store->claim(drop_pair("clip")).job.id;
   JobResult reused;
@@ -413,7 +428,7 @@ TEST_F(JobStoreTest, RetryOfAFailedDuplicateStartsOverAsNothingWasPaidForIt) {
   EXPECT_FALSE(retried.result);
 }
 
-TEST_F(JobStoreTest, RetryOfAHeldJobResumesIt) {
+TEST_P(JobStoreTest, RetryOfAHeldJobResumesIt) {
   auto store = open_store();
   const auto id = store->claim(drop_pair("clip")).job.id;
   store->mark_prepared(id, {});
@@ -431,7 +446,7 @@ TEST_F(JobStoreTest, RetryOfAHeldJobResumesIt) {
   EXPECT_FALSE(store->get(id).hold_reason);
 }
 
-TEST_F(JobStoreTest, DuplicateGuardFindsADeliveredJobWithTheSameContentWithinTheWindow) {
+TEST_P(JobStoreTest, DuplicateGuardFindsADeliveredJobWithTheSameContentWithinTheWindow) {
   auto store = open_store();
   const auto first = store->claim(drop_pair("one", "same video", "same audio")).job;
   store->mark_prepared(first.id, {});
@@ -477,7 +492,7 @@ void deliver_with_file(JobStore& store, const JobId& id, const fs::path& outbox)
   store.mark_delivered(id, {video, outbox / (id + ".lipsync.json")});
 }
 
-TEST_F(JobStoreTest, OnlyOneCopyOfTheSameContentMayGoToFalAtATime) {
+TEST_P(JobStoreTest, OnlyOneCopyOfTheSameContentMayGoToFalAtATime) {
   auto store = open_store();
   const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
   const auto second = store->claim(drop_pair("b", "same video", "same audio")).job.id;
@@ -498,7 +513,7 @@ TEST_F(JobStoreTest, OnlyOneCopyOfTheSameContentMayGoToFalAtATime) {
   EXPECT_EQ(store->claim_content(second, seconds(0)).verdict, ContentVerdict::proceed);
 }
 
-TEST_F(JobStoreTest, AJobPastAcceptedCountsAsInFlightEvenWithoutAClaim) {
+TEST_P(JobStoreTest, AJobPastAcceptedCountsAsInFlightEvenWithoutAClaim) {
   // A store from before the claims existed: a job already prepared must still block a twin.
   auto store = open_store();
   const auto prepared = store->claim(drop_pair("a", "same video", "same audio")).job.id;
@@ -513,7 +528,7 @@ TEST_F(JobStoreTest, AJobPastAcceptedCountsAsInFlightEvenWithoutAClaim) {
   EXPECT_EQ(store->claim_content(held_copy, hours(24)).verdict, ContentVerdict::wait_for_twin);
 }
 
-TEST_F(JobStoreTest, AWaitingCopyIsReleasedWhenItsTwinIsDeliveredAndThenReusesIt) {
+TEST_P(JobStoreTest, AWaitingCopyIsReleasedWhenItsTwinIsDeliveredAndThenReusesIt) {
   auto store = open_store();
   const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
   const auto copy = store->claim(drop_pair("b", "same video", "same audio")).job.id;
@@ -545,7 +560,7 @@ TEST_F(JobStoreTest, AWaitingCopyIsReleasedWhenItsTwinIsDeliveredAndThenReusesIt
   EXPECT_TRUE(store->release_duplicate_waits().empty());
 }
 
-TEST_F(JobStoreTest, IfTheTwinFailsTheWaitingCopyGoesOnAloneAndTheNextWaitsForIt) {
+TEST_P(JobStoreTest, IfTheTwinFailsTheWaitingCopyGoesOnAloneAndTheNextWaitsForIt) {
   auto store = open_store();
   const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
   const auto copy = store->claim(drop_pair("b", "same video", "same audio")).job.id;
@@ -564,7 +579,7 @@ TEST_F(JobStoreTest, IfTheTwinFailsTheWaitingCopyGoesOnAloneAndTheNextWaitsForIt
   EXPECT_EQ(claim.twin->id, copy);
 }
 
-TEST_F(JobStoreTest, HeldDuplicatesForAPersonAreNotReleasedByThemselves) {
+TEST_P(JobStoreTest, HeldDuplicatesForAPersonAreNotReleasedByThemselves) {
   auto store = open_store();
   const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
   const auto copy = store->claim(drop_pair("b", "same video", "same audio")).job.id;
@@ -578,7 +593,7 @@ TEST_F(JobStoreTest, HeldDuplicatesForAPersonAreNotReleasedByThemselves) {
   EXPECT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::proceed);
 }
 
-TEST_F(JobStoreTest, ADeliveredTwinWhoseVideoIsGoneIsNotReused) {
+TEST_P(JobStoreTest, ADeliveredTwinWhoseVideoIsGoneIsNotReused) {
   auto store = open_store();
   const auto first = store->claim(drop_pair("a", "same video", "same audio")).job.id;
   deliver_with_file(*store, first, dir_.path() / "outbox");
@@ -588,7 +603,7 @@ TEST_F(JobStoreTest, ADeliveredTwinWhoseVideoIsGoneIsNotReused) {
   EXPECT_EQ(store->claim_content(copy, hours(24)).verdict, ContentVerdict::proceed);
 }
 
-TEST_F(JobStoreTest, ParallelClaimsFromTwoConnectionsLetExactlyOneCopyThrough) {
+TEST_P(JobStoreTest, ParallelClaimsFromTwoConnectionsLetExactlyOneCopyThrough) {
   // Two connections (the daemon's and, say, a second process), several threads each: the
   // decision is one IMMEDIATE transaction, so exactly one copy of each content proceeds.
   auto one = open_store();
@@ -600,27 +615,20 @@ TEST_F(JobStoreTest, ParallelClaimsFromTwoConnectionsLetExactlyOneCopyThrough) {
   }
   std::atomic<int> proceeded = 0;
   std::atomic<int> failures = 0;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      JobStore& store = (t % 2 == 0) ? *one : *two;
-      for (std::size_t i = static_cast<std::size_t>(t); i < copies.size(); i += 4) {
-        try {
-          if (store.claim_content(copies[i], hours(24)).verdict == ContentVerdict::proceed) {
-            ++proceeded;
-          }
-        } catch (const Error&) {
-          ++failures;
-        }
+  test::race_on_two_stores(*one, *two, copies.size(), [&](JobStore& store, std::size_t i) {
+    try {
+      if (store.claim_content(copies[i], hours(24)).verdict == ContentVerdict::proceed) {
+        ++proceeded;
       }
-    });
-  }
-  for (auto& thread : threads) thread.join();
+    } catch (const Error&) {
+      ++failures;
+    }
+  });
   EXPECT_EQ(failures, 0);
   EXPECT_EQ(proceeded, 1);
 }
 
-TEST_F(JobStoreTest, CountsCoverEveryJobAndCanBeLimitedToRecentChanges) {
+TEST_P(JobStoreTest, CountsCoverEveryJobAndCanBeLimitedToRecentChanges) {
   auto store = open_store();
   for (int i = 0; i < 3; ++i) {
     store->cancel(store->claim(drop_pair("old" + std::to_string(i))).job.id, "old");
@@ -637,7 +645,7 @@ TEST_F(JobStoreTest, CountsCoverEveryJobAndCanBeLimitedToRecentChanges) {
   EXPECT_EQ(by_reason.at(HoldReason::ambiguous_submit), 1);
 }
 
-TEST_F(JobStoreTest, CountsByReasonSeeOnlyTheStateAndStageAskedFor) {
+TEST_P(JobStoreTest, CountsByReasonSeeOnlyTheStateAndStageAskedFor) {
   auto store = open_store();
   const auto error = [](const char* reason) { return JobError{"deliver", reason, "why", "hint"}; };
   // Two paid results waiting for the outbox, one for free space, and one upload deferred.
@@ -659,7 +667,7 @@ TEST_F(JobStoreTest, CountsByReasonSeeOnlyTheStateAndStageAskedFor) {
   EXPECT_TRUE(store->count_by_reason(JobState::held).empty());
 }
 
-TEST_F(JobStoreTest, TheOldestUnfinishedJobCountsHeldJobsAndIgnoresFinishedOnes) {
+TEST_P(JobStoreTest, TheOldestUnfinishedJobCountsHeldJobsAndIgnoresFinishedOnes) {
   auto store = open_store();
   EXPECT_FALSE(store->oldest_unfinished_since().has_value());
   const auto old_done = store->claim(drop_pair("done")).job.id;
@@ -675,7 +683,85 @@ TEST_F(JobStoreTest, TheOldestUnfinishedJobCountsHeldJobsAndIgnoresFinishedOnes)
   EXPECT_EQ(store->oldest_unfinished_since(), time_.now);
 }
 
-TEST_F(JobStoreTest, AVersion1StoreGainsTheContentClaims) {
+TEST_P(JobStoreTest, TheDefaultModelCountsInTheContentHash) {
+  const auto hash_with = [&](const std::string& default_model, const std::string& stem) {
+    return open_store(default_model)->claim(drop_pair(stem)).job.content_hash;
+  };
+  EXPECT_NE(hash_with("lipsync-1.9.0-beta", "a"), hash_with("lipsync-1.8.0", "b"));
+}
+
+TEST_P(JobStoreTest, StatusListsUnfinishedAndRecentJobsWithAgesFromTheClock) {
+  auto store = open_store();
+  const auto waiting = store->claim(drop_pair("waiting")).job.id;
+  time_.now += minutes(2);
+  const auto deferred = store->claim(drop_pair("deferred")).job.id;
+  store->defer(deferred, {"prepare", "busy", "disk busy", ""}, time_.now + minutes(5));
+  time_.now += seconds(1);
+  const auto done = store->claim(drop_pair("done")).job.id;
+  store->cancel(done, "not wanted");
+  time_.now += minutes(1);
+
+  const auto rows = store->status();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].id, waiting);
+  EXPECT_EQ(rows[0].age, minutes(3) + seconds(1));
+  EXPECT_EQ(rows[1].state, JobState::deferred);
+  EXPECT_EQ(rows[1].stage, JobState::accepted);
+  EXPECT_EQ(rows[1].reason_code, "busy");
+  EXPECT_EQ(rows[1].in_state_for, minutes(1) + seconds(1));
+  EXPECT_EQ(rows[1].attempts, 1);
+  EXPECT_EQ(rows[2].state, JobState::cancelled);
+  EXPECT_EQ(store->status(0).size(), 2u);
+
+  const auto counts = store->count_by_state();
+  EXPECT_EQ(counts.at(JobState::accepted), 1);
+  EXPECT_EQ(counts.at(JobState::deferred), 1);
+  EXPECT_EQ(counts.at(JobState::cancelled), 1);
+}
+
+TEST_P(JobStoreTest, ASecondProcessSeesTransitionsAtOnce) {
+  auto daemon = open_store();
+  auto cli = open_store();  // `lipsyncd status` opening the same state folder
+  const auto id = daemon->claim(drop_pair("clip")).job.id;
+  EXPECT_EQ(cli->get(id).state, JobState::accepted);
+  cli->cancel(id, "lipsyncd cancel");
+  EXPECT_EQ(daemon->get(id).state, JobState::cancelled);
+}
+
+TEST_P(JobStoreTest, ClaimsAndTransitionsFromSeveralThreadsDoNotInterfere) {
+  auto store = open_store();
+  std::vector<JobRequest> requests;
+  for (int i = 0; i < 16; ++i) requests.push_back(drop_pair("t" + std::to_string(i)));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures = 0;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 16; i += 4) {
+        try {
+          const auto id = store->claim(requests[static_cast<std::size_t>(i)]).job.id;
+          store->mark_prepared(id, {});
+          store->ledger().spend(time_.now);
+        } catch (const Error&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(store->count_by_state().at(JobState::prepared), 16);
+}
+
+// ── the SQLite backend's own ─────────────────────────────────────────────────────────────
+
+class SqliteJobStoreTest : public StoreTest<testing::Test> {
+ protected:
+  std::unique_ptr<JobStore> open(JobStoreSettings settings) override {
+    return open_job_store(std::move(settings));  // SQLite: no [store] url
+  }
+};
+
+TEST_F(SqliteJobStoreTest, AVersion1StoreGainsTheContentClaims) {
   open_store();
   {
     sqlite3* db = nullptr;
@@ -692,7 +778,7 @@ TEST_F(JobStoreTest, AVersion1StoreGainsTheContentClaims) {
   EXPECT_EQ(store->claim_content(id, hours(24)).verdict, ContentVerdict::proceed);
 }
 
-TEST_F(JobStoreTest, AVersion2StoreKeepsItsSubmittedJobsAndGainsFalsRequestUrls) {
+TEST_F(SqliteJobStoreTest, AVersion2StoreKeepsItsSubmittedJobsAndGainsFalsRequestUrls) {
   JobId old_job;
   {
     auto store = open_store();
@@ -724,77 +810,7 @@ TEST_F(JobStoreTest, AVersion2StoreKeepsItsSubmittedJobsAndGainsFalsRequestUrls)
   EXPECT_EQ(reopened.request_urls.cancel, "https://q/c");
 }
 
-TEST_F(JobStoreTest, TheDefaultModelCountsInTheContentHash) {
-  const auto hash_with = [&](const std::string& default_model, const std::string& stem) {
-    JobStore store(JobStoreSettings{state(), default_model, time_.clock()});
-    return store.claim(drop_pair(stem)).job.content_hash;
-  };
-  EXPECT_NE(hash_with("lipsync-1.9.0-beta", "a"), hash_with("lipsync-1.8.0", "b"));
-}
-
-TEST_F(JobStoreTest, StatusListsUnfinishedAndRecentJobsWithAgesFromTheClock) {
-  auto store = open_store();
-  const auto waiting = store->claim(drop_pair("waiting")).job.id;
-  time_.now += minutes(2);
-  const auto deferred = store->claim(drop_pair("deferred")).job.id;
-  store->defer(deferred, {"prepare", "busy", "disk busy", ""}, time_.now + minutes(5));
-  time_.now += seconds(1);
-  const auto done = store->claim(drop_pair("done")).job.id;
-  store->cancel(done, "not wanted");
-  time_.now += minutes(1);
-
-  const auto rows = store->status();
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0].id, waiting);
-  EXPECT_EQ(rows[0].age, minutes(3) + seconds(1));
-  EXPECT_EQ(rows[1].state, JobState::deferred);
-  EXPECT_EQ(rows[1].stage, JobState::accepted);
-  EXPECT_EQ(rows[1].reason_code, "busy");
-  EXPECT_EQ(rows[1].in_state_for, minutes(1) + seconds(1));
-  EXPECT_EQ(rows[1].attempts, 1);
-  EXPECT_EQ(rows[2].state, JobState::cancelled);
-  EXPECT_EQ(store->status(0).size(), 2u);
-
-  const auto counts = store->count_by_state();
-  EXPECT_EQ(counts.at(JobState::accepted), 1);
-  EXPECT_EQ(counts.at(JobState::deferred), 1);
-  EXPECT_EQ(counts.at(JobState::cancelled), 1);
-}
-
-TEST_F(JobStoreTest, ASecondProcessSeesTransitionsAtOnce) {
-  auto daemon = open_store();
-  auto cli = open_store();  // `lipsyncd status` opening the same state folder
-  const auto id = daemon->claim(drop_pair("clip")).job.id;
-  EXPECT_EQ(cli->get(id).state, JobState::accepted);
-  cli->cancel(id, "lipsyncd cancel");
-  EXPECT_EQ(daemon->get(id).state, JobState::cancelled);
-}
-
-TEST_F(JobStoreTest, ClaimsAndTransitionsFromSeveralThreadsDoNotInterfere) {
-  auto store = open_store();
-  std::vector<JobRequest> requests;
-  for (int i = 0; i < 16; ++i) requests.push_back(drop_pair("t" + std::to_string(i)));
-  std::vector<std::thread> threads;
-  std::atomic<int> failures = 0;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = t; i < 16; i += 4) {
-        try {
-          const auto id = store->claim(requests[static_cast<std::size_t>(i)]).job.id;
-          store->mark_prepared(id, {});
-          store->ledger().spend(time_.now);
-        } catch (const Error&) {
-          ++failures;
-        }
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  EXPECT_EQ(failures, 0);
-  EXPECT_EQ(store->count_by_state().at(JobState::prepared), 16);
-}
-
-TEST_F(JobStoreTest, TheDatabaseIsInWalModeWithAVersionedSchema) {
+TEST_F(SqliteJobStoreTest, TheDatabaseIsInWalModeWithAVersionedSchema) {
   open_store();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((state() / "jobs.sqlite3").c_str(), &db), SQLITE_OK);

@@ -1,12 +1,13 @@
 // Start-up after a crash: interrupted claims are finished or undone, ambiguous submits are
-// parked for a person, and every unfinished job is listed once, in the right list.
+// parked for a person, and every unfinished job is listed once, in the right list. On every
+// job store backend.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <fstream>
 
+#include "job_store_backends.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 #include "test_media.hpp"
 
@@ -26,13 +27,13 @@ std::vector<JobId> ids(const std::vector<JobRecord>& jobs) {
   return result;
 }
 
-class RecoveryTest : public testing::Test {
+class RecoveryTest : public testing::TestWithParam<test::JobStoreBackend> {
  protected:
   RecoveryTest() { fs::create_directories(inbox()); }
   fs::path inbox() const { return dir_ / "inbox"; }
 
   std::unique_ptr<JobStore> open_store() {
-    return std::make_unique<JobStore>(JobStoreSettings{dir_ / "state", "lipsync-1.9.0-beta"});
+    return GetParam().open(JobStoreSettings{dir_ / "state", "lipsync-1.9.0-beta"});
   }
 
   JobRequest drop_pair(const std::string& stem) {
@@ -46,18 +47,15 @@ class RecoveryTest : public testing::Test {
   }
 
   // What a crash between moving the inputs and inserting the row leaves behind.
-  void forget_row(const JobId& id) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ / "state" / "jobs.sqlite3").c_str(), &db), SQLITE_OK);
-    const std::string sql = "DELETE FROM jobs WHERE id = '" + id + "'";
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
+  void forget_row(const JobId& id) { GetParam().forget_row(dir_ / "state", id); }
 
   test::TempDir dir_;
 };
 
-TEST_F(RecoveryTest, EveryUnfinishedJobLandsInTheRightList) {
+INSTANTIATE_TEST_SUITE_P(Backends, RecoveryTest, testing::ValuesIn(test::job_store_backends()),
+                         test::backend_name);
+
+TEST_P(RecoveryTest, EveryUnfinishedJobLandsInTheRightList) {
   JobId accepted, prepared, submitting, submitted, deferred_at_fal, held, completed, delivered;
   {
     auto store = open_store();
@@ -116,7 +114,7 @@ TEST_F(RecoveryTest, EveryUnfinishedJobLandsInTheRightList) {
   EXPECT_THAT(ids(again.held), UnorderedElementsAre(held, submitting));
 }
 
-TEST_F(RecoveryTest, AClaimInterruptedAfterItsManifestIsFinishedOnStart) {
+TEST_P(RecoveryTest, AClaimInterruptedAfterItsManifestIsFinishedOnStart) {
   JobRequest request = drop_pair("clip");
   JobRecord claimed;
   {
@@ -140,7 +138,7 @@ TEST_F(RecoveryTest, AClaimInterruptedAfterItsManifestIsFinishedOnStart) {
   EXPECT_EQ(job.created_at, claimed.created_at);
 }
 
-TEST_F(RecoveryTest, AClaimWhoseInputVanishedIsUndoneSoIntakeSeesTheRestAgain) {
+TEST_P(RecoveryTest, AClaimWhoseInputVanishedIsUndoneSoIntakeSeesTheRestAgain) {
   JobRequest request = drop_pair("clip");
   JobRecord claimed;
   {
@@ -159,7 +157,7 @@ TEST_F(RecoveryTest, AClaimWhoseInputVanishedIsUndoneSoIntakeSeesTheRestAgain) {
   EXPECT_FALSE(fs::exists(claimed.spool_dir));
 }
 
-TEST_F(RecoveryTest, AJobFolderWithoutAManifestIsRemoved) {
+TEST_P(RecoveryTest, AJobFolderWithoutAManifestIsRemoved) {
   auto store = open_store();
   const fs::path stray = store->spool_root() / "20261125T000000.000Z-abcdef";
   fs::create_directories(stray / "inputs");
@@ -168,7 +166,7 @@ TEST_F(RecoveryTest, AJobFolderWithoutAManifestIsRemoved) {
   EXPECT_FALSE(fs::exists(stray));
 }
 
-TEST_F(RecoveryTest, LeftoversOfFinalJobsAndInterruptedWritesAreRemovedOnStart) {
+TEST_P(RecoveryTest, LeftoversOfFinalJobsAndInterruptedWritesAreRemovedOnStart) {
   auto store = open_store();
   // Unfinished, killed while downloading: the temporary of the download is stale.
   const auto running = store->claim(drop_pair("running")).job;
@@ -206,7 +204,7 @@ TEST_F(RecoveryTest, LeftoversOfFinalJobsAndInterruptedWritesAreRemovedOnStart) 
   EXPECT_EQ(recovery.tidied_folders, 1);
 }
 
-TEST_F(RecoveryTest, AFinalJobsInputsStillInTheSpoolAreNeverRemoved) {
+TEST_P(RecoveryTest, AFinalJobsInputsStillInTheSpoolAreNeverRemoved) {
   auto store = open_store();
   const auto job = store->claim(drop_pair("kept")).job;
   store->cancel(job.id, "inputs could not be moved to error/");

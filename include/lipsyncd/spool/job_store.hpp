@@ -1,5 +1,5 @@
 #pragma once
-// The crash-safe job store: one SQLite database (WAL, synchronous=FULL) in the state folder
+// The crash-safe job store: one database (SQLite, WAL, synchronous=FULL, in the state folder)
 // plus one spool folder per job holding its inputs. Every transition is committed (and
 // fsynced) when the call returns, so the daemon calls the store FIRST and then acts.
 // Thread-safe; other processes (`lipsyncd status|retry|cancel`) may open the same store.
@@ -11,7 +11,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +22,6 @@
 
 namespace lipsyncd::spool {
 
-class Database;
 struct ClaimManifest;
 
 // The seam for time: tests pass a fake clock and never sleep.
@@ -84,12 +82,14 @@ struct JobStatusRow {
   std::string message;
 };
 
+// The job store's operations, whatever keeps the rows. The spool folders, the claim
+// protocol, the transition rules (including the rule against paying twice) and recovery are
+// the same for every backend and live here; a backend (SqliteJobStore today, see
+// open_job_store()) keeps the rows, answers the queries and runs each change as one
+// transaction.
 class JobStore {
  public:
-  // Creates the state folder and the database if needed, migrates the schema
-  // (PRAGMA user_version). Does not recover: call recover() once, at daemon start.
-  explicit JobStore(JobStoreSettings settings);
-  ~JobStore();
+  virtual ~JobStore();
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
 
@@ -106,8 +106,12 @@ class JobStore {
   // ── transitions (each one transaction; throws "illegal_transition", "unknown_job") ─────
   JobRecord mark_prepared(const JobId& id, const JobPlan& plan);
   JobRecord mark_uploaded(const JobId& id, const JobUploads& uploads);
-  // The intent to POST, persisted before the POST. Records the plan's estimate in the ledger.
-  JobRecord mark_submitting(const JobId& id, const std::string& endpoint);
+  // The intent to POST, persisted before the POST. Reserves the plan's estimate in the
+  // ledger. With a `cap`, checking the budget and reserving are one transaction (two
+  // processes racing for the last dollar cannot both pass): when the estimate would break the
+  // cap, nothing changes and BudgetExceeded is thrown.
+  JobRecord mark_submitting(const JobId& id, const std::string& endpoint,
+                            const std::optional<BudgetConfig>& cap = std::nullopt);
   // fal accepted the submit: from now on the job is only ever polled.
   JobRecord mark_submitted(const JobId& id, const std::string& request_id,
                            const RequestUrls& urls = {});
@@ -143,25 +147,26 @@ class JobStore {
   JobRecord retry(const JobId& id);
 
   // ── queries ──────────────────────────────────────────────────────────────────────────────
-  std::optional<JobRecord> find(const JobId& id) const;
+  virtual std::optional<JobRecord> find(const JobId& id) const = 0;
   JobRecord get(const JobId& id) const;  // throws "unknown_job"
-  std::vector<JobEvent> history(const JobId& id) const;
-  std::vector<JobRecord> unfinished() const;  // every job not delivered/failed/cancelled
-  std::vector<JobRecord> due_deferred(TimePoint now) const;  // deferred, next_attempt_at <= now
-  std::optional<TimePoint> next_deferred_at() const;         // earliest pending retry
-  std::vector<JobRecord> held_for_budget() const;
+  virtual std::vector<JobEvent> history(const JobId& id) const = 0;
+  virtual std::vector<JobRecord> unfinished() const = 0;  // not delivered/failed/cancelled
+  // deferred, next_attempt_at <= now
+  virtual std::vector<JobRecord> due_deferred(TimePoint now) const = 0;
+  virtual std::optional<TimePoint> next_deferred_at() const = 0;  // earliest pending retry
+  virtual std::vector<JobRecord> held_for_budget() const = 0;
   // The newest job with the same content hash delivered within `window` before now, never
   // `except` itself. A window of 0 turns the guard off (nothing is found).
-  std::optional<JobRecord> find_delivered_duplicate(const std::string& content_hash,
-                                                    std::chrono::seconds window,
-                                                    const JobId& except = {}) const;
+  virtual std::optional<JobRecord> find_delivered_duplicate(const std::string& content_hash,
+                                                            std::chrono::seconds window,
+                                                            const JobId& except = {}) const = 0;
   // The duplicate guard, decided in ONE transaction so that two copies of the same content
   // (same hash) can never both go to fal, however many jobs prepare in parallel and whichever
   // process asks. With a window of 0 (or no hash) the guard is off: always `proceed`.
   // In order: a twin delivered within `window` whose video is still where it was delivered
   // -> reuse_delivered; another unfinished twin holding the content claim or past `accepted`
   // -> wait_for_twin; else this job takes the content claim -> proceed.
-  ContentClaim claim_content(const JobId& id, std::chrono::seconds window);
+  virtual ContentClaim claim_content(const JobId& id, std::chrono::seconds window) = 0;
   // Jobs held as duplicate_in_flight whose twin is no longer in flight (delivered, failed or
   // cancelled): resumed to `accepted`, where claim_content() decides again, and returned.
   std::vector<JobRecord> release_duplicate_waits();
@@ -169,17 +174,18 @@ class JobStore {
   std::vector<JobStatusRow> status(std::size_t recent_finished = 20) const;
   // Every job in the store by state; with `changed_since`, only those whose last transition
   // is that recent (finished today, say).
-  std::map<JobState, int> count_by_state(std::optional<TimePoint> changed_since = {}) const;
-  std::map<HoldReason, int> count_held_by_reason() const;
+  virtual std::map<JobState, int> count_by_state(
+      std::optional<TimePoint> changed_since = {}) const = 0;
+  virtual std::map<HoldReason, int> count_held_by_reason() const = 0;
   // Jobs in `state` by the reason code of their error, in one query (a job without one counts
   // under ""); with `stage`, only those parked from that stage: count_by_reason(deferred,
   // completed) counts the paid results waiting for the outbox (delivery_blocked, disk_full).
-  std::map<std::string, int> count_by_reason(JobState state,
-                                             std::optional<JobState> stage = {}) const;
+  virtual std::map<std::string, int> count_by_reason(JobState state,
+                                                     std::optional<JobState> stage = {}) const = 0;
   // When the oldest unfinished job (held and deferred ones included) was claimed.
-  std::optional<TimePoint> oldest_unfinished_since() const;
+  virtual std::optional<TimePoint> oldest_unfinished_since() const = 0;
 
-  const SpendLedger& ledger() const { return *ledger_; }
+  virtual const SpendLedger& ledger() const = 0;
   TimePoint now() const { return settings_.clock(); }
   const std::filesystem::path& spool_root() const { return spool_root_; }
 
@@ -188,20 +194,45 @@ class JobStore {
   // interrupted writes and the leftovers of final jobs, and lists every unfinished job.
   Recovery recover();
 
+ protected:
+  // Creates the state folder and its spool folder; the clock is cut to milliseconds (what
+  // every backend keeps), so a record handed out equals what a later read returns.
+  explicit JobStore(JobStoreSettings settings);
+  const JobStoreSettings& settings() const { return settings_; }
+
+  // What a transition does to the job: edits it, writes the ledger through `spend` (in the
+  // same transaction) and names the target state.
+  using Change = std::function<JobState(JobRecord& job, SpendLedger& spend)>;
+  // One transaction: loads the job (throw_unknown_job() if there is none), runs
+  // apply_change(), writes the row and the history event, commits.
+  virtual JobRecord transition(const JobId& id, const std::string& detail,
+                               const Change& change) = 0;
+  // The rules every backend applies inside transition(): runs `change`, checks the arrow and
+  // the rule against paying twice (throws "illegal_transition"), stamps the new state at
+  // now(). Returns the state the job came from.
+  JobState apply_change(JobRecord& job, SpendLedger& spend, const Change& change) const;
+  [[noreturn]] static void throw_unknown_job(const JobId& id);
+
+  // Inserts a freshly claimed (`accepted`) job and its first history event, one transaction.
+  virtual void insert_claimed(const JobRecord& job, const std::string& detail) = 0;
+  // Held as duplicate_in_flight, and no twin in flight any more (see claim_content()).
+  virtual std::vector<JobRecord> duplicate_waits_without_twin() const = 0;
+  // Every unfinished job and the `limit` most recently changed final ones, read together (a
+  // job finishing meanwhile is listed once), in any order.
+  virtual std::vector<JobRecord> unfinished_and_recently_finished(std::size_t limit) const = 0;
+
  private:
-  // One transaction: loads the job, lets `change` edit it and name the target state, checks
-  // the arrow, writes the row and the history event.
-  JobRecord transition(const JobId& id, const std::string& detail,
-                       const std::function<JobState(JobRecord&)>& change);
   ClaimResult finish_claim(const ClaimManifest& manifest);
   std::vector<JobId> reclaim_interrupted_claims();
   void sweep_spool_folders(Recovery& recovery);
 
   JobStoreSettings settings_;
   std::filesystem::path spool_root_;
-  std::unique_ptr<Database> database_;
-  std::unique_ptr<SpendLedger> ledger_;
-  mutable std::mutex mutex_;
 };
+
+// Opens the job store in the state folder (SQLite today; fleet mode picks the backend from
+// `[store] url`). Creates and migrates it as needed. Does not recover: call recover() once,
+// at daemon start.
+std::unique_ptr<JobStore> open_job_store(JobStoreSettings settings);
 
 }  // namespace lipsyncd::spool

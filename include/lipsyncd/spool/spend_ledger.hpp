@@ -8,16 +8,14 @@
 // fal bills in UTC, so "today" means the UTC day; `lipsyncd status` should say "UTC".
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "lipsyncd/config/config.hpp"
+#include "lipsyncd/core/error.hpp"
 #include "lipsyncd/spool/job_record.hpp"
 
 namespace lipsyncd::spool {
-
-class Database;
 
 struct SpendSummary {
   double today_usd = 0;
@@ -33,26 +31,57 @@ struct BudgetBreach {
   std::string message() const;  // "daily budget 5.00 USD: spent 4.20, this job 1.40"
 };
 
+// The cap `reserve()` found broken; nothing was reserved. Thrown by
+// JobStore::mark_submitting() with a cap, inside its transaction (which rolls back).
+class BudgetExceeded : public Error {
+ public:
+  explicit BudgetExceeded(BudgetBreach breach);
+  const BudgetBreach& breach() const noexcept { return breach_; }
+
+ private:
+  BudgetBreach breach_;
+};
+
+// One per job store backend, sharing its connection: reads for anyone (JobStore::ledger() is
+// const), writes only from inside the store's transitions, in their transaction.
 class SpendLedger {
  public:
-  // Shares the store's connection and lock; JobStore owns it (see JobStore::ledger()).
-  SpendLedger(Database& database, std::mutex& mutex) : database_(database), mutex_(mutex) {}
+  virtual ~SpendLedger() = default;
 
-  SpendSummary spend(TimePoint now) const;
+  virtual SpendSummary spend(TimePoint now) const = 0;
   // Caps of 0 mean "no cap". Checks the daily cap first.
   std::optional<BudgetBreach> check(const BudgetConfig& budget, double cost_usd,
-                                    TimePoint now) const;
+                                    TimePoint now) const {
+    return breach_of(spend(now), budget, cost_usd);
+  }
   bool would_exceed(const BudgetConfig& budget, double cost_usd, TimePoint now) const {
     return check(budget, cost_usd, now).has_value();
   }
 
-  // When the current UTC day / month ends: the moment budget holds should be re-checked.
+  // ── writes: called by the store inside the transition that causes them ────────────────
+  // The submit intent's estimate, counted from `at`; replaces the entry of an earlier,
+  // ambiguous attempt (a job counts once). With a `cap`, checks it first against what the
+  // ledger holds in this same transaction: on a breach nothing is written and the breach is
+  // returned.
+  virtual std::optional<BudgetBreach> reserve(const JobId& job, TimePoint at, double estimate_usd,
+                                              const std::optional<BudgetConfig>& cap) = 0;
+  // fal's billed amount replaces the estimate (inserted at `at` if the job had no entry).
+  virtual void charge(const JobId& job, TimePoint at, double billed_usd) = 0;
+  // The POST never left or fal refused it: the job costs nothing.
+  virtual void release(const JobId& job) = 0;
+
+  // When the current UTC day / month began (what today's and this month's spend count
+  // from) and when it ends (the moment budget holds should be re-checked).
+  static TimePoint day_start(TimePoint now);
+  static TimePoint month_start(TimePoint now);
   static TimePoint next_day_start(TimePoint now);
   static TimePoint next_month_start(TimePoint now);
 
- private:
-  Database& database_;
-  std::mutex& mutex_;
+ protected:
+  SpendLedger() = default;
+  // The cap `cost_usd` would break on top of `spent`; daily first.
+  static std::optional<BudgetBreach> breach_of(const SpendSummary& spent,
+                                               const BudgetConfig& budget, double cost_usd);
 };
 
 }  // namespace lipsyncd::spool

@@ -1,0 +1,56 @@
+// Start-up after a crash, for every backend: interrupted claims finished or undone (see
+// job_claims.cpp), leftovers swept from the spool folders, ambiguous submits parked for a
+// person, and every unfinished job listed once.
+
+#include "lipsyncd/spool/job_store.hpp"
+#include "lipsyncd/spool/spool_cleanup.hpp"
+
+namespace lipsyncd::spool {
+namespace fs = std::filesystem;
+
+void JobStore::sweep_spool_folders(Recovery& recovery) {
+  std::vector<JobId> folders;  // listed first: tidying removes entries
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(spool_root_, ec)) {
+    const std::string id = entry.path().filename().string();
+    if (entry.is_directory() && !id.starts_with(".")) folders.push_back(id);
+  }
+  for (const auto& id : folders) {
+    const auto job = find(id);
+    if (!job) continue;  // an interrupted claim: reclaim_interrupted_claims() had its turn
+    if (is_final(job->state)) {
+      if (tidy_final_spool_folder(*job)) ++recovery.tidied_folders;
+    } else {
+      recovery.removed_temporaries += remove_interrupted_temporaries(job->spool_dir);
+    }
+  }
+}
+
+Recovery JobStore::recover() {
+  Recovery recovery;
+  recovery.reclaimed = reclaim_interrupted_claims();
+  sweep_spool_folders(recovery);
+  for (auto& job : unfinished()) {
+    if (job.state == JobState::submitting) {
+      // The intent was persisted and the POST may have reached fal, but no request id came
+      // back. fal has no idempotency key: submitting again could pay twice. A person decides.
+      recovery.needs_attention.push_back(
+          hold(job.id, HoldReason::ambiguous_submit,
+               "lipsyncd stopped between deciding to submit and fal's answer; check fal's "
+               "dashboard, then `lipsyncd retry " +
+                   job.id +
+                   "` to submit again or `lipsyncd "
+                   "cancel " +
+                   job.id + "`"));
+    } else if (job.state == JobState::held) {
+      recovery.held.push_back(std::move(job));
+    } else if (job.stage() == JobState::submitted) {
+      recovery.poll.push_back(std::move(job));
+    } else {
+      recovery.resume.push_back(std::move(job));
+    }
+  }
+  return recovery;
+}
+
+}  // namespace lipsyncd::spool
