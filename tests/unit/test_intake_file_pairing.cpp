@@ -266,9 +266,9 @@ INSTANTIATE_TEST_SUITE_P(
                     {{"one/v.mov", 0}, {"one/a.wav", 0}, {"two/v.mov", 0}, {"two/a.wav", 0}},
                     {"job folder \"one\": one/v.mov one/a.wav",
                      "job folder \"two\": two/v.mov two/a.wav"}}),
-    [](const testing::TestParamInfo<PairingCase>& info) {
+    [](const testing::TestParamInfo<PairingCase>& param) {
       std::string name;
-      for (char c : info.param.rule) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      for (char c : param.param.rule) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name;
     });
 
