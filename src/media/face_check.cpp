@@ -3,16 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <opencv2/core.hpp>
-#include <optional>
 #include <vector>
 
 #include "face_detector.hpp"
-#include "libav_handles.hpp"
+#include "face_second_look.hpp"
+#include "frame_sampler.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/media/media_info.hpp"
-#include "stream_decoder.hpp"
 
 namespace lipsyncd::media {
 namespace {
@@ -30,143 +28,6 @@ constexpr int kFineScanSamples = 3;
 constexpr double kLargestFaceMissedForSizePx = 48;
 // A sample may cost at most this much decoding past a keyframe (see check_faces()).
 constexpr double kMaxDecodeAheadS = 1.0;
-
-// Hands out frames at given times, cheaply: a wanted time snaps to a keyframe within half a
-// sample interval (decoding a keyframe costs one frame; reaching an arbitrary frame costs up
-// to a whole group of pictures), and decoding goes forward without seeking when that is
-// shorter.
-class FrameSampler {
- public:
-  explicit FrameSampler(const std::filesystem::path& file, int stream_index = -1)
-      : decoder_(file, AVMEDIA_TYPE_VIDEO, 1, stream_index),
-        keyframes_(decoder_.keyframe_seconds()) {
-    // Reaching a frame between keyframes means decoding every frame before it; frames no
-    // other frame refers to (most B-frames) can be skipped on the way. A sample may then land
-    // a frame or two later than asked, which changes nothing about the faces in it.
-    decoder_.codec()->skip_frame = AVDISCARD_NONREF;
-    const AVRational rate = decoder_.stream()->avg_frame_rate;
-    frame_s_ = rate.num > 0 && rate.den > 0 ? av_q2d(av_inv_q(rate)) : 1.0 / 30;
-  }
-
-  // The stored picture size of the stream (for a stream probe() did not describe).
-  VideoStreamInfo geometry() const {
-    VideoStreamInfo info;
-    info.width = decoder_.stream()->codecpar->width;
-    info.height = decoder_.stream()->codecpar->height;
-    return info;
-  }
-
-  // Seconds of video to decode before the frame at `wanted` could be had: 0 when a keyframe
-  // lies within `slack`, else the way from the decoder's position or from the keyframe
-  // before. Unknown (no index) counts as cheap: seeking is all there is.
-  double cost_to_reach(double wanted, double slack) const {
-    if (keyframes_.empty() || keyframe_near(wanted, slack)) return 0;
-    if (can_decode_forward_to(wanted)) return wanted - position_;
-    double keyframe_before = 0;
-    for (double keyframe : keyframes_) {
-      if (keyframe <= wanted + frame_s_ / 2) keyframe_before = keyframe;
-    }
-    return wanted - keyframe_before;
-  }
-
-  // The frame shown at `wanted`, or nullptr past the end. The frame lives until the next call.
-  const AVFrame* frame_near(double wanted, double slack) {
-    const std::optional<double> keyframe = keyframe_near(wanted, slack);
-    if (keyframe) {
-      // Index times are decoding times, a few frames before the keyframe's presentation time;
-      // seeking a little past them lands on that keyframe, not on the one before.
-      decoder_.seek(*keyframe + 4 * frame_s_);
-      if (const AVFrame* frame = decoder_.next_frame()) {
-        position_ = last_returned_ = decoder_.frame_seconds(frame);
-        return frame;
-      }
-      return nullptr;
-    }
-    if (!can_decode_forward_to(wanted)) {
-      decoder_.seek(wanted);
-      position_ = -std::numeric_limits<double>::infinity();
-    }
-    while (const AVFrame* frame = decoder_.next_frame()) {
-      position_ = decoder_.frame_seconds(frame);
-      if (position_ >= wanted - frame_s_ / 2) {
-        last_returned_ = position_;
-        return frame;
-      }
-    }
-    return nullptr;
-  }
-
- private:
-  std::optional<double> keyframe_near(double wanted, double slack) const {
-    std::optional<double> best;
-    double best_distance = slack;
-    for (double keyframe : keyframes_) {
-      const double distance = std::fabs(keyframe - wanted);
-      if (distance <= best_distance && keyframe > last_returned_ + frame_s_) {
-        best = keyframe;
-        best_distance = distance;
-      }
-    }
-    return best;
-  }
-
-  bool can_decode_forward_to(double aim) const {
-    if (!(position_ < aim)) return false;
-    if (keyframes_.empty()) return aim - position_ < 2.0;  // no index: seeking is a guess
-    double keyframe_before = -1;
-    for (double keyframe : keyframes_) {
-      if (keyframe <= aim + frame_s_ / 2) keyframe_before = keyframe;
-    }
-    return keyframe_before <= position_;
-  }
-
-  StreamDecoder decoder_;
-  std::vector<double> keyframes_;
-  double frame_s_ = 1.0 / 30;
-  double position_ = -std::numeric_limits<double>::infinity();
-  double last_returned_ = -std::numeric_limits<double>::infinity();
-};
-
-// Scales (and converts) a decoded frame to an upright 8-bit picture whose longer side is at
-// most `longer_side`, square pixels. Scaling by the longer side keeps the detector's work
-// (it grows with the pixel count) the same for a portrait clip as for a landscape one.
-class PictureMaker {
- public:
-  PictureMaker(const VideoStreamInfo& video, int longer_side, bool color)
-      : rotation_(video.rotation), color_(color) {
-    const int width = std::max(1, video.display_width());
-    const int height = std::max(1, video.display_height());
-    const double scale = std::min(1.0, static_cast<double>(longer_side) / std::max(width, height));
-    display_width_ = std::max(2, static_cast<int>(std::lround(width * scale)));
-    display_height_ = std::max(2, static_cast<int>(std::lround(height * scale)));
-  }
-
-  cv::Mat make(const AVFrame* frame) {
-    const bool turned = rotation_ % 180 != 0;
-    const int width = turned ? display_height_ : display_width_;
-    const int height = turned ? display_width_ : display_height_;
-    sws_.reset(sws_getCachedContext(sws_.release(), frame->width, frame->height,
-                                    static_cast<AVPixelFormat>(frame->format), width, height,
-                                    color_ ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_GRAY8, SWS_AREA, nullptr,
-                                    nullptr, nullptr));
-    if (!sws_) throw Error("not_decodable", "cannot convert a video frame for face detection.");
-    cv::Mat picture(height, width, color_ ? CV_8UC3 : CV_8UC1);
-    uint8_t* planes[4] = {picture.data, nullptr, nullptr, nullptr};
-    int strides[4] = {static_cast<int>(picture.step[0]), 0, 0, 0};
-    sws_scale(sws_.get(), frame->data, frame->linesize, 0, frame->height, planes, strides);
-    if (rotation_ == 90) cv::rotate(picture, picture, cv::ROTATE_90_CLOCKWISE);
-    if (rotation_ == 180) cv::rotate(picture, picture, cv::ROTATE_180);
-    if (rotation_ == 270) cv::rotate(picture, picture, cv::ROTATE_90_COUNTERCLOCKWISE);
-    return picture;
-  }
-
- private:
-  int rotation_;
-  bool color_;
-  int display_width_ = 0;
-  int display_height_ = 0;
-  libav::Sws sws_;
-};
 
 std::vector<double> sample_times(TimeSpan span, double frame_s, const FaceConfig& config) {
   const double wanted = std::round(span.duration_s * config.samples_per_second);
@@ -194,71 +55,7 @@ std::string percent(double ratio) {
   return text;
 }
 
-}  // namespace
-
-// Counting faces as a person does. A Haar cascade fires more than once on one face (a box on
-// the face and one on the chin or forehead), on textures (hair, a painting's background,
-// compression blocks) and, rarely, on a real face far in the background. On the real
-// single-speaker clips of ../shared/media it reported up to 3 faces, in up to half the
-// samples. Three rules, in order, each needed on that corpus (see test_media_face_count.cpp):
-//  1. Within a sample, a box that overlaps a larger one by kSameFaceOverlap of its own area is
-//     the same face seen twice (non-maximum suppression). The cascade's boxes are tight on
-//     eyes, nose and mouth, so two people's boxes do not overlap even when their heads touch,
-//     while the phantoms beside a face overlapped it by 10-17% (real_talk_retalk1.mp4,
-//     pair_a2x_video.mp4): any real overlap means one face.
-//  2. A further face counts only when it is at least kMinRelativeFaceHeight of the main face's
-//     height. Two people side by side at a similar distance measure within 30% of each other
-//     (two_faces.mp4: 0.82-0.88); the cascade's phantoms beside a real face measured 0.63-0.68
-//     of it (the same clips: rules 1 and 2 each remove them). A far smaller face is
-//     background: not a competing speaker, and not the face the model picks.
-//  3. The clip shows n faces only when at least kSeveralFacesShare of the samples with a face,
-//     and at least two samples, show n or more: a real second speaker stays in the picture,
-//     a phantom comes and goes. Two real speakers side by side pass all three in every sample.
-namespace {
-constexpr double kSameFaceOverlap = 0.05;
-constexpr double kMinRelativeFaceHeight = 0.7;
-constexpr double kSeveralFacesShare = 0.25;
-
-int overlap_area(const FaceBox& a, const FaceBox& b) {
-  const int width = std::min(a.x + a.width, b.x + b.width) - std::max(a.x, b.x);
-  const int height = std::min(a.y + a.height, b.y + b.height) - std::max(a.y, b.y);
-  return width > 0 && height > 0 ? width * height : 0;
-}
-}  // namespace
-
-std::vector<FaceBox> distinct_faces(std::vector<FaceBox> boxes) {
-  std::sort(boxes.begin(), boxes.end(), [](const FaceBox& a, const FaceBox& b) {
-    return a.width * a.height > b.width * b.height;
-  });
-  std::vector<FaceBox> kept;
-  for (const FaceBox& box : boxes) {
-    if (!kept.empty() && box.height < kMinRelativeFaceHeight * kept.front().height) continue;
-    const bool seen = std::any_of(kept.begin(), kept.end(), [&](const FaceBox& larger) {
-      return overlap_area(box, larger) >= kSameFaceOverlap * box.width * box.height;
-    });
-    if (!seen) kept.push_back(box);
-  }
-  return kept;
-}
-
-int faces_in_clip(const std::vector<int>& faces_per_sample) {
-  const auto with_face = std::count_if(faces_per_sample.begin(), faces_per_sample.end(),
-                                       [](int faces) { return faces > 0; });
-  if (with_face == 0) return 0;
-  const double needed = std::max(std::min(2.0, static_cast<double>(with_face)),
-                                 std::ceil(kSeveralFacesShare * static_cast<double>(with_face)));
-  int counted = 1;
-  for (int faces = 2;; ++faces) {
-    const auto showing = std::count_if(faces_per_sample.begin(), faces_per_sample.end(),
-                                       [faces](int n) { return n >= faces; });
-    if (static_cast<double>(showing) < needed) break;
-    counted = faces;
-  }
-  return counted;
-}
-
-namespace {
-
+// The verdict, from the counts: the first failed rule names the reason.
 void judge(FaceReport& report, const FaceConfig& config) {
   if (report.samples_with_face == 0) {
     report.reason_code = "no_face";
@@ -280,100 +77,6 @@ void judge(FaceReport& report, const FaceConfig& config) {
     report.message = "up to " + std::to_string(report.max_faces) +
                      " faces are visible; the model works best with one speaker and may animate "
                      "the wrong face.";
-  }
-}
-
-}  // namespace
-
-namespace {
-
-// A second look, only at clips that failed: a few samples, frontal faces only.
-constexpr int kSecondLookSamples = 3;
-
-// How many of kSecondLookSamples evenly spread over `span` show a frontal face, looking at
-// `stream_index` (-1: the shown stream), the upright picture turned further by `turn`
-// (a cv::RotateFlags value, or -1 for none).
-int frontal_faces_found(const std::filesystem::path& file, int stream_index,
-                        const VideoStreamInfo* geometry, TimeSpan span, int turn,
-                        FaceDetector& detector, int detect_size) {
-  FrameSampler sampler(file, stream_index);
-  const VideoStreamInfo own = geometry != nullptr ? *geometry : sampler.geometry();
-  PictureMaker maker(own, detect_size, detector.wants_color());
-  int found = 0;
-  for (int i = 0; i < kSecondLookSamples; ++i) {
-    const double time = span.start_s + (i + 0.5) * span.duration_s / kSecondLookSamples;
-    const AVFrame* frame = sampler.frame_near(time, span.duration_s / kSecondLookSamples / 2);
-    if (frame == nullptr) break;
-    cv::Mat picture = maker.make(frame);
-    if (turn >= 0) cv::rotate(picture, picture, turn);
-    if (!detector.detect(picture, false).empty()) ++found;
-  }
-  return found;
-}
-
-// A phone clip that lost its rotation tag shows its speaker lying on the side: the face is
-// found once the picture is turned a quarter. Returns "clockwise", "counter-clockwise" or "".
-std::string turn_that_shows_the_face(const MediaInfo& video, TimeSpan span, FaceDetector& detector,
-                                     int detect_size) {
-  // Most samples, not one: a lucky texture must not send a user rotating a good clip.
-  const int needed = kSecondLookSamples / 2 + 1;
-  if (frontal_faces_found(video.file, -1, &*video.video, span, cv::ROTATE_90_CLOCKWISE, detector,
-                          detect_size) >= needed) {
-    return "clockwise";
-  }
-  if (frontal_faces_found(video.file, -1, &*video.video, span, cv::ROTATE_90_COUNTERCLOCKWISE,
-                          detector, detect_size) >= needed) {
-    return "counter-clockwise";
-  }
-  return "";
-}
-
-// The first other video stream that shows a face, or -1.
-int other_stream_with_a_face(const MediaInfo& video, TimeSpan span, FaceDetector& detector,
-                             int detect_size) {
-  libav::InputFormat format = open_input(video.file);
-  for (unsigned i = 0; i < format->nb_streams; ++i) {
-    const AVStream* stream = format->streams[i];
-    if (static_cast<int>(i) == video.video->stream_index ||
-        stream->codecpar->codec_type != AVMEDIA_TYPE_VIDEO ||
-        (stream->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0) {
-      continue;
-    }
-    if (frontal_faces_found(video.file, static_cast<int>(i), nullptr, span, -1, detector,
-                            detect_size) > 0) {
-      return static_cast<int>(i);
-    }
-  }
-  return -1;
-}
-
-// When no face (or too little of one) was found: is it lying on its side, or in another
-// video stream? Either gets its own reason or sentence, because the fix differs.
-void explain_a_missing_face(FaceReport& report, const MediaInfo& video, TimeSpan span,
-                            FaceDetector& detector, const FaceConfig& config) {
-  if (report.reason_code != "no_face" && report.reason_code != "face_not_visible_enough") return;
-  if (video.video->rotation == 0) {
-    const std::string turn = turn_that_shows_the_face(video, span, detector, config.detect_size);
-    if (!turn.empty()) {
-      report.reason_code = "face_sideways";
-      report.sideways_turn = turn;
-      report.message =
-          "the speaker's face lies on its side: it is found only when the picture "
-          "is turned 90 degrees " +
-          turn +
-          ". The clip probably lost its rotation tag (phones record sideways and "
-          "tag the turn).";
-      return;
-    }
-  }
-  if (video.video->other_video_streams > 0) {
-    const int other = other_stream_with_a_face(video, span, detector, config.detect_size);
-    if (other >= 0) {
-      report.face_in_other_stream = other;
-      report.message += " Video stream #" + std::to_string(video.video->stream_index) +
-                        " was checked because players show it; stream #" + std::to_string(other) +
-                        " shows a face.";
-    }
   }
 }
 

@@ -5,7 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
 
 #include "lipsyncd/intake/file_pairing.hpp"
 #include "test_media.hpp"
@@ -135,6 +141,136 @@ TEST_F(FilePairingTest, AFileOfUnknownTypeIsRejectedAfterPartnerWait) {
   ASSERT_EQ(outcome.rejections.size(), 1u);
   EXPECT_EQ(outcome.rejections[0].reason_code, "unknown_file_type");
 }
+
+// The pairing rules as a table: what the watcher has seen (relative path, settled how many
+// seconds ago, or still settling) and what pair_files() makes of it, written as one line per
+// request or rejection. Names only: no file is read (extensions decide; .mp4 is not used,
+// since it is sniffed).
+struct SeenFile {
+  std::string path;
+  std::optional<int> settled_s_ago;  // nullopt: still settling
+};
+struct PairingCase {
+  std::string rule;
+  std::vector<SeenFile> seen;
+  std::vector<std::string> outcome;  // sorted
+  std::optional<int> next_deadline_in_s{};
+};
+
+std::ostream& operator<<(std::ostream& out, const PairingCase& c) {
+  return out << c.rule;
+}
+
+std::string relative_names(const std::vector<fs::path>& files, const fs::path& inbox) {
+  std::string text;
+  for (const auto& file : files)
+    text += (text.empty() ? "" : " ") + file.lexically_relative(inbox).string();
+  return text;
+}
+
+std::vector<std::string> describe(const PairingOutcome& outcome, const fs::path& inbox) {
+  std::vector<std::string> lines;
+  for (const auto& request : outcome.requests) {
+    const char* source = request.source == JobSource::folder     ? "folder"
+                         : request.source == JobSource::manifest ? "manifest"
+                                                                 : "same_stem";
+    lines.push_back(std::string("job ") + source + " \"" + request.name +
+                    "\": " + relative_names({request.video, request.audio}, inbox) +
+                    (request.extras.empty() ? "" : " + " + relative_names(request.extras, inbox)));
+  }
+  for (const auto& rejection : outcome.rejections) {
+    lines.push_back(
+        rejection.reason_code + ": " + relative_names(rejection.files, inbox) +
+        (rejection.folder.empty()
+             ? ""
+             : " (folder " + rejection.folder.lexically_relative(inbox).string() + ")"));
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+class PairingRules : public testing::TestWithParam<PairingCase> {};
+
+TEST_P(PairingRules, SeenFilesBecomeTheseJobsAndRejections) {
+  const PairingCase& c = GetParam();
+  const fs::path inbox = "/inbox";
+  const SteadyTime now = SteadyTime{} + 10h;
+  std::vector<InboxFile> files;
+  for (const auto& seen : c.seen) {
+    files.push_back(
+        {inbox / seen.path, seen.settled_s_ago.has_value(),
+         seen.settled_s_ago ? now - std::chrono::seconds(*seen.settled_s_ago) : SteadyTime{}});
+  }
+  const PairingOutcome outcome = pair_files(inbox, files, now, std::chrono::seconds(300));
+  EXPECT_EQ(describe(outcome, inbox), c.outcome);
+  if (c.next_deadline_in_s) {
+    ASSERT_TRUE(outcome.next_deadline);
+    EXPECT_EQ(*outcome.next_deadline - now, std::chrono::seconds(*c.next_deadline_in_s));
+  } else {
+    EXPECT_FALSE(outcome.next_deadline);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, PairingRules,
+    testing::Values(
+        PairingCase{"a video and an audio with one stem are a job",
+                    {{"clip.mov", 0}, {"clip.wav", 0}},
+                    {"job same_stem \"clip\": clip.mov clip.wav"}},
+        PairingCase{"a picture stands in for the video",
+                    {{"face.jpg", 0}, {"face.mp3", 0}},
+                    {"job same_stem \"face\": face.jpg face.mp3"}},
+        PairingCase{"extensions count whatever their case",
+                    {{"Take.MOV", 0}, {"Take.Flac", 0}},
+                    {"job same_stem \"Take\": Take.MOV Take.Flac"}},
+        PairingCase{"several pairs at once are several jobs",
+                    {{"a.mov", 0}, {"a.wav", 0}, {"b.webm", 0}, {"b.m4a", 0}},
+                    {"job same_stem \"a\": a.mov a.wav", "job same_stem \"b\": b.webm b.m4a"}},
+        PairingCase{"a member still settling holds its whole group back",
+                    {{"clip.mov", 1000}, {"clip.wav", std::nullopt}},
+                    {}},
+        PairingCase{
+            "a lone file waits partner_wait from when it settled", {{"clip.mov", 100}}, {}, 200},
+        PairingCase{"the earliest deadline of several waiting files is the next",
+                    {{"x.mov", 100}, {"y.wav", 250}},
+                    {},
+                    50},
+        PairingCase{"lone files past partner_wait are rejected, each for what it lacks",
+                    {{"a.mov", 300}, {"b.wav", 400}},
+                    {"no_audio_found: a.mov", "no_video_found: b.wav"}},
+        PairingCase{"two videos for one stem are ambiguous at once, without waiting",
+                    {{"a.mov", 0}, {"a.avi", 0}},
+                    {"ambiguous_pair: a.avi a.mov"}},
+        PairingCase{"two audios and a video for one stem are ambiguous",
+                    {{"a.mov", 0}, {"a.wav", 0}, {"a.mp3", 0}},
+                    {"ambiguous_pair: a.mov a.mp3 a.wav"}},
+        PairingCase{"a folder with a video and an audio is one job named after it",
+                    {{"take/v.mov", 0}, {"take/sub/a.wav", 0}},
+                    {"job folder \"take\": take/v.mov take/sub/a.wav"}},
+        PairingCase{"a folder's other files travel along as extras",
+                    {{"take/v.mov", 0}, {"take/a.wav", 0}, {"take/notes.txt", 0}},
+                    {"job folder \"take\": take/v.mov take/a.wav + take/notes.txt"}},
+        PairingCase{"a folder waits while any of its files settles",
+                    {{"take/v.mov", 0}, {"take/a.wav", std::nullopt}},
+                    {}},
+        PairingCase{"a folder with two videos is ambiguous, and names the folder",
+                    {{"take/one.mov", 0}, {"take/two.mov", 0}, {"take/a.wav", 0}},
+                    {"ambiguous_pair: take/one.mov take/two.mov take/a.wav (folder take)"}},
+        PairingCase{"a folder's lone audio waits, then is rejected naming the folder",
+                    {{"lonely/a.wav", 300}},
+                    {"no_video_found: lonely/a.wav (folder lonely)"}},
+        PairingCase{"a top-level file never pairs with a file in a folder",
+                    {{"clip.mov", 300}, {"sub/clip.wav", 300}},
+                    {"no_audio_found: clip.mov", "no_video_found: sub/clip.wav (folder sub)"}},
+        PairingCase{"two folders are two jobs, even with the same file names",
+                    {{"one/v.mov", 0}, {"one/a.wav", 0}, {"two/v.mov", 0}, {"two/a.wav", 0}},
+                    {"job folder \"one\": one/v.mov one/a.wav",
+                     "job folder \"two\": two/v.mov two/a.wav"}}),
+    [](const testing::TestParamInfo<PairingCase>& param) {
+      std::string name;
+      for (char c : param.param.rule) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
 
 }  // namespace
 }  // namespace lipsyncd::intake

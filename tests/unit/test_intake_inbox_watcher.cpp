@@ -1,7 +1,9 @@
 // The inbox watcher on a real folder with real inotify and a real io_context: settle rules,
 // the three pairing forms end to end, refused paths, ignored names and re-examination. Time is
-// the watcher's fake clock: the tests move it instead of sleeping (inotify events are queued
-// by the time a write returns, so handing them over takes no waiting either).
+// a clock the tests move by hand (test::ManualIntakeClock): the watcher's own timers (settle
+// rechecks, partner waits, the periodic rescan, the inbox probe) fire as it passes, so nothing
+// sleeps (inotify events are queued by the time a write returns, so handing them over takes no
+// waiting either).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,6 +19,7 @@
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/intake/inbox_watcher.hpp"
 #include "lipsyncd/spool/job_store.hpp"
+#include "manual_intake_clock.hpp"
 #include "other_filesystems.hpp"
 #include "test_media.hpp"
 
@@ -64,7 +67,7 @@ class InboxWatcherTest : public testing::Test {
         IntakeCallbacks{
             [this](JobRequest request) {
               requests_.push_back(std::move(request));
-              request_times_.push_back(now_);
+              request_times_.push_back(clock_->now());
             },
             [this](Rejection rejection) {
               const auto files = rejection.files;
@@ -73,7 +76,7 @@ class InboxWatcherTest : public testing::Test {
             },
             [this](const InboxAvailability& inbox) { availability_changes_.push_back(inbox); },
             [this](std::string_view kind) { ++noticed_[std::string(kind)]; }},
-        [this] { return now_; });
+        clock_);
     watcher_->start();
   }
 
@@ -83,14 +86,13 @@ class InboxWatcherTest : public testing::Test {
     }
   }
 
-  // Moves the watcher's clock in 5 ms steps until `done` or the time-out (in that clock's
-  // time), the watcher looking at the inbox at each step; returns `done()`.
+  // Moves the clock in 5 ms steps until `done` or the time-out (in that clock's time), handing
+  // the watcher the inotify events queued by then at each step; returns `done()`.
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 3s) {
-    const auto deadline = now_ + timeout;
+    const auto deadline = clock_->now() + timeout;
     deliver_events();
-    while (!done() && now_ < deadline) {
-      now_ += 5ms;
-      if (watcher_) watcher_->rescan();
+    while (!done() && clock_->now() < deadline) {
+      clock_->advance(5ms);
       deliver_events();
     }
     return done();
@@ -108,8 +110,10 @@ class InboxWatcherTest : public testing::Test {
   std::vector<Rejection> rejections_;
   std::vector<InboxAvailability> availability_changes_;
   std::function<void(const std::vector<fs::path>&)> on_rejected_;
-  std::map<std::string, int> noticed_;   // on_watch_event kinds
-  SteadyTime now_ = SteadyClock::now();  // the watcher's clock
+  std::map<std::string, int> noticed_;  // on_watch_event kinds
+  // The watcher's clock, far from the steady clock's now: nothing may read real time.
+  std::shared_ptr<test::ManualIntakeClock> clock_ =
+      std::make_shared<test::ManualIntakeClock>(SteadyTime{} + 1000h);
 };
 
 // What lipsyncd_watcher_events_total{kind} counts: each file once, by how it was noticed.
@@ -134,10 +138,9 @@ TEST_F(InboxWatcherTest, RescanFoundCountsOnlyFilesNoEventToldOf) {
   start();
   write_file(inbox() / "share.mp4", kMp4);
   write_file(inbox() / "share.wav", kWav);
-  // The events stay queued (not delivered): the rescans alone see the files.
+  // The events stay queued (not delivered): the rescan alone sees the files.
   watcher_->rescan();
-  now_ += 5s;  // quiet for longer than settle_s
-  watcher_->rescan();
+  clock_->advance(5s);  // quiet for longer than settle_s: the settle check's timer takes them
   ASSERT_EQ(requests_.size(), 1u);
   EXPECT_EQ(noticed_, (std::map<std::string, int>{{"rescan_found", 2}}));
 
@@ -155,7 +158,7 @@ TEST_F(InboxWatcherTest, ASameStemPairIsOfferedRightAfterTheSecondFileIsClosed) 
   start();
   write_file(inbox() / "my clip ü.mp4", kMp4);
   write_file(inbox() / "my clip ü.wav", kWav);
-  const auto closed = now_;
+  const auto closed = clock_->now();
   ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
 
   // The close event is enough: no waiting for settle_s, only the 25 ms quiet window.
@@ -174,7 +177,7 @@ TEST_F(InboxWatcherTest, ASameStemPairIsOfferedRightAfterTheSecondFileIsClosed) 
 TEST_F(InboxWatcherTest, FilesAlreadyThereAtStartAreTakenOnceStableForSettleTime) {
   write_file(inbox() / "early.mov", kMp4);
   write_file(inbox() / "early.flac", "fLaC");
-  const auto started = now_;
+  const auto started = clock_->now();
   start();
   ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
   EXPECT_GE(request_times_[0] - started, 300ms);  // nothing told us they were complete
@@ -202,29 +205,29 @@ TEST_F(InboxWatcherTest, AnEmptyFileWaitsForSettleTimeEvenWhenClosed) {
   settings_.settle_s = 1.5;
   start();
   write_file(inbox() / "clip.wav", kWav);
-  const auto dropped = now_;
+  const auto dropped = clock_->now();
   write_file(inbox() / "clip.mp4", "");  // a placeholder, filled through a second open
   run_for(200ms);
   EXPECT_TRUE(requests_.empty());
   write_file(inbox() / "clip.mp4", kMp4);
   ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
   EXPECT_EQ(fs::file_size(requests_[0].video), kMp4.size());
-  EXPECT_LT(now_ - dropped, 1200ms);  // the content's close was enough
+  EXPECT_LT(clock_->now() - dropped, 1200ms);  // the content's close was enough
 
   // An empty file nobody fills is taken after settle_s (the media check rejects it).
   write_file(inbox() / "empty.wav", kWav);
-  const auto empty_dropped = now_;
+  const auto empty_dropped = clock_->now();
   write_file(inbox() / "empty.mp4", "");
   ASSERT_TRUE(run_until([&] { return requests_.size() == 2; }));
-  EXPECT_GE(now_ - empty_dropped, 1500ms);
+  EXPECT_GE(clock_->now() - empty_dropped, 1500ms);
 }
 
 TEST_F(InboxWatcherTest, ALoneFileIsRejectedAfterPartnerWait) {
   start();
-  const auto dropped = now_;
+  const auto dropped = clock_->now();
   write_file(inbox() / "clip.mp4", kMp4);
   ASSERT_TRUE(run_until([&] { return !rejections_.empty(); }));
-  EXPECT_GE(now_ - dropped, 600ms);
+  EXPECT_GE(clock_->now() - dropped, 600ms);
   EXPECT_EQ(rejections_[0].reason_code, "no_audio_found");
   EXPECT_EQ(rejections_[0].message, "no audio found for clip.mp4");
   EXPECT_THAT(rejections_[0].files, testing::ElementsAre(fs::canonical(inbox()) / "clip.mp4"));
@@ -400,11 +403,11 @@ TEST_F(InboxWatcherTest, AManifestFixedAfterItsRejectionIsExaminedAgainAtOnce) {
 
   // The daemon left it where it was; the user saves the fixed one over it (an editor's
   // write + rename: rewriting it in place would be a second round, which waits settle_s).
-  const auto fixed = now_;
+  const auto fixed = clock_->now();
   write_file(dir_ / "clip.job.json", R"({"video": "clip.mp4", "audio": "voice.wav"})");
   fs::rename(dir_ / "clip.job.json", inbox() / "clip.job.json");
   ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
-  EXPECT_LT(now_ - fixed, 1500ms);  // no waiting for settle, partners or a restart
+  EXPECT_LT(clock_->now() - fixed, 1500ms);  // no waiting for settle, partners or a restart
   EXPECT_EQ(requests_[0].audio.filename(), "voice.wav");
 }
 
@@ -422,16 +425,32 @@ TEST_F(InboxWatcherTest, FilesHandedOutAreNotOfferedTwiceUnlessReexamined) {
   EXPECT_EQ(requests_[1].video, requests_[0].video);
 }
 
+// A network share reports nothing through inotify: only the periodic rescan, on the clock,
+// finds what lands there. (Here the files' events stay queued, never handed over.)
 TEST_F(InboxWatcherTest, ThePeriodicRescanFindsFilesInotifyCannotReport) {
   settings_.rescan_interval_s = 0.2;
   start();
-  watcher_->stop();  // as if inotify had missed everything (a network share)
-  watcher_ = nullptr;
   write_file(inbox() / "nfs.mp4", kMp4);
   write_file(inbox() / "nfs.wav", kWav);
-  start();
-  ASSERT_TRUE(run_until([&] { return !requests_.empty(); }));
+  clock_->advance(150ms);
+  EXPECT_EQ(watcher_->pending_count(), 0u) << "seen before the first rescan was due";
+  clock_->advance(50ms);
+  EXPECT_EQ(watcher_->pending_count(), 2u);
+  clock_->advance(1s);  // settle_s, by the watcher's own rechecks
+  ASSERT_EQ(requests_.size(), 1u);
   EXPECT_EQ(requests_[0].name, "nfs");
+  EXPECT_EQ(noticed_["rescan_found"], 2);
+}
+
+TEST_F(InboxWatcherTest, WithoutAPeriodicRescanOnlyEventsAndTheStartScanFindFiles) {
+  settings_.rescan_interval_s = 0;
+  start();
+  write_file(inbox() / "nfs.mp4", kMp4);
+  write_file(inbox() / "nfs.wav", kWav);
+  clock_->advance(10s);  // the events stay queued: nothing else looks
+  EXPECT_EQ(watcher_->pending_count(), 0u);
+  EXPECT_TRUE(requests_.empty());
+  EXPECT_EQ(clock_->pending_waits(), 0u);
 }
 
 TEST_F(InboxWatcherTest, NoCallbackRunsAfterStop) {
@@ -490,7 +509,8 @@ TEST_F(InboxWatcherTest, FiftyPairsDroppedAtOnceBecomeFiftyJobsClaimedIntoTheSpo
   watcher_ = std::make_unique<InboxWatcher>(
       io_, inbox(), settings_,
       IntakeCallbacks{[&](JobRequest request) { claimed.push_back(store.claim(request).job.id); },
-                      [&](Rejection rejection) { rejections_.push_back(rejection); }});
+                      [&](Rejection rejection) { rejections_.push_back(rejection); }},
+      clock_);
   watcher_->start();
   for (int i = 0; i < 50; ++i) {
     write_file(inbox() / ("pair " + std::to_string(i) + ".mp4"), mp4(std::to_string(i)));
@@ -593,18 +613,12 @@ TEST_F(InboxWatcherTest, ARejectedFileThatChangesBeforeItsTurnIsNotHandedOutWhil
       std::ofstream(inbox() / "b.mp4", std::ios::binary | std::ios::app) << "more";
     }
   };
-  start();  // found by the scan: settle_s decides
-  now_ += 300ms;
-  watcher_->rescan();  // settled
-  now_ += 600ms;
-  watcher_->rescan();  // both alone past partner_wait_s: judged in the same pass
+  start();              // found by the scan: settle_s decides
+  clock_->advance(1s);  // settled, then both alone past partner_wait_s: judged in one pass
   ASSERT_EQ(rejections_.size(), 1u);
   EXPECT_EQ(rejections_[0].files[0].filename(), "a.mp4");
   EXPECT_EQ(watcher_->pending_count(), 1u);  // b.mp4 is watched again
-  now_ += 300ms;
-  watcher_->rescan();
-  now_ += 600ms;
-  watcher_->rescan();
+  clock_->advance(1s);
   ASSERT_EQ(rejections_.size(), 2u);  // judged again once quiet, all of it
   EXPECT_EQ(rejections_[1].files[0].filename(), "b.mp4");
 }

@@ -17,6 +17,7 @@
 
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/job_request.hpp"
+#include "lipsyncd/intake/intake_clock.hpp"
 #include "lipsyncd/intake/settle_rule.hpp"
 
 namespace boost::asio {
@@ -56,15 +57,12 @@ struct IntakeCallbacks {
   std::function<void(std::string_view kind)> on_watch_event{};
 };
 
-// The seam for time: tests pass a fake clock (timers still wait in real time, so a test that
-// moves the fake clock calls rescan() to have the files looked at again).
-using IntakeClock = std::function<SteadyTime()>;
-
 class InboxWatcher {
  public:
-  // `inbox` must exist. Settings: settle_s, rescan_interval_s, partner_wait_s.
+  // `inbox` must exist. Settings: settle_s, rescan_interval_s, partner_wait_s. Time comes
+  // from `clock` (tests pass one they move by hand); none: the steady clock on `io`.
   InboxWatcher(boost::asio::io_context& io, std::filesystem::path inbox, IntakeConfig settings,
-               IntakeCallbacks callbacks, IntakeClock clock = SteadyClock::now);
+               IntakeCallbacks callbacks, std::shared_ptr<IntakeClock> clock = nullptr);
   ~InboxWatcher();
   InboxWatcher(const InboxWatcher&) = delete;
   InboxWatcher& operator=(const InboxWatcher&) = delete;

@@ -1,0 +1,27 @@
+#pragma once
+// The four ways the normalizer writes a stream; normalizer.cpp decides which one a file needs.
+// Private to src/media.
+
+#include <filesystem>
+
+#include "lipsyncd/config/config.hpp"
+#include "lipsyncd/media/media_info.hpp"
+#include "lipsyncd/media/normalizer.hpp"
+
+namespace lipsyncd::media {
+
+// decoder -> [rotate] -> scale -> fps (constant rate) -> yuv420p -> libx264 -> MP4
+// (video_transcode.cpp).
+NormalizedFile transcode_video(const MediaInfo& info, TimeSpan span,
+                               const std::filesystem::path& destination, const MediaConfig& config);
+// Copies the compressed video packets into a fresh MP4: no decoding, no quality loss.
+NormalizedFile remux_video(const MediaInfo& info, const std::filesystem::path& destination);
+
+// decoder -> resample to packed s16 (target rate) -> pcm_s16le -> WAV, stopping at the span
+// (audio_transcode.cpp).
+NormalizedFile transcode_audio(const MediaInfo& info, TimeSpan span,
+                               const std::filesystem::path& destination, const MediaConfig& config);
+// A compliant WAV is copied byte for byte (through the same atomic rename).
+NormalizedFile copy_audio(const MediaInfo& info, const std::filesystem::path& destination);
+
+}  // namespace lipsyncd::media
