@@ -47,12 +47,11 @@ observe::JobEvent reject_at_intake(const intake::Rejection& rejection,
     // Lexically: relative() would resolve a symlink to wherever it points.
     inputs.push_back({file, file.lexically_relative(inbox).string()});
   }
-  const auto path =
-      outbox::reject_inputs(inputs, error_folder, stem_of(rejection.files.front()),
-                            {.stage = "intake",
-                             .reason_code = rejection.reason_code,
-                             .message = rejection.message,
-                             .hint = rejection.hint});
+  const auto path = outbox::reject_inputs(inputs, error_folder, stem_of(rejection.files.front()),
+                                          {.stage = "intake",
+                                           .reason_code = rejection.reason_code,
+                                           .message = rejection.message,
+                                           .hint = rejection.hint});
   intake::remove_emptied_folders(rejection.folder, rejection.files);
   return {.event = EventName::rejected,
           .stage = "intake",

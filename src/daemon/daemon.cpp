@@ -190,8 +190,9 @@ void Daemon::Impl::start_metrics_server() {
                          health_of(pauses(), watcher_live_, shutdown_.begun()));
   });
   if (config_->metrics.listen.empty()) return;
-  metrics_server_ = std::make_unique<observe::MetricsServer>(
-      io_, metrics_registry_, [this] { return health_of(pauses(), watcher_live_, shutdown_.begun()); });
+  metrics_server_ = std::make_unique<observe::MetricsServer>(io_, metrics_registry_, [this] {
+    return health_of(pauses(), watcher_live_, shutdown_.begun());
+  });
   metrics_server_->start(config_->metrics.listen);
   spdlog::info("metrics on http://{}/metrics", config_->metrics.listen);
 }
@@ -199,13 +200,12 @@ void Daemon::Impl::start_metrics_server() {
 void Daemon::Impl::start_intake() {
   claims_dispatch_ = std::make_unique<ClaimDispatch>(
       io_, claims_, *store_, config_->paths,
-      ClaimDispatch::Hooks{
-          .on_event = [this](const observe::JobEvent& event) { emit(event); },
-          .start_job = [this](const spool::JobId& id) { scheduler_->start(id); },
-          .reexamine =
-              [this](const std::vector<std::filesystem::path>& files) {
-                if (watcher_) watcher_->reexamine(files);
-              }});
+      ClaimDispatch::Hooks{.on_event = [this](const observe::JobEvent& event) { emit(event); },
+                           .start_job = [this](const spool::JobId& id) { scheduler_->start(id); },
+                           .reexamine =
+                               [this](const std::vector<std::filesystem::path>& files) {
+                                 if (watcher_) watcher_->reexamine(files);
+                               }});
   intake::IntakeCallbacks callbacks;
   callbacks.on_request = [this](JobRequest request) {
     claims_dispatch_->on_request(std::move(request));

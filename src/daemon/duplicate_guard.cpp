@@ -12,8 +12,8 @@ using spool::JobState;
 using EventName = observe::EventName;
 
 JobPipeline::DuplicateGuard JobPipeline::guard_duplicates(const JobRecord& job) {
-  const auto window = std::chrono::seconds(
-      static_cast<long long>(config_->intake.duplicate_window_h * 3600.0));
+  const auto window =
+      std::chrono::seconds(static_cast<long long>(config_->intake.duplicate_window_h * 3600.0));
   // One store transaction decides, so parallel preparation can never let two copies through.
   const auto claim = context_.store.claim_content(job.id, window);
   switch (claim.verdict) {

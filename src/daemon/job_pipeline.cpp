@@ -345,13 +345,13 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
   // Delivery, then the record: every step finds its own earlier work after a crash, and the
   // spool copy of the result is removed only once recorded.
   const auto sidecar = sidecar_for(job, origin, facts, context_.store.now());
-  const auto delivered = outbox::deliver(
-      {.verified = result_path,
-       .name = {job.options.output_name, config->intake.output_pattern, job.name},
-       .sidecar = sidecar,
-       .inputs = job_inputs(job),
-       .outbox = config->paths.outbox,
-       .done = config->paths.done});
+  const auto delivered =
+      outbox::deliver({.verified = result_path,
+                       .name = {job.options.output_name, config->intake.output_pattern, job.name},
+                       .sidecar = sidecar,
+                       .inputs = job_inputs(job),
+                       .outbox = config->paths.outbox,
+                       .done = config->paths.done});
   if (delivered.crossed_filesystems) {
     spdlog::info(
         "job {}: outbox or done/ is on another filesystem than the spool: files were "

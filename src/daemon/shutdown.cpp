@@ -58,7 +58,8 @@ bool join_before(std::initializer_list<boost::asio::thread_pool*> pools,
     joined->done_changed.notify_one();
   });
   std::unique_lock lock(joined->mutex);
-  const bool in_time = joined->done_changed.wait_until(lock, deadline, [&] { return joined->done; });
+  const bool in_time =
+      joined->done_changed.wait_until(lock, deadline, [&] { return joined->done; });
   lock.unlock();
   if (!in_time) {
     joiner.detach();

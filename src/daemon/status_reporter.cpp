@@ -91,8 +91,8 @@ std::string status_text(const observe::Heartbeat& heartbeat, const Pauses& pause
 observe::HealthStatus health_of(const Pauses& pauses, bool watcher_live, bool shutting_down) {
   if (pauses.inbox_gone) return {false, *pauses.inbox_gone};
   if (pauses.submissions_paused) {
-    return {false, "submissions paused: fal refused the API key (" + *pauses.submissions_paused +
-                       ")"};
+    return {false,
+            "submissions paused: fal refused the API key (" + *pauses.submissions_paused + ")"};
   }
   return {watcher_live && !shutting_down, watcher_live ? "watcher live" : "watcher not running"};
 }

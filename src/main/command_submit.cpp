@@ -78,8 +78,8 @@ void print_estimate(const ModelChoice& choice, const SubmitPlan& planned) {
   const std::string rate = fmt::format("${:.2f}/min{}", choice.usd_per_minute,
                                        choice.price_overridden ? " from [prices]" : "");
   if (planned.measured) {
-    std::cout << fmt::format("estimate: {:.2f} min x {} = ${:.2f}\n",
-                             planned.plan.output_s / 60.0, rate, planned.plan.estimated_usd);
+    std::cout << fmt::format("estimate: {:.2f} min x {} = ${:.2f}\n", planned.plan.output_s / 60.0,
+                             rate, planned.plan.estimated_usd);
   } else {
     std::cout << "estimate: unknown output length (--no-prepare) at " << rate << "\n";
   }

@@ -68,11 +68,10 @@ TEST(ClaimDispatch, ARequestIsClaimedOffTheLoopThenStarted) {
   PathsConfig paths;
   paths.inbox = t.inbox();
   paths.error = t.dir / "error";
-  ClaimDispatch dispatch(
-      io, claims, *t.store, paths,
-      {.on_event = [&](const observe::JobEvent& e) { events.push_back(e); },
-       .start_job = [&](const spool::JobId& id) { started.push_back(id); },
-       .reexamine = {}});
+  ClaimDispatch dispatch(io, claims, *t.store, paths,
+                         {.on_event = [&](const observe::JobEvent& e) { events.push_back(e); },
+                          .start_job = [&](const spool::JobId& id) { started.push_back(id); },
+                          .reexamine = {}});
   std::ofstream(t.inbox() / "clip.mp4") << "video";
   std::ofstream(t.inbox() / "clip.wav") << "audio";
   JobRequest request;
@@ -95,9 +94,9 @@ TEST(ClaimDispatch, AfterStopRequestsStayInTheInbox) {
   boost::asio::io_context io;
   boost::asio::thread_pool claims(1);
   int started = 0;
-  ClaimDispatch dispatch(io, claims, *t.store, PathsConfig{},
-                         {.on_event = {}, .start_job = [&](const spool::JobId&) { ++started; },
-                          .reexamine = {}});
+  ClaimDispatch dispatch(
+      io, claims, *t.store, PathsConfig{},
+      {.on_event = {}, .start_job = [&](const spool::JobId&) { ++started; }, .reexamine = {}});
   std::ofstream(t.inbox() / "clip.mp4") << "video";
   std::ofstream(t.inbox() / "clip.wav") << "audio";
   JobRequest request;

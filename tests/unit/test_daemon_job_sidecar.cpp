@@ -34,12 +34,9 @@ spool::JobRecord delivered_job() {
                             .normalized_audio = {},
                             .usd_per_minute = 3};
   job.result = spool::JobResult{};
-  job.entered_at = {{JobState::accepted, t0},
-                    {JobState::prepared, t0 + 2s},
-                    {JobState::uploaded, t0 + 3s},
-                    {JobState::submitting, t0 + 3s},
-                    {JobState::submitted, t0 + 4s},
-                    {JobState::completed, t0 + 14s}};
+  job.entered_at = {{JobState::accepted, t0},       {JobState::prepared, t0 + 2s},
+                    {JobState::uploaded, t0 + 3s},  {JobState::submitting, t0 + 3s},
+                    {JobState::submitted, t0 + 4s}, {JobState::completed, t0 + 14s}};
   return job;
 }
 
@@ -83,8 +80,8 @@ TEST(JobSidecar, AnOlderPlanWithoutARateDerivesItFromTheEstimate) {
   auto job = delivered_job();
   job.plan->usd_per_minute = 0;
   job.plan->estimated_usd = 1.5;
-  const auto sidecar = sidecar_for(job, origin_of(job, std::nullopt), {true, 60},
-                                   std::chrono::system_clock::now());
+  const auto sidecar =
+      sidecar_for(job, origin_of(job, std::nullopt), {true, 60}, std::chrono::system_clock::now());
   EXPECT_DOUBLE_EQ(sidecar.usd_per_minute, 1.5);
   EXPECT_DOUBLE_EQ(sidecar.estimated_cost_usd, 1.5);
 }

@@ -23,7 +23,8 @@ class ReloaderTest : public ::testing::Test {
 
 TEST_F(ReloaderTest, ANewCapIsTakenAndAFolderChangeWaitsForARestart) {
   const auto running = write_and_load("[paths]\ninbox = \"in\"\n[budget]\ndaily_usd = 5\n");
-  std::ofstream(file, std::ios::trunc) << "[paths]\ninbox = \"elsewhere\"\n[budget]\ndaily_usd = 7\n";
+  std::ofstream(file, std::ios::trunc)
+      << "[paths]\ninbox = \"elsewhere\"\n[budget]\ndaily_usd = 7\n";
   const auto fresh = reread_config(file, running, {});
   EXPECT_EQ(fresh.budget.daily_usd, 7);
   EXPECT_EQ(fresh.paths.inbox, running.paths.inbox);

@@ -29,9 +29,13 @@ TEST(SchedulerJobsDue, SkipsRunningHeldSubmittingAndNotYetDueJobs) {
   later.next_attempt_at = now + 10s;
   auto due = job("due", JobState::deferred);
   due.next_attempt_at = now - 1s;
-  const std::vector<spool::JobRecord> unfinished = {
-      job("new", JobState::accepted), job("busy", JobState::prepared), job("held", JobState::held),
-      job("maybe", JobState::submitting), later, due, job("polled", JobState::submitted)};
+  const std::vector<spool::JobRecord> unfinished = {job("new", JobState::accepted),
+                                                    job("busy", JobState::prepared),
+                                                    job("held", JobState::held),
+                                                    job("maybe", JobState::submitting),
+                                                    later,
+                                                    due,
+                                                    job("polled", JobState::submitted)};
   EXPECT_EQ(jobs_due(unfinished, {"busy"}, now),
             (std::vector<spool::JobId>{"new", "due", "polled"}));
 }
@@ -67,11 +71,11 @@ class SchedulerTest : public ::testing::Test {
   std::vector<spool::JobId> runs;
   int job_ends = 0;
   int pumps = 0;
-  Scheduler scheduler{io, *t.store, [this](spool::JobId id) { return fake_run(std::move(id)); },
-                      Scheduler::Hooks{.on_event = {},
-                                       .on_job_end = [this] { ++job_ends; },
-                                       .on_pumped = [this] { ++pumps; }},
-                      BudgetConfig{}};
+  Scheduler scheduler{
+      io, *t.store, [this](spool::JobId id) { return fake_run(std::move(id)); },
+      Scheduler::Hooks{
+          .on_event = {}, .on_job_end = [this] { ++job_ends; }, .on_pumped = [this] { ++pumps; }},
+      BudgetConfig{}};
 };
 
 TEST_F(SchedulerTest, AJobRunsOnceAtATimeAndThePumpStartsWhatIsDue) {

@@ -10,12 +10,12 @@
 namespace lipsyncd {
 
 struct CommandLineOverrides {
-  std::string queue_url{};         // --queue-url
-  std::string rest_url{};          // --rest-url
+  std::string queue_url{};          // --queue-url
+  std::string rest_url{};           // --rest-url
   std::filesystem::path ca_file{};  // --ca-file, taken relative to the working directory
-  std::string log_level{};         // --log-level
-  std::string endpoint{};          // --endpoint
-  std::string model{};             // --model
+  std::string log_level{};          // --log-level
+  std::string endpoint{};           // --endpoint
+  std::string model{};              // --model
 };
 
 // Applies the flags that were given (empty ones keep the configured value) and re-prices the

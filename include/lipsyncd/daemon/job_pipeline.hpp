@@ -95,8 +95,7 @@ class JobPipeline {
   bool hold_for_budget(const spool::JobRecord& job);
   // Turns a failure of the step that started from `acted_on` into deferred / held / failed
   // (+ error/), or nothing when the job was cancelled, retried or finished meanwhile.
-  void handle_failure(const spool::JobId& id, spool::JobState acted_on,
-                      std::exception_ptr failure);
+  void handle_failure(const spool::JobId& id, spool::JobState acted_on, std::exception_ptr failure);
 
   template <typename Work>
   auto on_cpu(Work& work) -> boost::asio::awaitable<decltype(work())>;

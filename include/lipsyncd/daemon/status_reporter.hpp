@@ -32,16 +32,17 @@ struct LiveWork {
 
 // Why the daemon is not doing all of its work, said first on the STATUS= line and by /healthz.
 struct Pauses {
-  std::optional<std::string> inbox_gone;           // the watcher's reason, when intake paused
-  std::optional<std::string> submissions_paused;   // "fal_auth, job J" when fal refused the key
+  std::optional<std::string> inbox_gone;          // the watcher's reason, when intake paused
+  std::optional<std::string> submissions_paused;  // "fal_auth, job J" when fal refused the key
 };
 
 class StatusReporter {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  StatusReporter(const spool::JobStore& store, std::function<LiveWork()> live,
-                 Clock clock = [] { return std::chrono::steady_clock::now(); });
+  StatusReporter(
+      const spool::JobStore& store, std::function<LiveWork()> live,
+      Clock clock = [] { return std::chrono::steady_clock::now(); });
 
   // Straight from the store: the heartbeat log line and READY=1 use this.
   observe::Heartbeat heartbeat();

@@ -24,8 +24,8 @@ struct Sidecar {
   // fal's result carries no price: this is lipsyncd's estimate, and the two fields below are
   // what it was computed from (estimated_cost_usd = estimate_minutes x usd_per_minute).
   double estimated_cost_usd = 0;
-  double estimate_minutes = 0;                    // planned output minutes
-  double usd_per_minute = 0;                      // the endpoint + model's rate (catalog or [prices])
+  double estimate_minutes = 0;  // planned output minutes
+  double usd_per_minute = 0;    // the endpoint + model's rate (catalog or [prices])
   std::map<std::string, double> stage_seconds{};  // "prepare", "upload", "queue", "download", ...
   std::optional<std::string> duplicate_of{};      // job whose result was reused, if any
   std::string delivered_at{};                     // ISO-8601 UTC
