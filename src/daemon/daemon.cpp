@@ -333,8 +333,8 @@ void Daemon::Impl::publish_status() {
 void Daemon::Impl::emit(const observe::JobEvent& event) {
   observe::log_event(event);
   count_event(metrics_, event);
-  // Every event follows a change in the store: the next STATUS= line reads it again.
-  if (status_) status_->invalidate();
+  // Every other event follows a change in the store: the next STATUS= line reads it again.
+  if (status_ && event.event != observe::EventName::queue_position) status_->invalidate();
 }
 
 }  // namespace lipsyncd::daemon
