@@ -28,16 +28,17 @@ const std::string kFakeMp4 = std::string(
 
 class InstantMedia : public daemon::MediaWork {
  public:
-  daemon::PreparedMedia prepare(const fs::path& video, const fs::path& audio, const fs::path&,
-                                std::optional<SyncMode>) override {
-    daemon::PreparedMedia prepared;
-    prepared.video = video;
-    prepared.audio = audio;
-    prepared.output_s = 2;
-    prepared.estimated_usd = 0.02;
+  daemon::PreparedJob prepare(const fs::path& video, const fs::path& audio, const fs::path&,
+                              std::optional<SyncMode>, const ModelChoice& price) override {
+    daemon::PreparedJob prepared;
+    prepared.plan.normalized_video = video;
+    prepared.plan.normalized_audio = audio;
+    prepared.plan.model = price.model;
+    prepared.plan.output_s = 2;
+    prepared.plan.estimated_usd = 0.02;
     return prepared;
   }
-  outbox::VideoFacts probe_video(const fs::path&) override { return {true, 2}; }
+  VideoFacts probe_video(const fs::path&) override { return {true, 2}; }
 };
 
 class InstantFal : public daemon::FalService {

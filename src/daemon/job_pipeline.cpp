@@ -6,21 +6,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
-#include <cmath>
 #include <optional>
 
-#include "lipsyncd/core/atomic_file.hpp"
-#include "lipsyncd/core/disk_error.hpp"
-#include "lipsyncd/core/durable_file.hpp"
 #include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/number_format.hpp"
 #include "lipsyncd/daemon/job_files.hpp"
-#include "lipsyncd/daemon/retry_backoff.hpp"
-#include "lipsyncd/fal/error.hpp"
+#include "lipsyncd/daemon/job_sidecar.hpp"
 #include "lipsyncd/outbox/delivery.hpp"
-#include "lipsyncd/outbox/placement.hpp"
-#include "lipsyncd/spool/spool_cleanup.hpp"
 
 // GCC 12 reports -Wmismatched-new-delete for some Asio coroutine frames: it pairs the
 // frame's sized operator delete (Asio's recycling allocator) with a plain ::operator new it
@@ -39,39 +32,15 @@ using spool::JobRecord;
 using spool::JobState;
 using EventName = observe::EventName;
 
-constexpr const char* kResultFileName = "result.mp4";
-
-double seconds_between(spool::TimePoint from, spool::TimePoint to) {
-  return std::chrono::duration<double>(to - from).count();
-}
-
-std::optional<double> stage_seconds(const JobRecord& job, JobState from, JobState to) {
-  const auto start = job.entered_at.find(from);
-  const auto end = job.entered_at.find(to);
-  if (start == job.entered_at.end() || end == job.entered_at.end()) return std::nullopt;
-  return seconds_between(start->second, end->second);
-}
-
-std::string iso_utc(spool::TimePoint at) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(at);
-  std::tm utc{};
-  ::gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-std::string output_file_name(const JobRecord& job, const Config& config) {
-  if (job.options.output_name && !job.options.output_name->empty()) {
-    // Only a file name: an output can never be placed outside the outbox.
-    return std::filesystem::path(*job.options.output_name).filename().string();
-  }
-  return std::filesystem::path(outbox::output_name(config.intake.output_pattern, job.name))
-      .filename()
-      .string();
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
+
+fal::LipsyncInput lipsync_input(const spool::JobPlan& plan, const spool::JobUploads& uploads) {
+  return {uploads.video_url, uploads.audio_url, plan.model, std::string(to_string(plan.sync_mode))};
+}
 
 // Counts steps that a shutdown should let finish, so the drain can wait for them.
 class JobPipeline::CriticalSection {
@@ -132,7 +101,7 @@ auto JobPipeline::on_cpu(Work& work) -> awaitable<decltype(work())> {
   co_return std::move(*result);
 }
 
-void JobPipeline::emit(observe::JobEvent event) const {
+void JobPipeline::emit(const observe::JobEvent& event) const {
   if (context_.on_event) context_.on_event(event);
 }
 
@@ -151,9 +120,11 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
     if (stopping_) co_return;
     std::optional<JobRecord> job;
     std::exception_ptr failure;
+    JobState acted_on = JobState::accepted;
     try {
       job = context_.store.find(id);
       if (!job || spool::is_final(job->state)) co_return;
+      acted_on = job->state;
       switch (job->state) {
         case JobState::deferred:
           if (job->next_attempt_at && *job->next_attempt_at > context_.store.now()) co_return;
@@ -208,108 +179,16 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
       failure = std::current_exception();
     }
     if (failure) {
-      handle_failure(id, failure);
+      handle_failure(id, acted_on, failure);
       co_return;
     }
   }
 }
 
-JobPipeline::DuplicateGuard JobPipeline::guard_duplicates(const JobRecord& job) {
-  const auto& config = *config_;
-  const auto window =
-      std::chrono::seconds(static_cast<long long>(config.intake.duplicate_window_h * 3600.0));
-  // One store transaction decides, so parallel preparation can never let two copies through.
-  const auto claim = context_.store.claim_content(job.id, window);
-  switch (claim.verdict) {
-    case spool::ContentVerdict::proceed:
-      return DuplicateGuard::proceed;
-    case spool::ContentVerdict::reuse_delivered:
-      reuse_earlier_result(job, *claim.twin);
-      return DuplicateGuard::reused;
-    case spool::ContentVerdict::wait_for_twin:
-      hold_as_duplicate(job, *claim.twin);
-      return DuplicateGuard::parked;
-  }
-  return DuplicateGuard::proceed;
-}
-
-void JobPipeline::hold_as_duplicate(const JobRecord& job, const JobRecord& twin) {
-  const bool wait = config_->intake.duplicate_in_flight == "wait";
-  const auto reason = wait ? spool::HoldReason::duplicate_in_flight : spool::HoldReason::duplicate;
-  const std::string same =
-      "same inputs and options as job " + twin.id + " (" + twin.name + "), which is still at work";
-  const std::string message =
-      wait ? same + ": waiting for it to reuse its result, so the pair is paid once"
-           : same + ": held so the pair is not paid twice. `lipsyncd retry " + job.id +
-                 "` checks again (reusing the result once it is delivered), `lipsyncd cancel " +
-                 job.id + "` drops it";
-  context_.store.hold(job.id, reason, message);
-  {
-    observe::JobEvent event;
-    event.event = EventName::held;
-    event.job_id = job.id;
-    event.stage = "prepare";
-    event.reason_code = std::string(spool::to_string(reason));
-    event.message = message;
-    if (wait) event.severity = observe::Severity::info;  // nothing for a person to do
-    emit(event);
-  }
-}
-
-void JobPipeline::reuse_earlier_result(const JobRecord& job, const JobRecord& earlier) {
-  const auto& earlier_video = earlier.delivered_paths.front();
-  // A copy into the spool (not a link): the user may edit or delete the earlier output.
-  try {
-    durable_copy(earlier_video, job.spool_dir / kResultFileName);
-  } catch (const Error& e) {
-    if (e.reason_code() != kFileVanishedReason) throw;
-    // Removed since the guard looked: the guard decides again at the next attempt.
-    throw Error("duplicate_result_gone",
-                "the result of job " + earlier.id + " (" + earlier_video.string() +
-                    ") could not be read to reuse it",
-                "nothing to do: the job decides again whether to wait, reuse or go to fal",
-                Permanence::transient);
-  }
-  spool::JobResult result;
-  result.size_bytes = std::filesystem::file_size(job.spool_dir / kResultFileName);
-  result.duplicate_of = earlier.id;
-  context_.store.mark_completed(job.id, result);
-  {
-    observe::JobEvent event;
-    event.event = EventName::duplicate;
-    event.job_id = job.id;
-    event.stage = "prepare";
-    event.message = "same inputs and options as job " + earlier.id + " (" +
-                    earlier_video.filename().string() + "): reusing its result, nothing paid";
-    emit(event);
-  }
-}
-
-bool JobPipeline::hold_for_budget(const JobRecord& job) {
-  const double cost = job.plan ? job.plan->estimated_usd : 0;
-  const auto breach = context_.store.ledger().check(config_->budget, cost, context_.store.now());
-  if (!breach) return false;
-  // The state says "held" and the reason code "budget_exceeded": the message says why.
-  const auto message =
-      breach->message() + "; resumes when the period rolls over or the cap is raised (reload)";
-  context_.store.hold(job.id, spool::HoldReason::budget, message);
-  {
-    observe::JobEvent event;
-    event.event = EventName::held;
-    event.job_id = job.id;
-    event.stage = stage_name(job.state);
-    event.reason_code = "budget_" + breach->period;
-    event.cost_usd = cost;
-    event.message = message;
-    emit(event);
-  }
-  return true;
-}
-
 awaitable<void> JobPipeline::prepare(const JobRecord& job) {
   // A model the endpoint does not accept is refused before any work or money: fal would
   // answer 422 only after both uploads. Throws "unknown_model" (permanent: error/).
-  const ModelChoice choice = resolve_model(
+  const ModelChoice price = resolve_model(
       context_.fal.endpoint(), job.options.model.value_or(config_->fal.model), config_->prices);
   co_await prepare_slots_.acquire();
   SemaphoreUnit unit(prepare_slots_);
@@ -320,39 +199,25 @@ awaitable<void> JobPipeline::prepare(const JobRecord& job) {
   MediaWork& media = context_.media;
   // Named, and passed by reference: GCC 12 destroys lambda temporaries inside a co_await
   // expression twice.
-  auto work = [&media, &job, &out_dir, &requested] {
+  auto work = [&media, &job, &out_dir, &requested, &price] {
     std::filesystem::create_directories(out_dir);
-    return media.prepare(job.video.path, job.audio.path, out_dir, requested);
+    return media.prepare(job.video.path, job.audio.path, out_dir, requested, price);
   };
   const auto prepared = co_await on_cpu(work);
-  spool::JobPlan plan;
-  plan.sync_mode = prepared.sync_mode;
-  plan.reason = prepared.sync_mode_reason;
-  plan.model = choice.model;
-  plan.video_s = prepared.video_s;
-  plan.audio_s = prepared.audio_s;
-  plan.output_s = prepared.output_s;
-  plan.usd_per_minute = choice.usd_per_minute;
-  plan.estimated_usd = estimate_usd(plan.output_s, choice.usd_per_minute);
-  plan.normalized_video = prepared.video;
-  plan.normalized_audio = prepared.audio;
+  const auto& plan = prepared.plan;
   context_.store.mark_prepared(job.id, plan);
   std::string message = "sync_mode " + std::string(to_string(plan.sync_mode)) + " (" + plan.reason +
                         "), output " + seconds_text(plan.output_s) + ", estimate " +
                         usd_text(plan.estimated_usd);
   for (const auto& warning : prepared.warnings) message += "; warning: " + warning;
-  {
-    observe::JobEvent event;
-    event.event = EventName::prepared;
-    event.job_id = job.id;
-    event.stage = "prepare";
-    event.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    event.cost_usd = plan.estimated_usd;
-    event.message = message;
-    emit(event);
-    stage_done("prepare", *event.seconds);
-  }
+  const double seconds = seconds_since(started);
+  emit({.event = EventName::prepared,
+        .job_id = job.id,
+        .stage = stage_name(JobState::accepted),
+        .seconds = seconds,
+        .cost_usd = plan.estimated_usd,
+        .message = message});
+  stage_done("prepare", seconds);
 }
 
 awaitable<void> JobPipeline::upload(const JobRecord& job) {
@@ -366,26 +231,18 @@ awaitable<void> JobPipeline::upload(const JobRecord& job) {
   context_.store.mark_uploaded(job.id, uploads);
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(video, ec) + std::filesystem::file_size(audio, ec);
-  {
-    observe::JobEvent event;
-    event.event = EventName::uploaded;
-    event.job_id = job.id;
-    event.stage = "upload";
-    event.bytes = bytes;
-    event.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    emit(event);
-    stage_done("upload", *event.seconds);
-  }
+  const double seconds = seconds_since(started);
+  emit({.event = EventName::uploaded,
+        .job_id = job.id,
+        .stage = stage_name(JobState::prepared),
+        .bytes = bytes,
+        .seconds = seconds});
+  stage_done("upload", seconds);
 }
 
 awaitable<void> JobPipeline::submit(const JobRecord& job) {
   const auto& plan = job.plan.value();
-  fal::LipsyncInput input;
-  input.video_url = job.uploads.value().video_url;
-  input.audio_url = job.uploads.value().audio_url;
-  input.model = plan.model;
-  input.sync_mode = std::string(to_string(plan.sync_mode));
+  const auto input = lipsync_input(plan, job.uploads.value());
   // The endpoint may have changed since the plan (a restart with another one): fal would
   // refuse the model with a 422, so refuse it here, before the paid step.
   resolve_model(context_.fal.endpoint(), plan.model, config_->prices);
@@ -395,23 +252,16 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
   context_.store.mark_submitting(job.id, context_.fal.endpoint());
   const auto submit_started = std::chrono::steady_clock::now();
   const auto submission = co_await context_.fal.submit(input);
-  const auto& request_id = submission.request_id;
-  context_.store.mark_submitted(job.id, request_id, request_urls_of(submission));
-  stage_done(
-      "submit",
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - submit_started).count());
-  {
-    observe::JobEvent event;
-    event.event = EventName::submitted;
-    event.job_id = job.id;
-    event.stage = "submit";
-    event.request_id = request_id;
-    event.cost_usd = plan.estimated_usd;
-    event.message = "submitted to " + context_.fal.endpoint() + " (model " +
-                    (plan.model.empty() ? "field left out" : plan.model) + ", sync_mode " +
-                    input.sync_mode + ")";
-    emit(event);
-  }
+  context_.store.mark_submitted(job.id, submission.request_id, request_urls_of(submission));
+  stage_done("submit", seconds_since(submit_started));
+  emit({.event = EventName::submitted,
+        .job_id = job.id,
+        .stage = stage_name(JobState::submitting),
+        .request_id = submission.request_id,
+        .cost_usd = plan.estimated_usd,
+        .message = "submitted to " + context_.fal.endpoint() + " (model " +
+                   (plan.model.empty() ? "field left out" : plan.model) + ", sync_mode " +
+                   input.sync_mode + ")"});
 }
 
 awaitable<void> JobPipeline::follow(const JobRecord& job) {
@@ -420,16 +270,12 @@ awaitable<void> JobPipeline::follow(const JobRecord& job) {
   std::function<void(const fal::Progress&)> on_progress =
       [this, id, request_id](const fal::Progress& progress) {
         if (progress.queue_position) {
-          {
-            observe::JobEvent event;
-            event.event = EventName::queue_position;
-            event.job_id = id;
-            event.stage = "fal";
-            event.request_id = request_id;
-            event.queue_position = *progress.queue_position;
-            event.severity = observe::Severity::debug;
-            emit(event);
-          }
+          emit({.event = EventName::queue_position,
+                .job_id = id,
+                .stage = stage_name(JobState::submitted),
+                .request_id = request_id,
+                .queue_position = *progress.queue_position,
+                .severity = observe::Severity::debug});
         }
         for (const auto& line : progress.new_logs) {
           spdlog::debug("job {} fal log: {}", id, line.message);
@@ -440,56 +286,54 @@ awaitable<void> JobPipeline::follow(const JobRecord& job) {
   stored.url = result.url;
   stored.size_bytes = result.size_bytes.value_or(0);
   const auto completed = context_.store.mark_completed(id, stored);
-  {
-    observe::JobEvent event;
-    event.event = EventName::completed;
-    event.job_id = id;
-    event.stage = "fal";
-    event.request_id = request_id;
-    event.bytes = result.size_bytes;
-    // From the submit to the result, across restarts: the store's clock, not this run's.
-    event.seconds = stage_seconds(completed, JobState::submitted, JobState::completed);
-    emit(event);
-    if (event.seconds) stage_done("fal", *event.seconds);
+  // From the submit to the result, across restarts: the store's clock, not this run's.
+  const auto seconds = stage_seconds(completed, JobState::submitted, JobState::completed);
+  emit({.event = EventName::completed,
+        .job_id = id,
+        .stage = stage_name(JobState::submitted),
+        .request_id = request_id,
+        .bytes = result.size_bytes,
+        .seconds = seconds});
+  if (seconds) stage_done("fal", *seconds);
+}
+
+awaitable<void> JobPipeline::download_result(const JobRecord& job) {
+  const auto result_path = job.result_file();
+  const auto& result = job.result.value();
+  std::error_code ec;
+  if (std::filesystem::exists(result_path, ec)) co_return;
+  if (result.url.empty()) {
+    throw Error("result_missing",
+                "the result reused from job " + result.duplicate_of.value_or("?") +
+                    " is no longer in the spool",
+                "drop the inputs into the inbox again", Permanence::permanent);
   }
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<std::uint64_t> size;
+  if (result.size_bytes > 0) size = result.size_bytes;
+  co_await context_.fal.download(result.url, result_path, size);
+  spdlog::debug("job {} downloaded {} bytes in {:.3f} s", job.id,
+                std::filesystem::file_size(result_path, ec), seconds_since(started));
 }
 
 awaitable<void> JobPipeline::deliver(const JobRecord& job) {
   const auto config = config_;  // one consistent snapshot for the whole delivery
-  const auto result_path = job.result_file();
-  const auto& result = job.result.value();
-  std::error_code ec;
-  if (!std::filesystem::exists(result_path, ec)) {
-    if (result.url.empty()) {
-      throw Error("result_missing",
-                  "the result reused from job " + result.duplicate_of.value_or("?") +
-                      " is no longer in the spool",
-                  "drop the inputs into the inbox again", Permanence::permanent);
-    }
-    const auto started = std::chrono::steady_clock::now();
-    std::optional<std::uint64_t> size;
-    if (result.size_bytes > 0) size = result.size_bytes;
-    co_await context_.fal.download(result.url, result_path, size);
-    spdlog::debug(
-        "job {} downloaded {} bytes in {:.3f} s", job.id,
-        std::filesystem::file_size(result_path, ec),
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  }
+  co_await download_result(job);
   CriticalSection critical(critical_);
+  // A duplicate has no plan or request of its own: its twin's describe the same work.
+  std::optional<JobRecord> twin;
+  if (job.result->duplicate_of) twin = context_.store.find(*job.result->duplicate_of);
+  const auto origin = origin_of(job, twin);
 
-  // A duplicate has no plan of its own: the earlier job's describes the same work.
-  std::optional<JobRecord> earlier;
-  if (result.duplicate_of) earlier = context_.store.find(*result.duplicate_of);
-  const spool::JobPlan plan =
-      job.plan ? *job.plan : (earlier && earlier->plan ? *earlier->plan : spool::JobPlan{});
-
+  const auto result_path = job.result_file();
   MediaWork& media = context_.media;
-  const double tolerance = std::max(0.5, plan.output_s * 0.05);
-  outbox::VideoFacts facts;
+  const double expected_s = origin.plan.output_s;
+  const double tolerance = std::max(0.5, expected_s * 0.05);
+  VideoFacts facts;
   try {
-    auto work = [&media, &result_path, &plan, tolerance] {
+    auto work = [&media, &result_path, expected_s, tolerance] {
       return outbox::verify_result(
-          result_path, plan.output_s, tolerance,
+          result_path, expected_s, tolerance,
           [&media](const std::filesystem::path& file) { return media.probe_video(file); });
     };
     facts = co_await on_cpu(work);
@@ -498,42 +342,16 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
     throw;
   }
 
-  outbox::Sidecar sidecar;
-  sidecar.job_id = job.id;
-  sidecar.request_id = result.duplicate_of && earlier ? earlier->request_id : job.request_id;
-  sidecar.endpoint = job.endpoint.empty() && earlier ? earlier->endpoint : job.endpoint;
-  sidecar.model = plan.model;
-  sidecar.sync_mode = std::string(to_string(plan.sync_mode));
-  sidecar.sync_mode_reason = plan.reason;
-  for (const auto& input : job_inputs(job)) sidecar.inputs.push_back(input.original_name);
-  sidecar.video_duration_s = plan.video_s;
-  sidecar.audio_duration_s = plan.audio_s;
-  sidecar.output_duration_s = facts.duration_s;
-  // The estimate and what it came from, consistent with each other (a duplicate cost nothing).
-  const double minutes = plan.output_s / 60.0;
-  const double rate = plan.usd_per_minute > 0 ? plan.usd_per_minute
-                      : minutes > 0           ? plan.estimated_usd / minutes
-                                              : 0;
-  sidecar.estimate_minutes = result.duplicate_of ? 0 : minutes;
-  sidecar.usd_per_minute = rate;
-  sidecar.estimated_cost_usd = result.duplicate_of ? 0 : estimate_usd(plan.output_s, rate);
-  sidecar.duplicate_of = result.duplicate_of;
-  const auto add_stage = [&](const char* name, JobState from, JobState to) {
-    if (const auto s = stage_seconds(job, from, to)) sidecar.stage_seconds[name] = *s;
-  };
-  add_stage("prepare", JobState::accepted, JobState::prepared);
-  add_stage("upload", JobState::prepared, JobState::uploaded);
-  add_stage("submit", JobState::submitting, JobState::submitted);
-  add_stage("fal", JobState::submitted, JobState::completed);
-  if (const auto done = job.entered_at.find(JobState::completed); done != job.entered_at.end()) {
-    sidecar.stage_seconds["deliver"] = seconds_between(done->second, context_.store.now());
-  }
-
   // Delivery, then the record: every step finds its own earlier work after a crash, and the
   // spool copy of the result is removed only once recorded.
+  const auto sidecar = sidecar_for(job, origin, facts, context_.store.now());
   const auto delivered =
-      outbox::deliver({result_path, config->paths.outbox, output_file_name(job, *config), sidecar,
-                       job_inputs(job), config->paths.done});
+      outbox::deliver({.verified = result_path,
+                       .name = {job.options.output_name, config->intake.output_pattern, job.name},
+                       .sidecar = sidecar,
+                       .inputs = job_inputs(job),
+                       .outbox = config->paths.outbox,
+                       .done = config->paths.done});
   if (delivered.crossed_filesystems) {
     spdlog::info(
         "job {}: outbox or done/ is on another filesystem than the spool: files were "
@@ -546,146 +364,26 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
   if (const auto s = stage_seconds(delivered_job, JobState::completed, JobState::delivered)) {
     stage_done("deliver", *s);
   }
+  std::error_code ec;
   std::filesystem::remove_all(job.spool_dir, ec);
-  if (ec)
+  if (ec) {
     spdlog::warn("job {}: cannot remove spool folder {}: {}", job.id, job.spool_dir.string(),
                  ec.message());
-  {
-    observe::JobEvent event;
-    event.event = EventName::delivered;
-    event.job_id = job.id;
-    event.stage = "deliver";
-    event.request_id = sidecar.request_id;
-    event.bytes = std::filesystem::file_size(delivered.video, ec);
-    event.seconds = seconds_between(job.created_at, context_.store.now());
-    event.cost_usd = sidecar.estimated_cost_usd;
-    event.message = "delivered " + delivered.video.filename().string();
-    emit(event);
   }
+  emit({.event = EventName::delivered,
+        .job_id = job.id,
+        .stage = stage_name(JobState::completed),
+        .request_id = sidecar.request_id,
+        .bytes = std::filesystem::file_size(delivered.video, ec),
+        .seconds = std::chrono::duration<double>(context_.store.now() - job.created_at).count(),
+        .cost_usd = sidecar.estimated_cost_usd,
+        .message = "delivered " + delivered.video.filename().string()});
 }
 
 bool JobPipeline::reopen_submissions() {
   if (!gate_.closure()) return false;
   gate_.open();
   return true;
-}
-
-void JobPipeline::handle_failure(const spool::JobId& id, std::exception_ptr failure) {
-  std::optional<Failure> what;
-  bool ambiguous = false;
-  try {
-    std::rethrow_exception(failure);
-  } catch (const fal::FalError& e) {
-    what = e.failure();
-    ambiguous = e.kind() == fal::FalErrorKind::ambiguous_submit;
-  } catch (const Error& e) {
-    what = e.failure();
-  } catch (const std::filesystem::filesystem_error& e) {
-    what = disk_error("cannot use", e.path1(), e.code().value()).failure();
-  } catch (const std::exception& e) {
-    // Not one of ours (a bug): keep the job and try again later.
-    what = Failure{"internal_error", e.what(), "see the daemon's log", Permanence::transient};
-  }
-  if (what->reason_code == "illegal_transition") {
-    spdlog::info("job {}: changed by someone else meanwhile (cancel or retry); this run stops", id);
-    return;
-  }
-  try {
-    const auto job = context_.store.find(id);
-    if (!job || spool::is_final(job->state)) return;
-    const auto stage = stage_name(job->stage());
-    spool::JobError error{stage, what->reason_code, what->message, what->hint};
-    if (ambiguous) {
-      // what->message already says that the submit may or may not have reached fal; the
-      // reason lives in reason_code and hold_reason alone, so no line repeats it.
-      const auto message = what->message +
-                           "; not resent, to avoid paying twice. Check fal's dashboard, then "
-                           "`lipsyncd retry " +
-                           id + "` to submit again or `lipsyncd cancel " + id + "`";
-      context_.store.hold(id, spool::HoldReason::ambiguous_submit, message);
-      {
-        observe::JobEvent event;
-        event.event = EventName::held;
-        event.job_id = id;
-        event.stage = stage;
-        event.reason_code = std::string(spool::to_string(spool::HoldReason::ambiguous_submit));
-        event.message = message;
-        event.severity = observe::Severity::error;
-        emit(event);
-      }
-      return;
-    }
-    // A full disk, or an outbox lipsyncd may not write to, is nobody's fault and no reason to
-    // give up a paid result: the job waits for the fix without using up its attempts.
-    if (gate_.close_if_key_refused(id, *what)) {
-      spdlog::error(
-          "fal refused the API key ({}: {}): no job is uploaded or submitted until it is fixed "
-          "and lipsyncd is reloaded (`systemctl reload lipsyncd`) or restarted; requests fal "
-          "already has are still followed",
-          what->reason_code, what->message);
-    }
-    const bool disk_full = what->reason_code == kDiskFullReason;
-    const bool blocked = what->reason_code == outbox::kDeliveryBlockedReason;
-    const bool paused = what->reason_code == kSubmissionsPausedReason;
-    const bool waits_for_fix = disk_full || blocked || paused;
-    const int attempts = job->attempts + (waits_for_fix ? 0 : 1);
-    if (what->permanence == Permanence::transient &&
-        (waits_for_fix || may_retry(attempts, config_->daemon))) {
-      const auto retry_at =
-          context_.store.now() + retry_delay(std::max(attempts, 1), config_->daemon);
-      context_.store.defer(id, error, retry_at,
-                           waits_for_fix ? spool::JobStore::AttemptCount::free
-                                         : spool::JobStore::AttemptCount::counts);
-      {
-        observe::JobEvent event;
-        event.event = EventName::deferred;
-        event.job_id = id;
-        event.stage = stage;
-        event.request_id = job->request_id;
-        event.reason_code = what->reason_code;
-        event.retry_at = iso_utc(retry_at);
-        const std::string progress =
-            disk_full ? "waiting for free space"
-            : blocked ? "the paid result waits in the spool until this is fixed: " + what->hint
-            : paused  ? "waiting: " + what->hint
-                      : "attempt " + std::to_string(attempts) + " of " +
-                           std::to_string(config_->daemon.max_attempts);
-        event.message = what->message + " (" + progress + ")";
-        if (blocked) event.severity = observe::Severity::error;  // loud until a person acts
-        emit(event);
-      }
-      return;
-    }
-    outbox::ErrorReport report;
-    report.job_id = id;
-    report.stage = stage;
-    report.reason_code = what->reason_code;
-    report.message = what->message;
-    report.hint = what->hint;
-    if (!job->request_id.empty()) report.request_id = job->request_id;
-    const auto report_path =
-        outbox::reject_inputs(job_inputs(*job), config_->paths.error, job->name, report);
-    // Only what a retry needs stays in the spool (see spool_cleanup.hpp).
-    spool::tidy_final_spool_folder(context_.store.fail(id, error));
-    {
-      observe::JobEvent event;
-      event.event = EventName::failed;
-      event.job_id = id;
-      event.stage = stage;
-      event.request_id = job->request_id;
-      event.reason_code = what->reason_code;
-      event.message = what->message + " (inputs and " + report_path.filename().string() + " in " +
-                      config_->paths.error.string() + ")";
-      emit(event);
-    }
-  } catch (const std::exception& e) {
-    // The store or the disk refused even that: the job stays as it is and is retried later.
-    const auto delay = retry_delay(1, config_->daemon);
-    unrecorded_retry_at_[id] = std::chrono::steady_clock::now() + delay;
-    spdlog::error("job {}: cannot record the failure ({}): {}; trying again in {} s", id,
-                  what->message, e.what(),
-                  std::chrono::duration_cast<std::chrono::seconds>(delay).count());
-  }
 }
 
 }  // namespace lipsyncd::daemon

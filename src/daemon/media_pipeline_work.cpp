@@ -19,33 +19,36 @@ std::shared_ptr<const Config> MediaPipelineWork::config() const {
   return config_;
 }
 
-PreparedMedia MediaPipelineWork::prepare(const std::filesystem::path& video_file,
-                                         const std::filesystem::path& audio_file,
-                                         const std::filesystem::path& out_dir,
-                                         std::optional<SyncMode> requested) {
+PreparedJob MediaPipelineWork::prepare(const std::filesystem::path& video_file,
+                                       const std::filesystem::path& audio_file,
+                                       const std::filesystem::path& out_dir,
+                                       std::optional<SyncMode> requested,
+                                       const ModelChoice& price) {
   // The media module owns every verdict (probe, limits, silence, faces, plan) and writes the
   // normalized, pre-trimmed files; a rejected pair throws a permanent lipsyncd::Error.
   const auto prepared_pair =
       media::prepare_pair(video_file, audio_file, out_dir, *config(), requested);
   const auto& report = prepared_pair.report;
   const auto& plan = report.plan.value();
-  PreparedMedia prepared;
+  PreparedJob prepared;
   if (report.verdict == media::Verdict::accept_with_warning) {
     prepared.warnings.push_back(report.message);
   }
-  prepared.video = prepared_pair.video.file;
-  prepared.audio = prepared_pair.audio.file;
-  prepared.sync_mode = plan.mode;
-  prepared.sync_mode_reason = plan.reason;
   // The plan's durations are the streams' (what is uploaded), not the containers'.
-  prepared.video_s = plan.video_duration_s;
-  prepared.audio_s = plan.audio_duration_s;
-  prepared.output_s = plan.output_duration_s;
-  prepared.estimated_usd = plan.estimated_cost_usd;
+  prepared.plan = {.sync_mode = plan.mode,
+                   .reason = plan.reason,
+                   .model = price.model,
+                   .video_s = plan.video_duration_s,
+                   .audio_s = plan.audio_duration_s,
+                   .output_s = plan.output_duration_s,
+                   .estimated_usd = estimate_usd(plan.output_duration_s, price.usd_per_minute),
+                   .normalized_video = prepared_pair.video.file,
+                   .normalized_audio = prepared_pair.audio.file,
+                   .usd_per_minute = price.usd_per_minute};
   return prepared;
 }
 
-outbox::VideoFacts MediaPipelineWork::probe_video(const std::filesystem::path& file) {
+VideoFacts MediaPipelineWork::probe_video(const std::filesystem::path& file) {
   const auto info = media::probe(file);
   return {info.video.has_value(), info.duration_s};
 }

@@ -1,12 +1,11 @@
-// `lipsyncd submit VIDEO AUDIO --out OUT.mp4`: one job in the foreground, through the same
-// fal client coroutines the daemon uses: upload both files, submit, follow the queue (printing
-// position and logs as they change), download the result. Exit 0 only when OUT.mp4 is there.
-// Before any money is spent the pair goes through the media module (probe, face check, sync
-// plan, normalization with pre-trim), unless --no-prepare asks to upload the files as given.
+// `lipsyncd submit VIDEO AUDIO --out OUT.mp4`: one job in the foreground, through the
+// daemon's own stages: the media work that plans a job (probe, face check, sync plan,
+// normalization with pre-trim, priced at the endpoint's rate), then the fal service the
+// pipeline uses (upload both files, submit, follow the queue while printing position and logs,
+// download the result), with the daemon's redacting logger. Exit 0 only when OUT.mp4 is
+// there. --no-prepare uploads the files as given.
 
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -16,12 +15,14 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "lipsyncd/config/command_line.hpp"
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/core/sync_mode.hpp"
-#include "lipsyncd/fal/client.hpp"
-#include "lipsyncd/media/pair_preparation.hpp"
+#include "lipsyncd/daemon/fal_client_service.hpp"
+#include "lipsyncd/daemon/media_pipeline_work.hpp"
+#include "lipsyncd/observe/logging.hpp"
 
 namespace lipsyncd::cli {
 namespace {
@@ -31,13 +32,8 @@ struct SubmitOptions {
   std::filesystem::path audio;
   std::filesystem::path out;
   std::filesystem::path config_file;
-  std::string model;
   std::string sync_mode;
-  std::string endpoint;
-  std::string queue_url;
-  std::string rest_url;
-  std::filesystem::path ca_file;
-  std::string log_level;
+  CommandLineOverrides flags;
   bool no_prepare = false;
 };
 
@@ -65,61 +61,51 @@ class ScratchDir {
   std::filesystem::path path_;
 };
 
-// What will be uploaded: the normalized pair and the planned sync mode, or the files as given.
-struct UploadPlan {
-  std::filesystem::path video;
-  std::filesystem::path audio;
-  std::string sync_mode;           // empty: fal's default
-  std::optional<double> output_s;  // planned output length, when the pair was checked
+// The job as the daemon's stages see it, and what `submit` adds: whether the pair was measured
+// (--no-prepare leaves the output length unknown and the sync mode to fal unless asked).
+struct SubmitPlan {
+  spool::JobPlan plan;
+  bool measured = false;
+  std::string sync_mode_sent;  // what the submit says; empty: fal's default
 };
 
 // Printed before anything is uploaded, so the price is known before it is paid.
-void print_estimate(const ModelChoice& choice, const UploadPlan& plan) {
+void print_estimate(const ModelChoice& choice, const SubmitPlan& planned) {
   std::cout << "endpoint " << choice.endpoint << ", model "
             << (choice.model.empty() ? std::string("(none: the endpoint has no model field)")
                                      : choice.model)
             << "\n";
   const std::string rate = fmt::format("${:.2f}/min{}", choice.usd_per_minute,
                                        choice.price_overridden ? " from [prices]" : "");
-  if (plan.output_s) {
-    std::cout << fmt::format("estimate: {:.2f} min x {} = ${:.2f}\n", *plan.output_s / 60.0, rate,
-                             estimate_usd(*plan.output_s, choice.usd_per_minute));
+  if (planned.measured) {
+    std::cout << fmt::format("estimate: {:.2f} min x {} = ${:.2f}\n", planned.plan.output_s / 60.0,
+                             rate, planned.plan.estimated_usd);
   } else {
     std::cout << "estimate: unknown output length (--no-prepare) at " << rate << "\n";
   }
   std::cout.flush();
 }
 
-UploadPlan prepare(const SubmitOptions& options, const Config& config, const ScratchDir& scratch) {
-  if (options.no_prepare) return {options.video, options.audio, options.sync_mode, std::nullopt};
+// The daemon's prepare stage, or the files as given with --no-prepare.
+SubmitPlan prepare(const SubmitOptions& options, daemon::MediaWork& media,
+                   const ModelChoice& choice, const ScratchDir& scratch) {
+  if (options.no_prepare) {
+    SubmitPlan planned;
+    planned.plan.normalized_video = options.video;
+    planned.plan.normalized_audio = options.audio;
+    planned.plan.model = choice.model;
+    planned.sync_mode_sent = options.sync_mode;
+    return planned;
+  }
   std::optional<SyncMode> requested;
   if (!options.sync_mode.empty()) requested = parse_sync_mode(options.sync_mode);
   std::cout << "checking and normalizing the pair\n" << std::flush;
-  const media::PreparedPair prepared =
-      media::prepare_pair(options.video, options.audio, scratch.path(), config, requested);
-  std::string mode = options.sync_mode;
-  if (prepared.report.plan) {
-    mode = std::string(to_string(prepared.report.plan->mode));
-    std::cout << "sync mode " << mode << ": " << prepared.report.plan->reason << "\n";
-  }
-  if (prepared.report.verdict == media::Verdict::accept_with_warning) {
-    std::cout << "warning: " << prepared.report.message << "\n";
-  }
-  std::optional<double> output_s;
-  if (prepared.report.plan) output_s = prepared.report.plan->output_duration_s;
-  return {prepared.video.file, prepared.audio.file, mode, output_s};
-}
-
-Config effective_config(const SubmitOptions& options) {
-  const Environment env = current_environment();
-  Config config =
-      options.config_file.empty() ? default_config(env) : load_config(options.config_file, env);
-  // Flags win over the file and the environment: they are the most specific request.
-  if (!options.queue_url.empty()) config.fal.queue_url = options.queue_url;
-  if (!options.rest_url.empty()) config.fal.rest_url = options.rest_url;
-  if (!options.ca_file.empty()) config.fal.ca_file = std::filesystem::absolute(options.ca_file);
-  if (!options.log_level.empty()) config.log.level = options.log_level;
-  return config;
+  const auto prepared =
+      media.prepare(options.video, options.audio, scratch.path(), requested, choice);
+  const auto mode = std::string(to_string(prepared.plan.sync_mode));
+  std::cout << "sync mode " << mode << ": " << prepared.plan.reason << "\n";
+  for (const auto& warning : prepared.warnings) std::cout << "warning: " << warning << "\n";
+  return {prepared.plan, true, mode};
 }
 
 void check_inputs(const SubmitOptions& options, const Config& config) {
@@ -144,10 +130,13 @@ void check_inputs(const SubmitOptions& options, const Config& config) {
   }
 }
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("lipsyncd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
+// The daemon's logger, every line through the redactor that masks the key. On stderr only:
+// the daemon owns [log] json_file and its rotation, and a person is watching this command.
+void setup_logging(const Config& config, const Environment& env) {
+  LogConfig log = config.log;
+  log.sink = "stderr";
+  log.json_file.clear();
+  observe::configure_logging(log, env, {config.fal.credentials});
 }
 
 const char* state_name(fal::QueueState state) {
@@ -174,50 +163,55 @@ void print_progress(const fal::Progress& progress) {
   std::cout.flush();
 }
 
-fal::awaitable<void> run_job(fal::Client& client, const SubmitOptions& options,
-                             const UploadPlan& plan, const ModelChoice& choice) {
+// The daemon's fal stages (upload, submit, follow, download) without a job store.
+boost::asio::awaitable<void> run_job(daemon::FalService& fal, const SubmitOptions& options,
+                                     const SubmitPlan& planned) {
+  spool::JobUploads uploads;
   std::cout << "uploading " << options.video.filename().string() << "\n" << std::flush;
-  const std::string video_url = co_await client.upload(plan.video);
+  uploads.video_url = co_await fal.upload(planned.plan.normalized_video);
   std::cout << "uploading " << options.audio.filename().string() << "\n" << std::flush;
-  const std::string audio_url = co_await client.upload(plan.audio);
+  uploads.audio_url = co_await fal.upload(planned.plan.normalized_audio);
 
-  fal::LipsyncInput input{video_url, audio_url, choice.model, plan.sync_mode};
-  const fal::Submission submission = co_await client.submit(input);
-  std::cout << "submitted to " << client.endpoint().full() << ": request " << submission.request_id
-            << "\n"
+  auto input = daemon::lipsync_input(planned.plan, uploads);
+  input.sync_mode = planned.sync_mode_sent;
+  const fal::Submission submission = co_await fal.submit(input);
+  std::cout << "submitted to " << fal.endpoint() << ": request " << submission.request_id << "\n"
             << std::flush;
 
-  co_await client.wait_for_completion(submission.request_id, print_progress);
-  const fal::LipsyncOutput output = co_await client.result(submission.request_id);
+  const auto result = co_await fal.wait_for_result(submission, print_progress);
   std::cout << "downloading the result";
-  if (output.file_size) std::cout << " (" << *output.file_size << " bytes)";
+  if (result.size_bytes) std::cout << " (" << *result.size_bytes << " bytes)";
   std::cout << "\n" << std::flush;
-  co_await client.download(output.video_url, options.out, output.file_size);
+  co_await fal.download(result.url, options.out, result.size_bytes);
   std::cout << "wrote " << options.out.string() << "\n";
 }
 
 int run_submit(const SubmitOptions& options) {
-  Config config = effective_config(options);
+  const Environment env = current_environment();
+  Config config =
+      options.config_file.empty() ? default_config(env) : load_config(options.config_file, env);
   // --endpoint / --model are checked against the catalog before anything is uploaded: fal
   // would refuse a model of another endpoint with a 422 only after both uploads.
   ModelChoice choice;
   try {
-    choose_model(config, options.endpoint, options.model);
+    apply_command_line(config, options.flags);
     choice = model_choice(config);
   } catch (const Error& e) {
     std::cerr << "lipsyncd submit: " << e.what() << " [" << e.reason_code()
               << "]\n  hint: " << e.hint() << "\n";
     return kExitUsage;
   }
-  setup_logging(config.log.level);
+  setup_logging(config, env);
   check_inputs(options, config);
+  const auto shared = std::make_shared<const Config>(config);
+  daemon::MediaPipelineWork media(shared);
   const ScratchDir scratch;
-  const UploadPlan plan = prepare(options, config, scratch);
-  print_estimate(choice, plan);
+  const SubmitPlan planned = prepare(options, media, choice, scratch);
+  print_estimate(choice, planned);
   boost::asio::io_context io;
-  fal::Client client(io.get_executor(), config.fal);
+  daemon::FalClientService fal(io.get_executor(), config.fal);
   std::exception_ptr failure;
-  boost::asio::co_spawn(io, run_job(client, options, plan, choice),
+  boost::asio::co_spawn(io, run_job(fal, options, planned),
                         [&failure](std::exception_ptr error) { failure = error; });
   io.run();
   if (failure) std::rethrow_exception(failure);
@@ -236,7 +230,7 @@ void register_submit_command(CLI::App& app, CommandRegistry& commands) {
       ->required();
   submit->add_option("AUDIO", options->audio, "The speech (WAV, MP3, AAC, FLAC)")->required();
   submit->add_option("--out,-o", options->out, "Where to write the lip-synced MP4")->required();
-  submit->add_option("--model", options->model,
+  submit->add_option("--model", options->flags.model,
                      "Model of the endpoint (default: [fal] model, else the endpoint's "
                      "default). fal-ai/sync-lipsync: lipsync-1.9.0-beta, lipsync-1.8.0, "
                      "lipsync-1.7.1; fal-ai/sync-lipsync/v2: lipsync-2, lipsync-2-pro; "
@@ -244,20 +238,20 @@ void register_submit_command(CLI::App& app, CommandRegistry& commands) {
   submit->add_option("--sync-mode", options->sync_mode,
                      "What to do when the lengths differ: cut_off (fal's default), loop, "
                      "bounce, silence, remap");
-  submit->add_option("--endpoint", options->endpoint,
+  submit->add_option("--endpoint", options->flags.endpoint,
                      "fal endpoint id, e.g. fal-ai/sync-lipsync/v2 (default: [fal] endpoint, "
                      "or FAL_VIDEO_TO_VIDEO_LIPSYNC)");
-  submit->add_option("--queue-url", options->queue_url,
+  submit->add_option("--queue-url", options->flags.queue_url,
                      "Queue API base URL (default https://queue.fal.run)");
-  submit->add_option("--rest-url", options->rest_url,
+  submit->add_option("--rest-url", options->flags.rest_url,
                      "Storage API base URL (default https://rest.fal.ai)");
-  submit->add_option("--ca-file", options->ca_file,
+  submit->add_option("--ca-file", options->flags.ca_file,
                      "Extra CA certificates (PEM) trusted on top of the system store");
   submit->add_option("--config", options->config_file, "Configuration file (TOML)");
   submit->add_flag("--no-prepare", options->no_prepare,
                    "Upload the files as given: skip the local check (probe, face) and the "
                    "normalization and pre-trim");
-  submit->add_option("--log-level", options->log_level,
+  submit->add_option("--log-level", options->flags.log_level,
                      "trace, debug, info, warn or error (default: [log] level)");
   submit->footer(
       "The API key comes from FAL_KEY (or FAL_KEY_ID + FAL_KEY_SECRET, or [fal] key_file); "

@@ -115,10 +115,17 @@ Delivered deliver_result(const std::filesystem::path& verified, const std::files
   return delivered;
 }
 
+std::string file_name_for(const WantedName& wanted) {
+  if (wanted.requested && !wanted.requested->empty()) {
+    return std::filesystem::path(*wanted.requested).filename().string();
+  }
+  return std::filesystem::path(output_name(wanted.pattern, wanted.stem)).filename().string();
+}
+
 Delivered deliver(const Delivery& delivery) {
   try {
-    auto delivered =
-        deliver_result(delivery.verified, delivery.outbox, delivery.name, delivery.sidecar);
+    auto delivered = deliver_result(delivery.verified, delivery.outbox,
+                                    file_name_for(delivery.name), delivery.sidecar);
     const auto archived = archive_inputs(delivery.inputs, delivery.done);
     delivered.archived = archived.files;
     delivered.crossed_filesystems = delivered.crossed_filesystems || archived.crossed_filesystems;

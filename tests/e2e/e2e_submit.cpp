@@ -390,6 +390,20 @@ TEST_F(SubmitTest, TheKeyNeverAppearsInOutputOrFilesAtDebugLevel) {
   }
 }
 
+// submit logs through the daemon's redacting logger: a key that reaches a log line (here fal
+// echoes it in an error body, which the retry's debug line quotes) is masked, not printed.
+TEST_F(SubmitTest, AKeyThatReachesALogLineIsRedacted) {
+  start_emulator();
+  emulator_->set_faults(std::string(R"({"method": "POST", "path": "^/fal-ai/sync-lipsync$",
+      "action": "status", "status": 503, "times": 1, "body": {"detail": "busy; key was )") +
+                        kKey + R"("}})");
+  const auto run = submit({"--log-level", "debug"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(emulator_->count("POST", kSubmitPath), 2u) << "the 503 was not retried";
+  EXPECT_NE(run.output.find("busy; key was [redacted]"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find(kKey), std::string::npos) << run.output;
+}
+
 TEST_F(SubmitTest, HelpListsEveryOption) {
   const auto log = dir_ / "help.log";
   ASSERT_EQ(run_to_completion({(bin_dir() / "lipsyncd").string(), "submit", "--help"}, log), 0);

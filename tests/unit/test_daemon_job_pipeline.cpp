@@ -40,22 +40,25 @@ class FakeMedia : public MediaWork {
   double result_s = 2.0;
   int prepares = 0;
 
-  PreparedMedia prepare(const std::filesystem::path& video, const std::filesystem::path& audio,
-                        const std::filesystem::path&, std::optional<SyncMode>) override {
+  PreparedJob prepare(const std::filesystem::path& video, const std::filesystem::path& audio,
+                      const std::filesystem::path&, std::optional<SyncMode>,
+                      const ModelChoice& price) override {
     ++prepares;
     if (reject) throw *reject;
-    PreparedMedia prepared;
-    prepared.video = video;
-    prepared.audio = audio;
-    prepared.sync_mode = SyncMode::bounce;
-    prepared.sync_mode_reason = "audio longer";
-    prepared.video_s = 1.5;
-    prepared.audio_s = output_s;
-    prepared.output_s = output_s;
-    prepared.estimated_usd = 0.70 * output_s / 60;
+    PreparedJob prepared;
+    prepared.plan.normalized_video = video;
+    prepared.plan.normalized_audio = audio;
+    prepared.plan.sync_mode = SyncMode::bounce;
+    prepared.plan.reason = "audio longer";
+    prepared.plan.model = price.model;
+    prepared.plan.video_s = 1.5;
+    prepared.plan.audio_s = output_s;
+    prepared.plan.output_s = output_s;
+    prepared.plan.usd_per_minute = price.usd_per_minute;
+    prepared.plan.estimated_usd = estimate_usd(output_s, price.usd_per_minute);
     return prepared;
   }
-  outbox::VideoFacts probe_video(const std::filesystem::path&) override { return {true, result_s}; }
+  VideoFacts probe_video(const std::filesystem::path&) override { return {true, result_s}; }
 };
 
 class FakeFal : public FalService {

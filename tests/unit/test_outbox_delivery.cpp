@@ -215,9 +215,12 @@ TEST(OutboxDelivery, AnOutboxThatCannotBeWrittenBlocksTheDeliveryAndKeepsTheResu
   write(dir / "spool/result.mp4", kFakeMp4);
   write(dir / "spool/in.wav", "audio");
   write(dir / "not a folder", "a file where the outbox should be");
-  Delivery delivery{
-      dir / "spool/result.mp4", dir / "not a folder/outbox",        "clip.lipsync.mp4",
-      sidecar_of("J3"),         {{dir / "spool/in.wav", "in.wav"}}, dir / "done"};
+  Delivery delivery{.verified = dir / "spool/result.mp4",
+                    .name = {.requested = "clip.lipsync.mp4"},
+                    .sidecar = sidecar_of("J3"),
+                    .inputs = {{dir / "spool/in.wav", "in.wav"}},
+                    .outbox = dir / "not a folder/outbox",
+                    .done = dir / "done"};
   try {
     deliver(delivery);
     FAIL() << "delivered into a path that cannot exist";
@@ -235,6 +238,40 @@ TEST(OutboxDelivery, AnOutboxThatCannotBeWrittenBlocksTheDeliveryAndKeepsTheResu
   EXPECT_EQ(delivered.sidecar, dir / "outbox/clip.lipsync.json");
   ASSERT_EQ(delivered.archived.size(), 1u);
   EXPECT_EQ(delivered.archived[0], dir / "done/in.wav");
+}
+
+TEST(OutboxDelivery, TheWantedNameIsTheRequestedFileNameElseThePattern) {
+  EXPECT_EQ(file_name_for({.pattern = "{stem}.lipsync.mp4", .stem = "clip"}), "clip.lipsync.mp4");
+  EXPECT_EQ(file_name_for({.requested = "", .pattern = "{stem}.x.mp4", .stem = "a"}), "a.x.mp4");
+  // Only ever a file name: an output never lands outside the outbox.
+  EXPECT_EQ(file_name_for({.requested = "../escape/final take.mp4", .pattern = "{stem}.mp4"}),
+            "final take.mp4");
+  EXPECT_EQ(file_name_for({.pattern = "synced/{stem}.mp4", .stem = "a"}), "a.mp4");
+}
+
+// The one operation: the result and its sidecar under one free number, another job's files
+// untouched, the inputs archived; repeated after a crash, it finds its own files again.
+TEST(OutboxDelivery, OneDeliveryNeverOverwritesAndIsRepeatable) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", kFakeMp4);
+  write(dir / "spool/clip.mp4", "video");
+  write(dir / "outbox/clip.lipsync.mp4", "another job's video");
+  const Delivery delivery{.verified = dir / "spool/result.mp4",
+                          .name = {.pattern = "{stem}.lipsync.mp4", .stem = "clip"},
+                          .sidecar = sidecar_of("J5"),
+                          .inputs = {{dir / "spool/clip.mp4", "clip.mp4"}},
+                          .outbox = dir / "outbox",
+                          .done = dir / "done"};
+  const auto first = deliver(delivery);
+  EXPECT_EQ(first.video, dir / "outbox/clip.lipsync-2.mp4");
+  EXPECT_EQ(first.sidecar, dir / "outbox/clip.lipsync-2.json");
+  EXPECT_EQ(test::read_text(dir / "outbox/clip.lipsync.mp4"), "another job's video");
+  EXPECT_FALSE(std::filesystem::exists(dir / "outbox/clip.lipsync.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "done/clip.mp4"));
+  const auto again = deliver(delivery);  // the record was not written before a crash
+  EXPECT_EQ(again.video, first.video);
+  EXPECT_EQ(again.sidecar, first.sidecar);
+  EXPECT_FALSE(std::filesystem::exists(dir / "outbox/clip.lipsync-3.mp4"));
 }
 
 TEST(OutboxDelivery, ADiscardedResultTakesItsStagedSidecarAlong) {

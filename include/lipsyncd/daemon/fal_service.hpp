@@ -40,6 +40,8 @@ class FalService {
 
 // The request a job made at fal, as the store keeps it (its id and fal's own URLs).
 fal::Submission fal_request_of(const spool::JobRecord& job);
+// The submit's input for a planned, uploaded job: its files at fal, its model and sync mode.
+fal::LipsyncInput lipsync_input(const spool::JobPlan& plan, const spool::JobUploads& uploads);
 // What the store keeps of a submit's answer.
 spool::RequestUrls request_urls_of(const fal::Submission& submission);
 

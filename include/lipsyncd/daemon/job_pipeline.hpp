@@ -40,6 +40,11 @@ struct PipelineContext {
   StageTimer on_stage_done{};
 };
 
+// Whether someone else (`lipsyncd cancel`, `retry`) changed a job while a step worked on it:
+// it is neither in the state the step started from (`acted_on`) nor in one the step itself
+// moved it to. Then the step's failure is not the job's: the run stops and records nothing.
+bool changed_meanwhile(spool::JobState acted_on, spool::JobState now) noexcept;
+
 class JobPipeline {
  public:
   JobPipeline(PipelineContext context, std::shared_ptr<const Config> config);
@@ -76,6 +81,9 @@ class JobPipeline {
   boost::asio::awaitable<void> submit(const spool::JobRecord& job);
   boost::asio::awaitable<void> follow(const spool::JobRecord& job);
   boost::asio::awaitable<void> deliver(const spool::JobRecord& job);
+  // Fetches fal's result into the spool unless it is there already (a reused twin's, or a
+  // download before a crash).
+  boost::asio::awaitable<void> download_result(const spool::JobRecord& job);
 
   // The duplicate guard, at `accepted`: reuses a delivered twin's result, parks the job while
   // a twin is in flight ([intake] duplicate_in_flight), or lets it proceed to prepare.
@@ -85,14 +93,14 @@ class JobPipeline {
   void hold_as_duplicate(const spool::JobRecord& job, const spool::JobRecord& twin);
   // Holds the job when its estimate would break a budget cap; true when held.
   bool hold_for_budget(const spool::JobRecord& job);
-  // Turns a failure into deferred / held / failed (+ error/), or nothing when the job was
-  // cancelled or finished meanwhile.
-  void handle_failure(const spool::JobId& id, std::exception_ptr failure);
+  // Turns a failure of the step that started from `acted_on` into deferred / held / failed
+  // (+ error/), or nothing when the job was cancelled, retried or finished meanwhile.
+  void handle_failure(const spool::JobId& id, spool::JobState acted_on, std::exception_ptr failure);
 
   template <typename Work>
   auto on_cpu(Work& work) -> boost::asio::awaitable<decltype(work())>;
 
-  void emit(observe::JobEvent event) const;
+  void emit(const observe::JobEvent& event) const;
   void stage_done(const std::string& stage, double seconds) const;
 
   PipelineContext context_;

@@ -16,10 +16,10 @@ class MediaPipelineWork : public MediaWork {
   explicit MediaPipelineWork(std::shared_ptr<const Config> config);
   void set_config(std::shared_ptr<const Config> config);
 
-  PreparedMedia prepare(const std::filesystem::path& video, const std::filesystem::path& audio,
-                        const std::filesystem::path& out_dir,
-                        std::optional<SyncMode> requested) override;
-  outbox::VideoFacts probe_video(const std::filesystem::path& file) override;
+  PreparedJob prepare(const std::filesystem::path& video, const std::filesystem::path& audio,
+                      const std::filesystem::path& out_dir, std::optional<SyncMode> requested,
+                      const ModelChoice& price) override;
+  VideoFacts probe_video(const std::filesystem::path& file) override;
 
  private:
   std::shared_ptr<const Config> config() const;

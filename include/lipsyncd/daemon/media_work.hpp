@@ -8,34 +8,32 @@
 #include <string>
 #include <vector>
 
+#include "lipsyncd/core/endpoint_catalog.hpp"
 #include "lipsyncd/core/sync_mode.hpp"
-#include "lipsyncd/outbox/video_facts.hpp"
+#include "lipsyncd/core/video_facts.hpp"
+#include "lipsyncd/spool/job_record.hpp"
 
 namespace lipsyncd::daemon {
 
-struct PreparedMedia {
-  std::filesystem::path video;  // what to upload: normalized into out_dir, or the input itself
-  std::filesystem::path audio;
-  SyncMode sync_mode = SyncMode::cut_off;
-  std::string sync_mode_reason;
-  double video_s = 0;  // input durations
-  double audio_s = 0;
-  double output_s = 0;  // what fal's result should last
-  double estimated_usd = 0;
-  std::vector<std::string> warnings;  // accepted with a warning (e.g. several faces)
+// The plan a job is stored with once prepared, and what was accepted with a warning.
+struct PreparedJob {
+  spool::JobPlan plan;
+  std::vector<std::string> warnings;  // e.g. several faces
 };
 
 class MediaWork {
  public:
   virtual ~MediaWork() = default;
-  // Checks and normalizes a pair into out_dir. Throws lipsyncd::Error: permanent when the
-  // inputs are unusable (the job goes to error/), transient when it may work later.
-  virtual PreparedMedia prepare(const std::filesystem::path& video,
-                                const std::filesystem::path& audio,
-                                const std::filesystem::path& out_dir,
-                                std::optional<SyncMode> requested) = 0;
+  // Checks and normalizes a pair into out_dir and plans the job: sync mode, durations, the
+  // files to upload (the normalized ones, or the inputs themselves), and the estimate at
+  // `price`'s model and rate. Throws lipsyncd::Error: permanent when the inputs are unusable
+  // (the job goes to error/), transient when it may work later.
+  virtual PreparedJob prepare(const std::filesystem::path& video,
+                              const std::filesystem::path& audio,
+                              const std::filesystem::path& out_dir,
+                              std::optional<SyncMode> requested, const ModelChoice& price) = 0;
   // Facts about a downloaded result, for outbox::verify_result.
-  virtual outbox::VideoFacts probe_video(const std::filesystem::path& file) = 0;
+  virtual VideoFacts probe_video(const std::filesystem::path& file) = 0;
 };
 
 }  // namespace lipsyncd::daemon

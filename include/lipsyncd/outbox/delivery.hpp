@@ -6,15 +6,18 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "lipsyncd/core/video_facts.hpp"
 #include "lipsyncd/outbox/error_report.hpp"
 #include "lipsyncd/outbox/sidecar.hpp"
-#include "lipsyncd/outbox/video_facts.hpp"
 
 namespace lipsyncd::outbox {
+
+using lipsyncd::VideoFacts;
 
 // Throws lipsyncd::Error when the file is not readable media.
 using VideoProber = std::function<VideoFacts(const std::filesystem::path&)>;
@@ -55,20 +58,33 @@ Delivered deliver_result(const std::filesystem::path& verified, const std::files
 // The reason code of a delivery the local filesystem refuses (see deliver()).
 inline constexpr std::string_view kDeliveryBlockedReason = "delivery_blocked";
 
+// The name a result should have in the outbox: the one the job asked for (a manifest's
+// output_name), else [intake] output_pattern with "{stem}" expanded. Only a file name is ever
+// used, so an output can never be placed outside the outbox.
+struct WantedName {
+  std::optional<std::string> requested{};
+  std::string pattern{};
+  std::string stem{};
+};
+std::string file_name_for(const WantedName& wanted);
+
 // Everything one delivery needs.
 struct Delivery {
-  std::filesystem::path verified;  // the checked result in the job's spool folder
-  std::filesystem::path outbox;
-  std::string name;  // the wanted file name (a numbered variant when taken)
-  Sidecar sidecar;
-  std::vector<InputFile> inputs;  // archived into `done`
-  std::filesystem::path done;
+  std::filesystem::path verified{};  // the checked result in the job's spool folder
+  WantedName name{};                 // a numbered variant when taken: nothing is overwritten
+  Sidecar sidecar{};                 // delivered_at is stamped when empty
+  std::vector<InputFile> inputs{};   // archived into `done`
+  std::filesystem::path outbox{};
+  std::filesystem::path done{};
 };
 
-// The whole delivery as one repeatable step: the result and its sidecar into the outbox, then
-// the inputs into done/. A local filesystem problem (permissions, a read-only or immutable
-// folder, a missing folder) throws Error "delivery_blocked", a full disk "disk_full": both
-// transient and nobody's fault, so the caller waits without giving up on a paid result.
+// The whole delivery as one crash-safe, repeatable step: the result and its sidecar into the
+// outbox under one free name (never replacing a file, see place_together()), then the inputs
+// into done/. `verified` and its staged sidecar stay until the caller has recorded the
+// delivery, so a repeat after a crash finds the files it placed instead of making a second
+// copy. A local filesystem problem (permissions, a read-only or immutable folder, a missing
+// folder) throws Error "delivery_blocked", a full disk "disk_full": both transient and
+// nobody's fault, so the caller waits without giving up on a paid result.
 Delivered deliver(const Delivery& delivery);
 
 struct Archived {

@@ -9,25 +9,26 @@
 
 namespace lipsyncd::outbox {
 
+// Every member has an initializer, so designated initializers may name only what they set.
 struct Sidecar {
-  std::string job_id;
-  std::string request_id;
-  std::string endpoint;
-  std::string model;
-  std::string sync_mode;
-  std::string sync_mode_reason;     // why the policy (or the user) chose it
-  std::vector<std::string> inputs;  // original file names
+  std::string job_id{};
+  std::string request_id{};
+  std::string endpoint{};
+  std::string model{};
+  std::string sync_mode{};
+  std::string sync_mode_reason{};     // why the policy (or the user) chose it
+  std::vector<std::string> inputs{};  // original file names
   double video_duration_s = 0;
   double audio_duration_s = 0;
   double output_duration_s = 0;  // measured by probing the delivered file
   // fal's result carries no price: this is lipsyncd's estimate, and the two fields below are
   // what it was computed from (estimated_cost_usd = estimate_minutes x usd_per_minute).
   double estimated_cost_usd = 0;
-  double estimate_minutes = 0;                  // planned output minutes
-  double usd_per_minute = 0;                    // the endpoint + model's rate (catalog or [prices])
-  std::map<std::string, double> stage_seconds;  // "prepare", "upload", "queue", "download", ...
-  std::optional<std::string> duplicate_of;      // job whose result was reused, if any
-  std::string delivered_at;                     // ISO-8601 UTC
+  double estimate_minutes = 0;  // planned output minutes
+  double usd_per_minute = 0;    // the endpoint + model's rate (catalog or [prices])
+  std::map<std::string, double> stage_seconds{};  // "prepare", "upload", "queue", "download", ...
+  std::optional<std::string> duplicate_of{};      // job whose result was reused, if any
+  std::string delivered_at{};                     // ISO-8601 UTC
 };
 
 std::string to_json(const Sidecar& sidecar);
