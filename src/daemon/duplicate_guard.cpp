@@ -79,17 +79,21 @@ bool JobPipeline::hold_for_budget(const JobRecord& job) {
   const double cost = job.plan ? job.plan->estimated_usd : 0;
   const auto breach = context_.store.ledger().check(config_->budget, cost, context_.store.now());
   if (!breach) return false;
+  hold_for(job, *breach);
+  return true;
+}
+
+void JobPipeline::hold_for(const JobRecord& job, const spool::BudgetBreach& breach) {
   // The state says "held" and the reason code "budget_exceeded": the message says why.
   const auto message =
-      breach->message() + "; resumes when the period rolls over or the cap is raised (reload)";
+      breach.message() + "; resumes when the period rolls over or the cap is raised (reload)";
   context_.store.hold(job.id, spool::HoldReason::budget, message);
   emit({.event = EventName::held,
         .job_id = job.id,
         .stage = stage_name(job.state),
-        .reason_code = "budget_" + breach->period,
-        .cost_usd = cost,
+        .reason_code = "budget_" + breach.period,
+        .cost_usd = breach.cost_usd,
         .message = message});
-  return true;
 }
 
 }  // namespace lipsyncd::daemon

@@ -163,8 +163,7 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
           co_await upload(*job);
           break;
         case JobState::uploaded:
-          if (hold_for_budget(*job)) co_return;
-          co_await submit(*job);
+          co_await submit(*job);  // checks the cap as it reserves, in one transaction
           break;
         case JobState::submitted:
           co_await follow(*job);
@@ -249,7 +248,14 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
   CriticalSection critical(critical_);
   // The intent first: a crash from here until the request_id is stored leaves `submitting`,
   // which recovery parks for a person instead of paying twice.
-  context_.store.mark_submitting(job.id, context_.fal.endpoint());
+  // The cap check that reserves the estimate in the same transaction: the check before the
+  // upload only saves work, this one is what stops two processes spending the last dollar.
+  try {
+    context_.store.mark_submitting(job.id, context_.fal.endpoint(), config_->budget);
+  } catch (const spool::BudgetExceeded& exceeded) {
+    hold_for(job, exceeded.breach());
+    co_return;
+  }
   const auto submit_started = std::chrono::steady_clock::now();
   const auto submission = co_await context_.fal.submit(input);
   context_.store.mark_submitted(job.id, submission.request_id, request_urls_of(submission));

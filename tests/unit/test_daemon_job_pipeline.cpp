@@ -78,8 +78,11 @@ class FakeFal : public FalService {
                          "injected " + std::string(fal::to_string(kind)));
   }
 
+  std::function<void()> on_upload;  // runs during every upload, as another process might
+
   boost::asio::awaitable<std::string> upload(std::filesystem::path file) override {
     ++uploads;
+    if (on_upload) on_upload();
     if (fail_upload_once) {
       const auto kind = *fail_upload_once;
       fail_upload_once.reset();
@@ -436,6 +439,28 @@ TEST_F(JobPipelineTest, BudgetCapHoldsTheJobUntilTheCapIsRaised) {
   store->resume(id);
   run(id);
   EXPECT_EQ(state(id), JobState::delivered);
+}
+
+TEST_F(JobPipelineTest, ACapThatBreaksAfterTheUploadHoldsTheJobAtTheSubmitReservation) {
+  // The check before the upload passes; the cap falls while uploading (a reload, or another
+  // process spending). Only the submit's reservation, checked in its own transaction, can see it.
+  const auto id = drop_pair("clip");
+  fal.on_upload = [this] { config().budget.daily_usd = 0.01; };
+  run(id);
+  const auto job = store->get(id);
+  EXPECT_EQ(job.state, JobState::held);
+  EXPECT_EQ(job.hold_reason, spool::HoldReason::budget);
+  EXPECT_EQ(job.stage(), JobState::uploaded);
+  EXPECT_EQ(fal.uploads, 2);
+  EXPECT_EQ(fal.submits, 0);
+  EXPECT_EQ(store->ledger().spend(now).today_usd, 0.0) << "a refused reservation left spend";
+  fal.on_upload = nullptr;
+  config().budget.daily_usd = 5;
+  store->resume(id);
+  run(id);
+  EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 1);
+  EXPECT_EQ(fal.uploads, 2) << "the uploads were redone although they were done";
 }
 
 TEST_F(JobPipelineTest, DuplicateContentReusesTheEarlierResultWithoutPaying) {

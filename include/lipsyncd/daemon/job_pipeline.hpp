@@ -91,8 +91,10 @@ class JobPipeline {
   DuplicateGuard guard_duplicates(const spool::JobRecord& job);
   void reuse_earlier_result(const spool::JobRecord& job, const spool::JobRecord& earlier);
   void hold_as_duplicate(const spool::JobRecord& job, const spool::JobRecord& twin);
-  // Holds the job when its estimate would break a budget cap; true when held.
+  // Holds the job when its estimate would break a budget cap; true when held. Only saves the
+  // upload: the submit's own reservation is the check that counts.
   bool hold_for_budget(const spool::JobRecord& job);
+  void hold_for(const spool::JobRecord& job, const spool::BudgetBreach& breach);
   // Turns a failure of the step that started from `acted_on` into deferred / held / failed
   // (+ error/), or nothing when the job was cancelled, retried or finished meanwhile.
   void handle_failure(const spool::JobId& id, spool::JobState acted_on, std::exception_ptr failure);
