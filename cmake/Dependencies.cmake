@@ -12,7 +12,8 @@ pkg_check_modules(LIBAV REQUIRED IMPORTED_TARGET
   libavformat libavcodec libavutil libswscale libswresample libavfilter)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
-# Beast and Asio are header-only; compile Asio's and Beast's separate-compilation units once
-# per library that needs them is not worth the complexity here, so keep Beast out of widely
-# included headers instead.
-add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+# Asio and Beast are compiled separately: their non-template code is built once, in
+# src/net (lipsyncd_net), rather than in every translation unit that includes them, so every
+# target that uses Asio or Beast links lipsyncd_net. Beast stays out of widely included headers.
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW
+                        BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION)

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "lipsyncd/fal/operation.hpp"
 #include "lipsyncd/fal/url.hpp"
 
 namespace lipsyncd::fal::detail {
@@ -67,7 +68,7 @@ struct SendOptions {
 
 class TransportError : public std::runtime_error {
  public:
-  enum class Stage { connect, tls, send, receive };
+  using Stage = BrokenAt;  // where it broke decides whether a submit may have reached fal
   TransportError(Stage failed_stage, std::error_code error_code, bool was_timeout, std::string what)
       : std::runtime_error(std::move(what)),
         stage(failed_stage),

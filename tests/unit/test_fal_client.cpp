@@ -185,9 +185,30 @@ FalConfig config_for(const std::string& base) {
   return config;
 }
 
-ClientOptions fast_options() {
+// The client's time, advanced only by the client's own waits: retry backoff, Retry-After and
+// status polls keep their real lengths but take no real time, and each wait is recorded. The
+// io_context and the sockets stay real (and so do the transport's connect and I/O timeouts).
+class ManualClock : public Clock {
+ public:
+  time_point now() const override { return now_; }
+  asio::awaitable<void> sleep(std::chrono::milliseconds delay) override {
+    waits_.push_back(delay);
+    now_ += delay;
+    co_return;
+  }
+  const std::vector<std::chrono::milliseconds>& waits() const { return waits_; }
+  std::chrono::milliseconds waited() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now_ - time_point{});
+  }
+
+ private:
+  time_point now_{};
+  std::vector<std::chrono::milliseconds> waits_;
+};
+
+ClientOptions fast_options(std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>()) {
   ClientOptions options;
-  options.retry_delay_scale = 0.001;
+  options.clock = std::move(clock);
   options.proxy = ProxySettings{};  // the test machine's proxy variables must not interfere
   return options;
 }
@@ -445,14 +466,29 @@ TEST(FalClient, WaitsForRetryAfterOnTooManyRequests) {
     return json_reply(200, R"({"status":"IN_QUEUE","queue_position":0})");
   });
   asio::io_context io;
-  auto options = fast_options();
-  options.retry_delay_scale = 0.1;  // Retry-After 2 s -> 200 ms; backoff 1 s -> 100 ms
-  Client client(io.get_executor(), config_for(server.url()), options);
-  const auto started = std::chrono::steady_clock::now();
+  auto clock = std::make_shared<ManualClock>();
+  Client client(io.get_executor(), config_for(server.url()), fast_options(clock));
   run(io, client.status("r-1", false));
-  const auto waited = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(server.requests().size(), 2u);
-  EXPECT_GE(waited, 195ms) << "Retry-After was not honoured";
+  // The backoff alone would be 1 s ± 25 %: Retry-After's 2 s win.
+  EXPECT_EQ(clock->waits(), std::vector<std::chrono::milliseconds>{2000ms})
+      << "Retry-After was not honoured";
+}
+
+TEST(FalClient, ARetryAfterBeyondFiveMinutesIsNotWaitedFor) {
+  ScriptedServer server([&](const Recorded&) {
+    Reply reply = json_reply(429, R"({"detail":"slow down"})");
+    reply.headers = {{"Retry-After", "301"}};
+    return reply;
+  });
+  asio::io_context io;
+  auto clock = std::make_shared<ManualClock>();
+  Client client(io.get_executor(), config_for(server.url()), fast_options(clock));
+  const FalError error = expect_fal_error([&] { run(io, client.status("r-1", false)); });
+  EXPECT_EQ(error.kind(), FalErrorKind::http_transient);
+  EXPECT_EQ(error.retry_after(), 301000ms);
+  EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_TRUE(clock->waits().empty()) << "the client slept instead of handing the wait back";
 }
 
 TEST(FalClient, ValidationErrorIsFinalAndNamesTheField) {
@@ -516,7 +552,8 @@ TEST(FalClient, RefusedConnectionIsANetworkErrorRetriedThenReported) {
     dead_url = gone.url();
   }
   asio::io_context io;
-  Client client(io.get_executor(), config_for(dead_url), fast_options());
+  auto clock = std::make_shared<ManualClock>();
+  Client client(io.get_executor(), config_for(dead_url), fast_options(clock));
   auto observer = std::make_shared<CountingObserver>();
   client.set_observer(observer);
   const FalError error = expect_fal_error([&] { run(io, client.submit(sample_input())); });
@@ -524,6 +561,13 @@ TEST(FalClient, RefusedConnectionIsANetworkErrorRetriedThenReported) {
   EXPECT_EQ(error.kind(), FalErrorKind::network) << error.what();
   EXPECT_TRUE(error.is_transient());
   EXPECT_EQ(observer->retries, 3);
+  // Exponential backoff from 1 s with ±25 % jitter.
+  ASSERT_EQ(clock->waits().size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto base = 1000ms * (1 << i);
+    EXPECT_GE(clock->waits()[i], base * 3 / 4) << i;
+    EXPECT_LE(clock->waits()[i], base * 5 / 4) << i;
+  }
 }
 
 TEST(FalClient, SlowServerTimesOut) {
@@ -682,13 +726,19 @@ TEST(FalClient, IncompleteDownloadLeavesNothingBehind) {
   test::TempDir dir;
   ScriptedServer server([](const Recorded&) { return json_reply(200, "short"); });
   asio::io_context io;
-  Client client(io.get_executor(), config_for(server.url()), fast_options());
+  auto clock = std::make_shared<ManualClock>();
+  Client client(io.get_executor(), config_for(server.url()), fast_options(clock));
+  auto observer = std::make_shared<CountingObserver>();
+  client.set_observer(observer);
   const FalError error = expect_fal_error(
       [&] { run(io, client.download(server.url() + "/f", dir / "out.mp4", 1000)); });
   EXPECT_NE(std::string(error.what()).find("incomplete"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir / "out.mp4"));
   EXPECT_FALSE(has_temporary_files(dir.path()));
   EXPECT_EQ(server.requests().size(), 4u);  // retried like any broken transfer
+  // By the client's one retry loop: reported, and backed off on the client's clock.
+  EXPECT_EQ(observer->retries, 3);
+  EXPECT_EQ(clock->waits().size(), 3u);
 }
 
 TEST(FalClient, DownloadStopsAfterFiveRedirects) {
@@ -722,7 +772,8 @@ TEST(FalClient, WaitReportsQueuePositionsAndEachLogLineOnce) {
     return json_reply(200, script[i]);
   });
   asio::io_context io;
-  Client client(io.get_executor(), config_for(server.url()), fast_options());
+  auto clock = std::make_shared<ManualClock>();
+  Client client(io.get_executor(), config_for(server.url()), fast_options(clock));
   std::vector<std::string> events;
   const QueueStatus done = run(io, client.wait_for_completion("r", [&](const Progress& p) {
     std::string event = p.state == QueueState::in_queue      ? "queued"
@@ -739,6 +790,9 @@ TEST(FalClient, WaitReportsQueuePositionsAndEachLogLineOnce) {
   for (const auto& r : server.requests()) {
     EXPECT_EQ(r.target, "/fal-ai/sync-lipsync/requests/r/status?logs=1");
   }
+  // Polls back off by half while queued (5 ms -> 7 -> 10 -> 15, at most 20) and return to
+  // the poll interval once it runs.
+  EXPECT_EQ(clock->waits(), (std::vector<std::chrono::milliseconds>{7ms, 10ms, 15ms, 5ms, 5ms}));
 }
 
 TEST(FalClient, WaitGivesUpAfterTheTotalTimeout) {
@@ -748,10 +802,14 @@ TEST(FalClient, WaitGivesUpAfterTheTotalTimeout) {
   asio::io_context io;
   auto config = config_for(server.url());
   config.total_timeout_s = 0.3;
-  Client client(io.get_executor(), config, fast_options());
+  auto clock = std::make_shared<ManualClock>();
+  Client client(io.get_executor(), config, fast_options(clock));
   const FalError error = expect_fal_error([&] { run(io, client.wait_for_completion("r")); });
   EXPECT_EQ(error.kind(), FalErrorKind::timeout);
   EXPECT_TRUE(error.is_transient());
+  // It gives up when the next poll would land past the deadline, not after sleeping past it.
+  EXPECT_LT(clock->waited(), 300ms);
+  EXPECT_GE(clock->waited() + 20ms, 300ms);
 }
 
 TEST(FalClient, WaitCanFollowTheStatusEventStream) {

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "lipsyncd/config/config.hpp"
+#include "lipsyncd/fal/clock.hpp"
 #include "lipsyncd/fal/error.hpp"
 #include "lipsyncd/fal/observer.hpp"
 #include "lipsyncd/fal/retry_policy.hpp"
@@ -34,9 +35,11 @@ namespace lipsyncd::fal {
 template <typename T>
 using awaitable = boost::asio::awaitable<T>;
 
-// Knobs that are not user configuration: tests shrink delays, benchmarks pick buffer sizes.
+// Knobs that are not user configuration: tests shrink delays or pass a fake clock,
+// benchmarks pick buffer sizes.
 struct ClientOptions {
   double retry_delay_scale = 1.0;      // multiplies every backoff and Retry-After
+  std::shared_ptr<Clock> clock;        // retry waits, polls, total timeout; default real_clock()
   std::optional<ProxySettings> proxy;  // default: from the environment
   std::uint64_t multipart_threshold = 90ull * 1024 * 1024;  // the official client's
   std::uint64_t part_size = 10ull * 1024 * 1024;            // the official client's

@@ -16,8 +16,8 @@ class ClientObserver {
   virtual ~ClientObserver() = default;
   virtual void on_bytes_sent(std::size_t /*bytes*/) {}
   virtual void on_bytes_received(std::size_t /*bytes*/) {}
-  // operation: "initiate_upload", "upload", "upload_part", "complete_upload", "submit",
-  // "status", "result", "cancel", "download".
+  // operation: to_string(Operation) (operation.hpp): "initiate_upload", "upload",
+  // "upload_part", "complete_upload", "submit", "status", "result", "cancel", "download".
   virtual void on_response(std::string_view /*operation*/, int /*http_status*/) {}
   virtual void on_retry(std::string_view /*operation*/, const FalError& /*cause*/,
                         std::chrono::milliseconds /*delay*/) {}

@@ -1,0 +1,2 @@
+// The one translation unit with Beast's compiled parts (see CMakeLists.txt).
+#include <boost/beast/src.hpp>
