@@ -323,6 +323,16 @@ TEST_F(SubmitTest, MissingKeyIsReportedBeforeAnyRequest) {
   EXPECT_TRUE(emulator_->requests().empty());
 }
 
+TEST_F(SubmitTest, AnUnknownLogLevelIsRefusedBeforeAnyRequest) {
+  start_emulator();
+  const auto run = submit({"--log-level", "loud"});
+  EXPECT_EQ(run.exit_code, 2) << run.output;  // CLI11's usage error
+  EXPECT_NE(run.output.find("--log-level"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("loud"), std::string::npos) << run.output;
+  EXPECT_TRUE(emulator_->requests().empty());
+  expect_no_output_file();
+}
+
 TEST_F(SubmitTest, AppFailureInsideFalIsReportedWithFalsMessage) {
   start_emulator();
   emulator_->set_faults(R"({"method": "POST", "path": "^/fal-ai/sync-lipsync$",
