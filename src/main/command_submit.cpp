@@ -251,8 +251,9 @@ void register_submit_command(CLI::App& app, CommandRegistry& commands) {
   submit->add_flag("--no-prepare", options->no_prepare,
                    "Upload the files as given: skip the local check (probe, face) and the "
                    "normalization and pre-trim");
-  submit->add_option("--log-level", options->flags.log_level,
-                     "trace, debug, info, warn or error (default: [log] level)")
+  submit
+      ->add_option("--log-level", options->flags.log_level,
+                   "trace, debug, info, warn or error (default: [log] level)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   submit->footer(
       "The API key comes from FAL_KEY (or FAL_KEY_ID + FAL_KEY_SECRET, or [fal] key_file); "
