@@ -13,6 +13,21 @@
 
 namespace lipsyncd::daemon::test_support {
 
+// Writes <stem>.mp4 and <stem>.wav into `inbox` and returns the request that names them, as
+// the intake would hand it over.
+inline JobRequest write_pair(const std::filesystem::path& inbox, const std::string& stem,
+                             const std::string& video_bytes = "video",
+                             const std::string& audio_bytes = "audio") {
+  JobRequest request;
+  request.name = stem;
+  request.video = inbox / (stem + ".mp4");
+  request.audio = inbox / (stem + ".wav");
+  request.source = JobSource::same_stem;
+  std::ofstream(request.video, std::ios::binary) << video_bytes;
+  std::ofstream(request.audio, std::ios::binary) << audio_bytes;
+  return request;
+}
+
 struct TestStore {
   TestStore() {
     std::filesystem::create_directories(inbox());
@@ -25,16 +40,7 @@ struct TestStore {
   std::filesystem::path inbox() const { return dir / "inbox"; }
 
   spool::JobId claim(const std::string& stem) {
-    const auto video = inbox() / (stem + ".mp4");
-    const auto audio = inbox() / (stem + ".wav");
-    std::ofstream(video, std::ios::binary) << "video of " << stem;
-    std::ofstream(audio, std::ios::binary) << "audio of " << stem;
-    JobRequest request;
-    request.name = stem;
-    request.video = video;
-    request.audio = audio;
-    request.source = JobSource::same_stem;
-    return store->claim(request).job.id;
+    return store->claim(write_pair(inbox(), stem, "video of " + stem, "audio of " + stem)).job.id;
   }
 
   // A claimed job prepared with an estimate of `usd`.

@@ -72,12 +72,7 @@ TEST(ClaimDispatch, ARequestIsClaimedOffTheLoopThenStarted) {
                          {.on_event = [&](const observe::JobEvent& e) { events.push_back(e); },
                           .start_job = [&](const spool::JobId& id) { started.push_back(id); },
                           .reexamine = {}});
-  std::ofstream(t.inbox() / "clip.mp4") << "video";
-  std::ofstream(t.inbox() / "clip.wav") << "audio";
-  JobRequest request;
-  request.name = "clip";
-  request.video = t.inbox() / "clip.mp4";
-  request.audio = t.inbox() / "clip.wav";
+  const auto request = test_support::write_pair(t.inbox(), "clip");
   dispatch.on_request(request);
   claims.join();  // the claim is done; its answer is posted to the loop
   io.run();
@@ -97,12 +92,7 @@ TEST(ClaimDispatch, AfterStopRequestsStayInTheInbox) {
   ClaimDispatch dispatch(
       io, claims, *t.store, PathsConfig{},
       {.on_event = {}, .start_job = [&](const spool::JobId&) { ++started; }, .reexamine = {}});
-  std::ofstream(t.inbox() / "clip.mp4") << "video";
-  std::ofstream(t.inbox() / "clip.wav") << "audio";
-  JobRequest request;
-  request.name = "clip";
-  request.video = t.inbox() / "clip.mp4";
-  request.audio = t.inbox() / "clip.wav";
+  const auto request = test_support::write_pair(t.inbox(), "clip");
   dispatch.stop();
   dispatch.on_request(request);
   claims.join();

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon_test_store.hpp"
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/core/disk_error.hpp"
 #include "lipsyncd/core/error.hpp"
@@ -181,16 +182,8 @@ class JobPipelineTest : public ::testing::Test {
 
   spool::JobId drop_pair(const std::string& stem, const std::string& video_bytes = "video",
                          const std::string& audio_bytes = "audio") {
-    const auto video = dir / "inbox" / (stem + ".mp4");
-    const auto audio = dir / "inbox" / (stem + ".wav");
-    std::ofstream(video, std::ios::binary) << video_bytes;
-    std::ofstream(audio, std::ios::binary) << audio_bytes;
-    JobRequest request;
-    request.name = stem;
-    request.video = video;
-    request.audio = audio;
-    request.source = JobSource::same_stem;
-    return store->claim(request).job.id;
+    return store->claim(test_support::write_pair(dir / "inbox", stem, video_bytes, audio_bytes))
+        .job.id;
   }
 
   void run(const spool::JobId& id) {
