@@ -4,7 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <cstring>
+#include <string_view>
 #include <memory>
 #include <optional>
 
@@ -17,11 +17,10 @@ namespace lipsyncd::daemon {
 using EventName = observe::EventName;
 
 std::string stem_of(const std::filesystem::path& file) {
-  auto stem = file.filename().string();
-  for (const char* suffix : {".job.json"}) {
-    if (stem.size() > std::strlen(suffix) && stem.ends_with(suffix)) {
-      return stem.substr(0, stem.size() - std::strlen(suffix));
-    }
+  constexpr std::string_view kManifestSuffix = ".job.json";
+  const auto name = file.filename().string();
+  if (name.size() > kManifestSuffix.size() && name.ends_with(kManifestSuffix)) {
+    return name.substr(0, name.size() - kManifestSuffix.size());
   }
   return file.stem().string();
 }
