@@ -34,6 +34,13 @@ struct JobStoreSettings {
   std::filesystem::path state_dir;  // holds jobs.sqlite3 and spool/<job_id>/
   std::string default_model;        // part of the content hash when a job names no model
   Clock clock = system_now;
+  // Fleet mode (`[store] url`, `[fleet]`): empty url is SQLite in state_dir; a
+  // postgresql:// url is a PostgreSQL database shared by every node.
+  std::string url;
+  // This process's node name: it leases the jobs it works on under this name. Empty for an
+  // operator's command (`status`, `retry`, `cancel`), which holds no leases.
+  std::string node;
+  std::chrono::seconds lease{30};  // a silent node's jobs stay its own this long
 };
 
 struct ClaimResult {
