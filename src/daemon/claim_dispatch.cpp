@@ -90,6 +90,10 @@ void ClaimDispatch::claimed(const JobRequest& request,
     if (hooks_.start_job) hooks_.start_job(claim->job.id);
     return;
   }
+  if (failure && failure->reason_code() == spool::kClaimedElsewhereReason) {
+    spdlog::info("intake: {}: {}", request.name, failure->what());
+    return;
+  }
   if (failure && !failure->is_transient()) {
     spdlog::warn("intake: {} not claimed: {}", request.name, failure->what());
     return;
@@ -102,8 +106,25 @@ void ClaimDispatch::claimed(const JobRequest& request,
   });
 }
 
+bool ClaimDispatch::this_node_rejects(const intake::Rejection& rejection) {
+  try {
+    if (store_.claim_for_rejection(rejection.files)) return true;
+    spdlog::debug("intake: another node is moving {} to error/", rejection.files.front().string());
+    return false;
+  } catch (const Error& e) {
+    if (e.reason_code() == "input_vanished") {
+      // Gone already: another node of the fleet (or the user) took them.
+      spdlog::debug("intake: {}", e.what());
+      return false;
+    }
+    spdlog::warn("intake: cannot ask the job store which node rejects {} ({}); rejecting it here",
+                 rejection.files.front().string(), e.what());
+    return true;
+  }
+}
+
 void ClaimDispatch::on_rejection(const intake::Rejection& rejection) {
-  if (rejection.files.empty()) return;
+  if (rejection.files.empty() || !this_node_rejects(rejection)) return;
   try {
     const auto event = reject_at_intake(rejection, paths_.inbox, paths_.error);
     if (hooks_.on_event) hooks_.on_event(event);

@@ -152,6 +152,7 @@ void Daemon::Impl::open_store_and_recover() {
   spool::JobStoreSettings settings;
   settings.state_dir = config_->paths.state;
   settings.default_model = config_->fal.model;
+  settings.inbox_dir = config_->paths.inbox;
   store_ = spool::open_job_store(settings);
   status_ = std::make_unique<StatusReporter>(*store_, [this] {
     if (!pipeline_) return LiveWork{};
@@ -180,8 +181,9 @@ void Daemon::Impl::build_pipeline() {
                              status_->invalidate();
                              publish_status();
                            },
-                       .on_pumped = [this] { publish_status(); }},
-      config_->budget);
+                       .on_pumped = [this] { publish_status(); },
+                       .on_taken_over = [this] { metrics_.leases_taken_over.inc(); }},
+      config_->budget, pickup_capacity(*config_));
 }
 
 void Daemon::Impl::start_metrics_server() {
@@ -250,6 +252,7 @@ void Daemon::Impl::reload() {
     media_->set_config(config_);
     watcher_->update_settings(config_->intake);
     scheduler_->set_budget(config_->budget);
+    scheduler_->set_capacity(pickup_capacity(*config_));
   }
   reopen_submissions();
   status_->invalidate();
@@ -317,6 +320,7 @@ Pauses Daemon::Impl::pauses() const {
       pauses.inbox_gone = inbox.reason;
     }
   }
+  if (scheduler_) pauses.store_unreachable = scheduler_->store_problem();
   if (pipeline_) {
     if (const auto& closure = pipeline_->submission_gate().closure()) {
       pauses.submissions_paused = closure->reason_code + ", job " + closure->job_id;

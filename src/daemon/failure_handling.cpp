@@ -57,6 +57,12 @@ bool changed_meanwhile(JobState acted_on, JobState now) noexcept {
 void JobPipeline::handle_failure(const spool::JobId& id, JobState acted_on,
                                  std::exception_ptr failure) {
   const auto [what, ambiguous] = classify(failure);
+  if (what.reason_code == spool::kLeaseLostReason) {
+    // Another node holds the job now (this one was silent too long, or a person's retry or
+    // cancel revoked the lease): it is theirs to finish, and nothing here may be recorded.
+    spdlog::warn("{}; this node stops working on it", what.message);
+    return;
+  }
   try {
     const auto job = context_.store.find(id);
     if (!job) return;

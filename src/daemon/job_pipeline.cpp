@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <optional>
@@ -258,7 +259,7 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
   }
   const auto submit_started = std::chrono::steady_clock::now();
   const auto submission = co_await context_.fal.submit(input);
-  context_.store.mark_submitted(job.id, submission.request_id, request_urls_of(submission));
+  co_await record_request(job.id, submission);
   stage_done("submit", seconds_since(submit_started));
   emit({.event = EventName::submitted,
         .job_id = job.id,
@@ -268,6 +269,28 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
         .message = "submitted to " + context_.fal.endpoint() + " (model " +
                    (plan.model.empty() ? "field left out" : plan.model) + ", sync_mode " +
                    input.sync_mode + ")"});
+}
+
+awaitable<void> JobPipeline::record_request(const spool::JobId& id,
+                                            const fal::Submission& submission) {
+  // fal has the request and will bill it: this answer must reach the store, or the job is
+  // left `submitting` and held for a person. A store that cannot be reached (a fleet's
+  // database restarting) is waited for; a lost lease is not (the job's new holder holds it).
+  for (int tries = 1;; ++tries) {
+    try {
+      context_.store.mark_submitted(id, submission.request_id, request_urls_of(submission));
+      co_return;
+    } catch (const Error& e) {
+      if (e.reason_code() != spool::kStoreUnreachableReason) throw;
+      if (tries == 1 || tries % 30 == 0) {
+        spdlog::error("job {}: fal accepted request {} but the job store cannot record it ({}); "
+                      "trying again every second",
+                      id, submission.request_id, e.what());
+      }
+    }
+    boost::asio::steady_timer pause(context_.io, std::chrono::seconds(1));
+    co_await pause.async_wait(use_awaitable);
+  }
 }
 
 awaitable<void> JobPipeline::follow(const JobRecord& job) {

@@ -24,6 +24,20 @@ void count_event(observe::DaemonMetrics& metrics, const observe::JobEvent& event
   if (event.event == EventName::submitted && event.cost_usd) metrics.spend_usd.inc(*event.cost_usd);
 }
 
+void collect_fleet_gauges(observe::DaemonMetrics& metrics, const spool::JobStore& store) {
+  if (!store.node().empty()) metrics.node_info.with({store.node()}).set(1);
+  double held_by_silent_nodes = 0;
+  for (const auto& node : store.nodes()) {
+    const auto age = std::chrono::duration<double>(store.now() - node.heartbeat_at).count();
+    metrics.fleet_heartbeat_age.with({node.node}).set(age);
+    metrics.fleet_leased_jobs.with({node.node}).set(node.leased_jobs);
+    if (age > static_cast<double>(store.lease_length().count())) {
+      held_by_silent_nodes += node.leased_jobs;
+    }
+  }
+  metrics.fleet_expired_leases.set(held_by_silent_nodes);
+}
+
 void collect_store_gauges(observe::DaemonMetrics& metrics, const spool::JobStore& store,
                           const BudgetConfig& budget, const observe::HealthStatus& health) {
   metrics.healthy.set(health.ok ? 1 : 0);
@@ -65,6 +79,7 @@ void collect_store_gauges(observe::DaemonMetrics& metrics, const spool::JobStore
         metrics.budget_remaining_usd.remove({period});
       }
     }
+    collect_fleet_gauges(metrics, store);
   } catch (const std::exception& e) {
     spdlog::error("cannot read the job store for /metrics: {}", e.what());
   }

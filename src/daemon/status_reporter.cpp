@@ -85,10 +85,14 @@ std::string status_text(const observe::Heartbeat& heartbeat, const Pauses& pause
   auto line = observe::status_line(heartbeat);
   if (pauses.inbox_gone) line = "intake paused, inbox gone; " + line;
   if (pauses.submissions_paused) line = "submissions paused, fal refused the key; " + line;
+  if (pauses.store_unreachable) line = "paused, job store unreachable; " + line;
   return line;
 }
 
 observe::HealthStatus health_of(const Pauses& pauses, bool watcher_live, bool shutting_down) {
+  if (pauses.store_unreachable) {
+    return {false, "job store unreachable: " + *pauses.store_unreachable};
+  }
   if (pauses.inbox_gone) return {false, *pauses.inbox_gone};
   if (pauses.submissions_paused) {
     return {false,

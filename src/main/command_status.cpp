@@ -44,12 +44,22 @@ std::string reason_of(const spool::JobStatusRow& row) {
   return {};
 }
 
+std::chrono::seconds heartbeat_age(const spool::JobStore& store,
+                                   const spool::NodeHeartbeat& node) {
+  return std::chrono::duration_cast<std::chrono::seconds>(store.now() - node.heartbeat_at);
+}
+
+// A node whose leases would have expired by now: its jobs go to the others.
+bool is_silent(const spool::JobStore& store, const spool::NodeHeartbeat& node) {
+  return heartbeat_age(store, node) > store.lease_length();
+}
+
 // `counts` are over every job in the store, not only the rows listed (--recent limits those).
-void print_table(const std::vector<spool::JobStatusRow>& rows,
+void print_table(const spool::JobStore& store, const std::vector<spool::JobStatusRow>& rows,
                  const std::map<spool::JobState, int>& by_state, const spool::SpendSummary& spend,
                  const BudgetConfig& budget) {
   std::cout << cell("JOB", 28) << cell("NAME", 20) << cell("STATE", 10) << cell("STAGE", 10)
-            << cell("AGE", 5) << cell("FOR", 5) << "DETAIL\n";
+            << cell("NODE", 12) << cell("AGE", 5) << cell("FOR", 5) << "DETAIL\n";
   for (const auto& row : rows) {
     std::string detail = reason_of(row);
     if (!detail.empty()) detail += ": ";
@@ -59,7 +69,7 @@ void print_table(const std::vector<spool::JobStatusRow>& rows,
     std::cout << cell(row.id, 28) << cell(row.name, 20)
               << cell(std::string(spool::to_string(row.state)), 10)
               << cell(std::string(spool::to_string(row.stage)), 10)
-              << cell(human_duration(row.age), 5) << cell(human_duration(row.in_state_for), 5)
+              << cell(row.node.empty() ? "-" : row.node, 12) << cell(human_duration(row.age), 5) << cell(human_duration(row.in_state_for), 5)
               << detail << "\n";
   }
   std::cout << "\njobs:";
@@ -71,9 +81,18 @@ void print_table(const std::vector<spool::JobStatusRow>& rows,
             << (budget.daily_usd > 0 ? " of " + usd_text(budget.daily_usd) : "") << ", this month "
             << usd_text(spend.this_month_usd)
             << (budget.monthly_usd > 0 ? " of " + usd_text(budget.monthly_usd) : "") << "\n";
+  const auto nodes = store.nodes();
+  if (nodes.empty()) return;
+  std::cout << "nodes:";
+  for (const auto& node : nodes) {
+    std::cout << " " << node.node << " (heartbeat " << human_duration(heartbeat_age(store, node))
+              << " ago, " << node.leased_jobs << " jobs" << (is_silent(store, node) ? ", silent" : "")
+              << ")";
+  }
+  std::cout << "\n";
 }
 
-void print_json(const std::vector<spool::JobStatusRow>& rows,
+void print_json(const spool::JobStore& store, const std::vector<spool::JobStatusRow>& rows,
                 const std::map<spool::JobState, int>& by_state, const spool::SpendSummary& spend,
                 const BudgetConfig& budget) {
   boost::json::array jobs;
@@ -91,12 +110,21 @@ void print_json(const std::vector<spool::JobStatusRow>& rows,
         {"request_id", row.request_id},
         {"reason_code", row.reason_code},
         {"message", row.message},
+        {"node", row.node},
     };
     if (row.hold_reason) job["hold_reason"] = spool::to_string(*row.hold_reason);
     jobs.push_back(std::move(job));
   }
+  boost::json::array nodes;
+  for (const auto& node : store.nodes()) {
+    nodes.push_back({{"node", node.node},
+                     {"heartbeat_age_s", heartbeat_age(store, node).count()},
+                     {"leased_jobs", node.leased_jobs},
+                     {"silent", is_silent(store, node)}});
+  }
   boost::json::object root{
       {"jobs", std::move(jobs)},
+      {"nodes", std::move(nodes)},
       {"counts", std::move(counts)},
       {"spend",
        {{"today_usd", json_decimal(spend.today_usd, kUsdDecimals)},
@@ -118,9 +146,9 @@ int show_status(const StatusOptions& options) {
   const auto by_state = store.count_by_state();
   const auto spend = store.ledger().spend(store.now());
   if (options.json) {
-    print_json(rows, by_state, spend, located.config.budget);
+    print_json(store, rows, by_state, spend, located.config.budget);
   } else {
-    print_table(rows, by_state, spend, located.config.budget);
+    print_table(store, rows, by_state, spend, located.config.budget);
   }
   return kExitOk;
 }
@@ -132,7 +160,8 @@ void register_status_command(CLI::App& app, CommandRegistry& commands) {
   auto* status = app.add_subcommand(
       "status",
       "Show the jobs (unfinished ones and the most recent finished ones) with their state, "
-      "stage and age, and today's and this month's spend (UTC). Works while the daemon runs.");
+      "stage, node and age, today's and this month's spend (UTC), and each node's last "
+      "heartbeat. Works while the daemon (or a fleet of them) runs.");
   add_config_option(*status, options->config_file);
   status->add_flag("--json", options->json, "Print one JSON object instead of a table");
   status->add_option("--recent", options->recent, "How many finished jobs to list (default 20)");

@@ -85,7 +85,27 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
       healthy(registry
                   .gauge("lipsyncd_healthy",
                          "1 when GET /healthz answers 200 (the inbox watcher is live), else 0.")
-                  .with({})) {
+                  .with({})),
+      leases_taken_over(registry
+                            .counter("lipsyncd_leases_taken_over_total",
+                                     "Jobs this node took over because the node holding them "
+                                     "went silent for [fleet] lease_s.")
+                            .with({})),
+      node_info(registry.gauge("lipsyncd_node_info",
+                               "Always 1; the node label is this daemon's [fleet] node.",
+                               {"node"})),
+      fleet_heartbeat_age(registry.gauge(
+          "lipsyncd_fleet_heartbeat_age_seconds",
+          "Seconds since each node of the fleet last renewed its leases (the shared store's "
+          "view; a node above [fleet] lease_s is considered dead).",
+          {"node"})),
+      fleet_leased_jobs(registry.gauge("lipsyncd_fleet_leased_jobs",
+                                       "Jobs each node of the fleet holds now.", {"node"})),
+      fleet_expired_leases(registry
+                               .gauge("lipsyncd_fleet_expired_leases",
+                                      "Unfinished jobs whose holder's lease expired and that no "
+                                      "node took over yet.")
+                               .with({})) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   start_time_seconds.set(std::chrono::duration<double>(now).count());
   for (const char* stage : kStages) stage_duration.with({stage});

@@ -20,6 +20,7 @@ std::vector<SpooledFile> ClaimManifest::files() const {
 void ClaimManifest::write(const std::filesystem::path& job_dir) const {
   const json::object object{
       {"id", id},
+      {"node", node},
       {"name", name},
       {"source", to_string(source)},
       {"folder", folder.string()},
@@ -45,6 +46,7 @@ std::optional<ClaimManifest> ClaimManifest::read(const std::filesystem::path& jo
   };
   ClaimManifest manifest;
   manifest.id = text_at("id");
+  manifest.node = text_at("node");
   manifest.name = text_at("name");
   manifest.source = parse_job_source(text_at("source")).value_or(JobSource::same_stem);
   manifest.folder = text_at("folder");

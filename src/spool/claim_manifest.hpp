@@ -15,6 +15,7 @@ namespace lipsyncd::spool {
 
 struct ClaimManifest {
   JobId id;
+  std::string node;  // the node claiming (fleet mode): only it finishes or undoes the claim
   std::string name;
   JobSource source = JobSource::same_stem;
   std::filesystem::path folder;  // folder jobs: removed once emptied

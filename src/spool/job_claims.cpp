@@ -2,6 +2,8 @@
 // the job, crash-safely through the claim manifest, for every backend; and, at recovery,
 // finishing or undoing the claims a crash interrupted.
 
+#include <sys/stat.h>
+
 #include <ctime>
 #include <random>
 #include <set>
@@ -52,6 +54,30 @@ MoveKind move_input(const fs::path& from, const fs::path& to) {
   }
 }
 
+// How long a claim key guards its files: far longer than any claim takes, and short enough
+// that a new file that happens to get the same name, inode, size and mtime is only delayed.
+constexpr std::chrono::minutes kClaimKeyLifetime{10};
+
+// The inputs as every node of a fleet names them: inbox-relative path plus the file's
+// identity (inode, size, mtime), which a shared filesystem reports alike on every client.
+std::string claim_key(const std::vector<fs::path>& files, const fs::path& inbox) {
+  std::string key;
+  for (const auto& file : files) {
+    const auto relative = file.lexically_relative(inbox);
+    const bool inside = !inbox.empty() && !relative.empty() && *relative.begin() != "..";
+    struct stat info {};
+    if (::stat(file.c_str(), &info) != 0) {
+      throw Error("input_vanished", file.string() + " disappeared before it could be claimed",
+                  "the file was moved or deleted while lipsyncd took it; drop it again",
+                  Permanence::permanent);
+    }
+    key += (inside ? relative : file).string() + "|" + std::to_string(info.st_ino) + ":" +
+           std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+           std::to_string(info.st_mtim.tv_nsec) + "\n";
+  }
+  return key;
+}
+
 void put_back(const ClaimManifest& manifest) {
   for (const auto& file : manifest.files()) {
     std::error_code ec;
@@ -82,6 +108,14 @@ ClaimResult JobStore::claim(const JobRequest& request) {
                   "check the state folder's permissions and free space", Permanence::transient);
     }
   }
+  try {
+    reserve_claim(request, manifest.id);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(job_dir, ignored);
+    throw;
+  }
+  manifest.node = settings_.node;
   manifest.name = request.name.empty() ? request.video.stem().string() : request.name;
   manifest.source = request.source;
   manifest.folder = request.folder;
@@ -108,6 +142,23 @@ ClaimResult JobStore::claim(const JobRequest& request) {
     fs::remove_all(job_dir, ignored);
     throw;
   }
+}
+
+void JobStore::reserve_claim(const JobRequest& request, const JobId& id) {
+  const TimePoint at = now();
+  if (!reserve_claim_key(claim_key(request.files(), settings_.inbox_dir), id, at,
+                         at - kClaimKeyLifetime)) {
+    throw Error(std::string(kClaimedElsewhereReason),
+                request.video.filename().string() + " + " + request.audio.filename().string() +
+                    " were claimed by another node at the same moment",
+                "nothing to do: that node runs the job", Permanence::permanent);
+  }
+}
+
+bool JobStore::claim_for_rejection(const std::vector<fs::path>& files) {
+  const TimePoint at = now();
+  return reserve_claim_key("rejected\n" + claim_key(files, settings_.inbox_dir),
+                           "rejected by " + settings_.node, at, at - kClaimKeyLifetime);
 }
 
 ClaimResult JobStore::finish_claim(const ClaimManifest& manifest) {
@@ -139,11 +190,15 @@ ClaimResult JobStore::finish_claim(const ClaimManifest& manifest) {
   job.created_at = manifest.created_at;
   job.updated_at = now();
   job.entered_at[JobState::accepted] = job.updated_at;
+  if (!settings_.node.empty()) {
+    job.lease = {settings_.node, 1, job.updated_at + settings_.lease};
+  }
 
   insert_claimed(job, "claimed (" + std::string(to_string(job.source)) +
                           "): " + job.video.original_path.string() + " + " +
                           job.audio.original_path.string() +
                           (result.copied_across_filesystems ? " (copied across filesystems)" : ""));
+  remember_lease(job);
   return result;
 }
 
@@ -153,8 +208,17 @@ std::vector<JobId> JobStore::reclaim_interrupted_claims() {
     const std::string id = entry.path().filename().string();
     if (!entry.is_directory() || id.starts_with(".") || find(id)) continue;
     const auto manifest = ClaimManifest::read(entry.path());
+    // On a shared spool another node's claim in progress looks the same: not ours to touch.
+    if (manifest && manifest->node != settings_.node) continue;
     if (!manifest) {
-      // The claim died before its manifest was complete, so no input had moved yet.
+      // The claim died before its manifest was complete, so no input had moved yet. On a
+      // shared spool a fresh folder may be another node's claim about to write its manifest.
+      std::error_code ec;
+      const auto changed = fs::last_write_time(entry.path(), ec);
+      const bool shared = !settings_.url.empty();
+      if (shared && !ec && fs::file_time_type::clock::now() - changed < kClaimKeyLifetime) {
+        continue;
+      }
       fs::remove_all(entry.path());
       continue;
     }

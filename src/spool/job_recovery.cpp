@@ -18,6 +18,7 @@ void JobStore::sweep_spool_folders(Recovery& recovery) {
   for (const auto& id : folders) {
     const auto job = find(id);
     if (!job) continue;  // an interrupted claim: reclaim_interrupted_claims() had its turn
+    if (!may_take(*job)) continue;  // another live node works in it (a shared spool)
     if (is_final(job->state)) {
       if (tidy_final_spool_folder(*job)) ++recovery.tidied_folders;
     } else {
@@ -31,17 +32,9 @@ Recovery JobStore::recover() {
   recovery.reclaimed = reclaim_interrupted_claims();
   sweep_spool_folders(recovery);
   for (auto& job : unfinished()) {
+    if (!may_take(job)) continue;  // another live node's: it goes on with it
     if (job.state == JobState::submitting) {
-      // The intent was persisted and the POST may have reached fal, but no request id came
-      // back. fal has no idempotency key: submitting again could pay twice. A person decides.
-      recovery.needs_attention.push_back(
-          hold(job.id, HoldReason::ambiguous_submit,
-               "lipsyncd stopped between deciding to submit and fal's answer; check fal's "
-               "dashboard, then `lipsyncd retry " +
-                   job.id +
-                   "` to submit again or `lipsyncd "
-                   "cancel " +
-                   job.id + "`"));
+      recovery.needs_attention.push_back(hold_ambiguous_submit(job, "lipsyncd stopped"));
     } else if (job.state == JobState::held) {
       recovery.held.push_back(std::move(job));
     } else if (job.stage() == JobState::submitted) {

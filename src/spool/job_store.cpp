@@ -18,6 +18,7 @@ JobStore::JobStore(JobStoreSettings settings)
   settings_.clock = [clock = std::move(settings_.clock)] {
     return std::chrono::floor<std::chrono::milliseconds>(clock());
   };
+  started_at_ = settings_.clock();
   std::error_code ec;
   fs::create_directories(spool_root_, ec);
   if (ec) {
@@ -60,6 +61,7 @@ std::vector<JobStatusRow> JobStore::status(std::size_t recent_finished) const {
     row.in_state_for = std::chrono::duration_cast<std::chrono::seconds>(now - job.updated_at);
     row.next_attempt_at = job.next_attempt_at;
     row.request_id = job.request_id;
+    row.node = job.lease.node;
     const bool explains_state = job.state == JobState::deferred || job.state == JobState::held ||
                                 job.state == JobState::failed;
     if (job.error && explains_state) {

@@ -67,6 +67,7 @@ JobState JobStore::apply_change(JobRecord& job, SpendLedger& spend, const Change
   const JobState from = job.state;
   const std::optional<JobState> parked_from = job.resume_state;
   const bool paid_before = job.has_paid_request();
+  check_or_take_lease(job);
   const JobState to = change(job, spend);
   // First, so that the refusal names the real danger.
   if (paid_before && (!job.has_paid_request() || is_before_submitted(to))) {
@@ -87,11 +88,12 @@ JobState JobStore::apply_change(JobRecord& job, SpendLedger& spend, const Change
   job.state = to;
   job.updated_at = at;
   job.entered_at[to] = at;
+  settle_lease(job);
   return from;
 }
 
 JobRecord JobStore::mark_prepared(const JobId& id, const JobPlan& plan) {
-  return transition(id,
+  return fenced(id,
                     std::string(to_string(plan.sync_mode)) + " (" + plan.reason + "), " +
                         seconds_text(plan.output_s) + ", est. " + usd_text(plan.estimated_usd),
                     [&](JobRecord& job, SpendLedger&) {
@@ -101,7 +103,7 @@ JobRecord JobStore::mark_prepared(const JobId& id, const JobPlan& plan) {
 }
 
 JobRecord JobStore::mark_uploaded(const JobId& id, const JobUploads& uploads) {
-  return transition(id, "inputs uploaded", [&](JobRecord& job, SpendLedger&) {
+  return fenced(id, "inputs uploaded", [&](JobRecord& job, SpendLedger&) {
     job.uploads = uploads;
     return JobState::uploaded;
   });
@@ -109,7 +111,7 @@ JobRecord JobStore::mark_uploaded(const JobId& id, const JobUploads& uploads) {
 
 JobRecord JobStore::mark_submitting(const JobId& id, const std::string& endpoint,
                                     const std::optional<BudgetConfig>& cap) {
-  return transition(id, "submit intent: " + endpoint, [&](JobRecord& job, SpendLedger& spend) {
+  return fenced(id, "submit intent: " + endpoint, [&](JobRecord& job, SpendLedger& spend) {
     if (job.state != JobState::uploaded) return JobState::submitting;  // refused
     job.endpoint = endpoint;
     job.submit_intent = true;
@@ -127,7 +129,7 @@ JobRecord JobStore::mark_submitted(const JobId& id, const std::string& request_i
     throw Error("illegal_transition", "job " + id + ": submitted needs fal's request id",
                 "this is a bug in lipsyncd");
   }
-  return transition(id, "request_id " + request_id, [&](JobRecord& job, SpendLedger&) {
+  return fenced(id, "request_id " + request_id, [&](JobRecord& job, SpendLedger&) {
     job.request_id = request_id;
     job.request_urls = urls;
     return JobState::submitted;
@@ -137,7 +139,7 @@ JobRecord JobStore::mark_submitted(const JobId& id, const std::string& request_i
 JobRecord JobStore::mark_completed(const JobId& id, const JobResult& result) {
   const std::string detail =
       result.duplicate_of ? "duplicate of " + *result.duplicate_of : "result " + result.url;
-  return transition(id, detail, [&](JobRecord& job, SpendLedger& spend) {
+  return fenced(id, detail, [&](JobRecord& job, SpendLedger& spend) {
     job.result = result;
     if (result.billed_usd) spend.charge(job.id, now(), *result.billed_usd);
     return JobState::completed;
@@ -147,7 +149,7 @@ JobRecord JobStore::mark_completed(const JobId& id, const JobResult& result) {
 JobRecord JobStore::mark_delivered(const JobId& id, const std::vector<fs::path>& paths) {
   std::string detail = "delivered";
   for (const auto& path : paths) detail += " " + path.string();
-  return transition(id, detail, [&](JobRecord& job, SpendLedger&) {
+  return fenced(id, detail, [&](JobRecord& job, SpendLedger&) {
     job.delivered_paths = paths;
     return JobState::delivered;
   });
@@ -155,7 +157,7 @@ JobRecord JobStore::mark_delivered(const JobId& id, const std::vector<fs::path>&
 
 JobRecord JobStore::defer(const JobId& id, const JobError& error, TimePoint retry_at,
                           AttemptCount count) {
-  return transition(id, describe_error(error), [&](JobRecord& job, SpendLedger& spend) {
+  return fenced(id, describe_error(error), [&](JobRecord& job, SpendLedger& spend) {
     if (job.state == JobState::submitting) {
       // The caller knows the POST never left: nothing can be billed for this attempt.
       job.submit_intent = false;
@@ -172,7 +174,7 @@ JobRecord JobStore::defer(const JobId& id, const JobError& error, TimePoint retr
 }
 
 JobRecord JobStore::hold(const JobId& id, HoldReason reason, const std::string& message) {
-  return transition(id, std::string(to_string(reason)) + ": " + message,
+  return fenced(id, std::string(to_string(reason)) + ": " + message,
                     [&](JobRecord& job, SpendLedger&) {
                       if (job.state != JobState::deferred && job.state != JobState::held) {
                         job.resume_state = parked_stage(job.state);
@@ -185,7 +187,7 @@ JobRecord JobStore::hold(const JobId& id, HoldReason reason, const std::string& 
 }
 
 JobRecord JobStore::resume(const JobId& id) {
-  return transition(id, "resumed", [&](JobRecord& job, SpendLedger&) {
+  return fenced(id, "resumed", [&](JobRecord& job, SpendLedger&) {
     if (!job.resume_state) return job.state;  // refused: not parked
     const JobState to = *job.resume_state;
     if (to == JobState::uploaded) job.submit_intent = false;
@@ -194,7 +196,7 @@ JobRecord JobStore::resume(const JobId& id) {
 }
 
 JobRecord JobStore::fail(const JobId& id, const JobError& error) {
-  return transition(id, describe_error(error), [&](JobRecord& job, SpendLedger& spend) {
+  return fenced(id, describe_error(error), [&](JobRecord& job, SpendLedger& spend) {
     if (job.state == JobState::submitting) {
       job.submit_intent = false;  // fal refused the POST: nothing is billed
       spend.release(job.id);
@@ -205,12 +207,12 @@ JobRecord JobStore::fail(const JobId& id, const JobError& error) {
 }
 
 JobRecord JobStore::cancel(const JobId& id, const std::string& why) {
-  return transition(id, "cancelled: " + why,
+  return fenced(id, "cancelled: " + why,
                     [&](JobRecord&, SpendLedger&) { return JobState::cancelled; });
 }
 
 JobRecord JobStore::retry(const JobId& id) {
-  return transition(id, "retry requested", [&](JobRecord& job, SpendLedger&) {
+  return fenced(id, "retry requested", [&](JobRecord& job, SpendLedger&) {
     if (job.state == JobState::deferred || job.state == JobState::held) {
       const JobState to = job.resume_state.value_or(JobState::accepted);
       if (to == JobState::uploaded) job.submit_intent = false;
@@ -244,12 +246,13 @@ std::vector<JobRecord> JobStore::release_duplicate_waits() {
   std::vector<JobRecord> released;
   for (const auto& job : duplicate_waits_without_twin()) {
     try {
-      released.push_back(transition(job.id, "resumed: its twin is no longer in flight",
+      released.push_back(fenced(job.id, "resumed: its twin is no longer in flight",
                                     [](JobRecord& parked, SpendLedger&) {
                                       return parked.resume_state.value_or(parked.state);
                                     }));
     } catch (const Error& e) {
-      if (e.reason_code() != "illegal_transition") throw;  // cancelled or retried meanwhile
+      // Cancelled or retried meanwhile, or another node released it first.
+      if (e.reason_code() != "illegal_transition" && e.reason_code() != kLeaseLostReason) throw;
     }
   }
   return released;

@@ -222,6 +222,7 @@ TEST_F(MetricsE2E, EveryDocumentedSeriesHasItsValueAndEveryQueryFindsItsMetrics)
   settings["budget"]["daily_usd"] = "50";
   settings["budget"]["monthly_usd"] = "500";
   settings["intake"]["duplicate_window_h"] = "0";
+  settings["fleet"]["node"] = "\"metrics-node\"";  // one node: the fleet gauges show it alone
   write_config();
 
   // Already in the inbox at start: found by the first scan. fal's first status answer is a
@@ -400,6 +401,18 @@ TEST_F(MetricsE2E, EveryDocumentedSeriesHasItsValueAndEveryQueryFindsItsMetrics)
   expect_value(s, "lipsyncd_delivery_blocked", {{"reason_code", "delivery_blocked"}}, 0);
   expect_value(s, "lipsyncd_delivery_blocked", {{"reason_code", "disk_full"}}, 0);
   expect_value(s, "lipsyncd_healthy", {}, 1);
+
+  // ── fleet mode on one node: it names itself, holds nothing at rest, took nothing over ─────
+  expect_value(s, "lipsyncd_node_info", {{"node", "metrics-node"}}, 1);
+  expect_value(s, "lipsyncd_leases_taken_over_total", {}, 0);
+  expect_value(s, "lipsyncd_fleet_leased_jobs", {{"node", "metrics-node"}}, 0);
+  expect_value(s, "lipsyncd_fleet_expired_leases", {}, 0);
+  checked.insert("lipsyncd_fleet_heartbeat_age_seconds");
+  const auto lease_renewed_s =
+      s.value("lipsyncd_fleet_heartbeat_age_seconds", {{"node", "metrics-node"}});
+  ASSERT_TRUE(lease_renewed_s.has_value()) << s.text;
+  EXPECT_GE(*lease_renewed_s, 0.0);
+  EXPECT_LT(*lease_renewed_s, 30.0) << "the node's leases are not renewed";
   checked.insert("lipsyncd_start_time_seconds");
   const double start_time = *s.value("lipsyncd_start_time_seconds");
   EXPECT_GE(start_time, std::chrono::duration<double>(started.time_since_epoch()).count() - 1);

@@ -34,6 +34,8 @@ struct TestStore {
     spool::JobStoreSettings settings;
     settings.state_dir = dir / "state";
     settings.clock = [this] { return now; };
+    settings.inbox_dir = inbox();
+    settings.node = "test-node";  // a daemon's store always has a node name
     store = spool::open_job_store(settings);
   }
 

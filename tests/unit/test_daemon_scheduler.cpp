@@ -7,6 +7,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <set>
+
 #include "daemon_test_store.hpp"
 #include "lipsyncd/daemon/scheduler.hpp"
 
@@ -15,30 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using spool::JobState;
-
-spool::JobRecord job(const std::string& id, JobState state) {
-  spool::JobRecord record;
-  record.id = id;
-  record.state = state;
-  return record;
-}
-
-TEST(SchedulerJobsDue, SkipsRunningHeldSubmittingAndNotYetDueJobs) {
-  const auto now = std::chrono::system_clock::now();
-  auto later = job("later", JobState::deferred);
-  later.next_attempt_at = now + 10s;
-  auto due = job("due", JobState::deferred);
-  due.next_attempt_at = now - 1s;
-  const std::vector<spool::JobRecord> unfinished = {job("new", JobState::accepted),
-                                                    job("busy", JobState::prepared),
-                                                    job("held", JobState::held),
-                                                    job("maybe", JobState::submitting),
-                                                    later,
-                                                    due,
-                                                    job("polled", JobState::submitted)};
-  EXPECT_EQ(jobs_due(unfinished, {"busy"}, now),
-            (std::vector<spool::JobId>{"new", "due", "polled"}));
-}
 
 TEST(SchedulerReleases, BudgetHoldsResumeOnlyWhenTheyFitUnderTheCap) {
   test_support::TestStore t;
@@ -74,8 +52,13 @@ class SchedulerTest : public ::testing::Test {
   Scheduler scheduler{
       io, *t.store, [this](spool::JobId id) { return fake_run(std::move(id)); },
       Scheduler::Hooks{
-          .on_event = {}, .on_job_end = [this] { ++job_ends; }, .on_pumped = [this] { ++pumps; }},
-      BudgetConfig{}};
+          .on_event = [this](const observe::JobEvent& event) { events.push_back(event); },
+          .on_job_end = [this] { ++job_ends; },
+          .on_pumped = [this] { ++pumps; },
+          .on_taken_over = [this] { ++taken_over; }},
+      BudgetConfig{}, 4};
+  std::vector<observe::JobEvent> events;
+  int taken_over = 0;
 };
 
 TEST_F(SchedulerTest, AJobRunsOnceAtATimeAndThePumpStartsWhatIsDue) {
@@ -93,6 +76,66 @@ TEST_F(SchedulerTest, AJobRunsOnceAtATimeAndThePumpStartsWhatIsDue) {
   io.poll();
   EXPECT_EQ(scheduler.running(), 0u);
   EXPECT_EQ(job_ends, 2);
+}
+
+TEST_F(SchedulerTest, ThePumpSkipsHeldAndNotYetDueJobs) {
+  const auto held = t.claim("held");
+  t.store->hold(held, spool::HoldReason::operator_request, "wait");
+  const auto later = t.claim("later");
+  t.store->defer(later, {"upload", "fal_unavailable", "503", ""}, t.now + 10s);
+  const auto due = t.claim("due");
+  t.store->defer(due, {"upload", "fal_unavailable", "503", ""}, t.now - 1s);
+  const auto polled = t.prepared("polled", 1.0);
+  scheduler.pump();
+  io.poll();
+  EXPECT_EQ(std::set<spool::JobId>(runs.begin(), runs.end()), (std::set<spool::JobId>{due, polled}));
+  scheduler.stop();
+}
+
+TEST_F(SchedulerTest, ItsOwnSubmitLeftWithoutARunIsHeldForAPerson) {
+  const auto id = t.prepared("clip", 1.0);
+  t.store->mark_uploaded(id, {"https://v/v.mp4", "https://v/a.wav"});
+  t.store->mark_submitting(id, "fal-ai/sync-lipsync");  // the run died before fal's answer
+  scheduler.pump();
+  io.poll();
+  EXPECT_TRUE(runs.empty());
+  EXPECT_EQ(t.store->get(id).hold_reason, spool::HoldReason::ambiguous_submit);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].event, observe::EventName::held);
+  scheduler.stop();
+}
+
+TEST_F(SchedulerTest, ASilentNodesJobsAreTakenOverUpToTheCapacity) {
+  // Six jobs claimed by another node that then went silent.
+  spool::JobStoreSettings settings;
+  settings.state_dir = t.dir / "state";
+  settings.clock = [this] { return t.now; };
+  settings.node = "dead-node";
+  settings.lease = std::chrono::seconds(30);
+  auto other = spool::open_job_store(settings);
+  std::vector<spool::JobId> theirs;
+  for (int i = 0; i < 6; ++i) {
+    theirs.push_back(
+        other->claim(test_support::write_pair(t.inbox(), "x" + std::to_string(i))).job.id);
+  }
+  scheduler.pump();
+  io.poll();
+  EXPECT_TRUE(runs.empty());  // alive: theirs
+  t.now += std::chrono::seconds(31);
+  scheduler.pump();
+  io.poll();
+  EXPECT_EQ(runs.size(), 4u);  // the capacity; the rest stay for other nodes
+  EXPECT_EQ(taken_over, 4);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0].event, observe::EventName::recovered);
+  EXPECT_NE(events[0].message.find("dead-node"), std::string::npos);
+  release.cancel();
+  io.poll();
+  scheduler.pump();
+  io.poll();
+  EXPECT_EQ(std::set<spool::JobId>(runs.begin(), runs.end()),
+            std::set<spool::JobId>(theirs.begin(), theirs.end()));
+  scheduler.stop();
 }
 
 TEST_F(SchedulerTest, NothingStartsAfterStop) {

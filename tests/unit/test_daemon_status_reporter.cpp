@@ -92,6 +92,11 @@ TEST(DaemonHealth, PausesAndTheWatcherDecide) {
   const auto health = health_of(key, true, false);
   EXPECT_FALSE(health.ok);
   EXPECT_EQ(health.detail, "submissions paused: fal refused the API key (fal_auth, job j-1)");
+  Pauses database;
+  database.store_unreachable = "could not connect to server";
+  const auto outage = health_of(database, true, false);
+  EXPECT_FALSE(outage.ok) << "a fleet node without its database must not look healthy";
+  EXPECT_EQ(outage.detail, "job store unreachable: could not connect to server");
 }
 
 }  // namespace

@@ -161,6 +161,8 @@ TEST_P(RecoveryTest, AJobFolderWithoutAManifestIsRemoved) {
   auto store = open_store();
   const fs::path stray = store->spool_root() / "20261125T000000.000Z-abcdef";
   fs::create_directories(stray / "inputs");
+  // An hour old: on a fleet's shared spool a fresh one may be another node's claim starting.
+  fs::last_write_time(stray, fs::file_time_type::clock::now() - std::chrono::hours(1));
   const Recovery recovery = store->recover();
   EXPECT_TRUE(recovery.reclaimed.empty());
   EXPECT_FALSE(fs::exists(stray));

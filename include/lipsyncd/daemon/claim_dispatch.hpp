@@ -55,6 +55,9 @@ class ClaimDispatch {
  private:
   void claimed(const JobRequest& request, const std::optional<spool::ClaimResult>& claim,
                const std::optional<Error>& failure);
+  // One node of a fleet moves refused files to error/; the others leave them (the store
+  // arbitrates, as for claims).
+  bool this_node_rejects(const intake::Rejection& rejection);
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool& claims_;

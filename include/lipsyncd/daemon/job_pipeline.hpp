@@ -79,6 +79,9 @@ class JobPipeline {
   boost::asio::awaitable<void> prepare(const spool::JobRecord& job);
   boost::asio::awaitable<void> upload(const spool::JobRecord& job);
   boost::asio::awaitable<void> submit(const spool::JobRecord& job);
+  // Stores fal's request id, waiting out a store that cannot be reached.
+  boost::asio::awaitable<void> record_request(const spool::JobId& id,
+                                              const fal::Submission& submission);
   boost::asio::awaitable<void> follow(const spool::JobRecord& job);
   boost::asio::awaitable<void> deliver(const spool::JobRecord& job);
   // Fetches fal's result into the spool unless it is there already (a reused twin's, or a

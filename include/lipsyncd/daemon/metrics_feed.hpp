@@ -15,6 +15,10 @@ namespace lipsyncd::daemon {
 // fails or rejects) and the spend, counted at the submit as the spend ledger counts it.
 void count_event(observe::DaemonMetrics& metrics, const observe::JobEvent& event);
 
+// Fleet mode's gauges from the shared store: each node's heartbeat age and leased jobs, the
+// jobs held by silent nodes, and this node's name.
+void collect_fleet_gauges(observe::DaemonMetrics& metrics, const spool::JobStore& store);
+
 // The store's gauges: jobs by state and hold reason, blocked deliveries, the oldest job, the
 // period spend and what is left of each budget cap; and whether /healthz would say 200.
 void collect_store_gauges(observe::DaemonMetrics& metrics, const spool::JobStore& store,

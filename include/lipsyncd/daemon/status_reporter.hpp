@@ -34,6 +34,7 @@ struct LiveWork {
 struct Pauses {
   std::optional<std::string> inbox_gone;          // the watcher's reason, when intake paused
   std::optional<std::string> submissions_paused;  // "fal_auth, job J" when fal refused the key
+  std::optional<std::string> store_unreachable;   // why the last pump could not use the store
 };
 
 class StatusReporter {
@@ -74,7 +75,8 @@ double oldest_job_age_seconds(const spool::JobStore& store);
 // The STATUS= text: the pauses first, then the heartbeat's summary.
 std::string status_text(const observe::Heartbeat& heartbeat, const Pauses& pauses);
 
-// /healthz: unhealthy while intake or submissions are paused, or the watcher is not running.
+// /healthz: unhealthy while intake or submissions are paused, the job store (a fleet's
+// database) cannot be reached, or the watcher is not running.
 observe::HealthStatus health_of(const Pauses& pauses, bool watcher_live, bool shutting_down);
 
 }  // namespace lipsyncd::daemon

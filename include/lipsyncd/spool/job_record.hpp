@@ -79,6 +79,16 @@ struct JobError {
   std::string hint;
 };
 
+// Fleet mode: which node works on the job. A node takes a job by writing its name and a
+// token one higher than the last; every later write of that node must present the same token
+// (fencing), so a node that lost the job while partitioned cannot act on it any more. Parked
+// and final jobs carry no node: any node may take them up.
+struct JobLease {
+  std::string node;     // empty: nobody works on the job
+  std::int64_t token = 0;
+  std::optional<TimePoint> expires_at;  // renewed while the node is alive
+};
+
 struct JobRecord {
   JobId id;
   std::string name;  // stem, names the outputs
@@ -109,6 +119,7 @@ struct JobRecord {
   TimePoint created_at{};
   TimePoint updated_at{};                    // last transition
   std::map<JobState, TimePoint> entered_at;  // last time the job entered each state
+  JobLease lease;
 
   // The stage the job is in or waiting to return to (resume_state while deferred/held).
   JobState stage() const { return resume_state.value_or(state); }

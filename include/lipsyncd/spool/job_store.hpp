@@ -5,14 +5,20 @@
 // Thread-safe; other processes (`lipsyncd status|retry|cancel`) may open the same store.
 // Every failure to read or write throws lipsyncd::Error; an illegal transition throws
 // lipsyncd::Error with reason "illegal_transition" (a bug in the caller).
+// Fleet mode: a daemon's store has a node name and leases the jobs it works on; a transition
+// on a job another live node holds, or that was taken from this node (its lease expired, or
+// a person's `retry`/`cancel` revoked it), throws "lease_lost": the caller stops acting on
+// the job and leaves it to its holder.
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lipsyncd/core/error.hpp"
@@ -24,6 +30,13 @@ namespace lipsyncd::spool {
 
 struct ClaimManifest;
 
+// Reason codes callers act on. A store that cannot reach its database (a fleet's PostgreSQL
+// restarting) throws the first, transient: nothing was written, try again later. The second
+// is explained above: the job belongs to another node now.
+inline constexpr std::string_view kStoreUnreachableReason = "store_unreachable";
+inline constexpr std::string_view kLeaseLostReason = "lease_lost";
+inline constexpr std::string_view kClaimedElsewhereReason = "claimed_elsewhere";
+
 // The seam for time: tests pass a fake clock and never sleep.
 using Clock = std::function<TimePoint()>;
 inline TimePoint system_now() {
@@ -34,12 +47,13 @@ struct JobStoreSettings {
   std::filesystem::path state_dir;  // holds jobs.sqlite3 and spool/<job_id>/
   std::string default_model;        // part of the content hash when a job names no model
   Clock clock = system_now;
+  std::filesystem::path inbox_dir{};  // claims are keyed by the inbox-relative path
   // Fleet mode (`[store] url`, `[fleet]`): empty url is SQLite in state_dir; a
   // postgresql:// url is a PostgreSQL database shared by every node.
-  std::string url;
+  std::string url{};
   // This process's node name: it leases the jobs it works on under this name. Empty for an
   // operator's command (`status`, `retry`, `cancel`), which holds no leases.
-  std::string node;
+  std::string node{};
   std::chrono::seconds lease{30};  // a silent node's jobs stay its own this long
 };
 
@@ -87,6 +101,28 @@ struct JobStatusRow {
   std::string request_id;
   std::string reason_code;  // why it is deferred, held or failed; empty otherwise
   std::string message;
+  std::string node;  // the node working on it (fleet mode); empty when nobody is
+};
+
+// One node of the fleet as the store last heard from it.
+struct NodeHeartbeat {
+  std::string node;
+  TimePoint heartbeat_at{};
+  TimePoint started_at{};
+  int leased_jobs = 0;  // jobs it holds now
+};
+
+// A job leased to this node, and the node that held it before (empty: nobody).
+struct LeasedJob {
+  JobRecord job;
+  std::string taken_from;
+};
+
+// What the scheduler's pickup found (see take_due_jobs()).
+struct Pickup {
+  std::vector<JobRecord> due;               // leased to this node now, ready to run
+  std::vector<LeasedJob> taken_over;        // of those, the ones another node's lease expired on
+  std::vector<LeasedJob> needs_attention;   // a dead node was submitting them: now held
 };
 
 // The job store's operations, whatever keeps the rows. The spool folders, the claim
@@ -109,8 +145,13 @@ class JobStore {
   // call it off the io_context thread). Throws "input_vanished" (permanent) when a file is
   // gone, "disk_error" (transient) when it cannot be moved.
   ClaimResult claim(const JobRequest& request);
+  // Fleet mode: the same arbitration for files intake refuses, so that one node, not every
+  // node that saw them, moves them to error/. False when another node is doing it; throws
+  // "input_vanished" when a file is gone already.
+  bool claim_for_rejection(const std::vector<std::filesystem::path>& files);
 
-  // ── transitions (each one transaction; throws "illegal_transition", "unknown_job") ─────
+  // ── transitions (each one transaction; throws "illegal_transition", "unknown_job",
+  //    "lease_lost") ─────────────────────────────────────────────────────────────────────
   JobRecord mark_prepared(const JobId& id, const JobPlan& plan);
   JobRecord mark_uploaded(const JobId& id, const JobUploads& uploads);
   // The intent to POST, persisted before the POST. Reserves the plan's estimate in the
@@ -196,6 +237,23 @@ class JobStore {
   TimePoint now() const { return settings_.clock(); }
   const std::filesystem::path& spool_root() const { return spool_root_; }
 
+  // ── leases (fleet mode; see JobLease) ───────────────────────────────────────────────────
+  // The node's due work: jobs it holds, plus at most `take_limit` ready jobs nobody holds or
+  // whose holder's lease expired, taken over with a new fencing token (FOR UPDATE SKIP
+  // LOCKED on PostgreSQL: two nodes never take the same job). A taken-over job the dead node
+  // was submitting is held as ambiguous_submit, never resent. Operator stores take nothing.
+  Pickup take_due_jobs(std::size_t take_limit);
+  // The node is alive: pushes the expiry of every lease it holds `lease` ahead and records
+  // its heartbeat (for `status`).
+  void renew_leases();
+  // Every node that ever heartbeat into this store, with its leased job count.
+  virtual std::vector<NodeHeartbeat> nodes() const = 0;
+  const std::string& node() const { return settings_.node; }
+  std::chrono::seconds lease_length() const { return settings_.lease; }
+  // The POST may have reached fal, and nobody knows: held for a person, never resent. `why`
+  // starts the message ("lipsyncd stopped", "node X went silent").
+  JobRecord hold_ambiguous_submit(const JobRecord& job, const std::string& why);
+
   // ── recovery (once, at daemon start, before intake runs) ───────────────────────────────
   // Finishes interrupted claims, parks ambiguous submits, removes the temporaries of
   // interrupted writes and the leftovers of final jobs, and lists every unfinished job.
@@ -222,6 +280,19 @@ class JobStore {
 
   // Inserts a freshly claimed (`accepted`) job and its first history event, one transaction.
   virtual void insert_claimed(const JobRecord& job, const std::string& detail) = 0;
+  // The database's arbitration between nodes seeing the same drop: records `key` (the inputs'
+  // inbox-relative paths and file identities) for `id` unless another claim holds it. Keys
+  // older than `forget_before` are dropped first (the files they named left the inbox long
+  // ago; a key only guards the moment of the claim).
+  virtual bool reserve_claim_key(const std::string& key, const JobId& id, TimePoint now,
+                                 TimePoint forget_before) = 0;
+  // One transaction: the due jobs `node` holds, plus at most `take_limit` due jobs with no
+  // holder or an expired lease (those get lease {node, token + 1, expires_at}). `due` as in
+  // take_due_jobs(); returns each job with the node that held it before (empty if none).
+  virtual std::vector<LeasedJob> lease_due_jobs(const std::string& node, TimePoint now,
+                                             TimePoint expires_at, std::size_t take_limit) = 0;
+  virtual void write_heartbeat(const std::string& node, TimePoint now, TimePoint expires_at,
+                               TimePoint started_at) = 0;
   // Held as duplicate_in_flight, and no twin in flight any more (see claim_content()).
   virtual std::vector<JobRecord> duplicate_waits_without_twin() const = 0;
   // Every unfinished job and the `limit` most recently changed final ones, read together (a
@@ -229,12 +300,25 @@ class JobStore {
   virtual std::vector<JobRecord> unfinished_and_recently_finished(std::size_t limit) const = 0;
 
  private:
+  // Every named transition: the backend's transition() with the lease checked (fencing) and
+  // taken or given up inside it, and this process's lease tokens updated after the commit.
+  JobRecord fenced(const JobId& id, const std::string& detail, const Change& change);
+  void check_or_take_lease(JobRecord& job) const;
+  void settle_lease(JobRecord& job) const;
+  void remember_lease(const JobRecord& job);
+  std::optional<std::int64_t> held_token(const JobId& id) const;
+  // Whether this node may act on the job: its own, nobody's, or a dead node's.
+  bool may_take(const JobRecord& job) const;
+  void reserve_claim(const JobRequest& request, const JobId& id);
   ClaimResult finish_claim(const ClaimManifest& manifest);
   std::vector<JobId> reclaim_interrupted_claims();
   void sweep_spool_folders(Recovery& recovery);
 
   JobStoreSettings settings_;
   std::filesystem::path spool_root_;
+  TimePoint started_at_{};
+  mutable std::mutex leases_mutex_;
+  std::map<JobId, std::int64_t> held_leases_;  // the tokens this process took its jobs with
 };
 
 // Opens the job store in the state folder (SQLite today; fleet mode picks the backend from

@@ -62,6 +62,10 @@ int Database::user_version() {
   return static_cast<int>(query.integer(0));
 }
 
+int Database::changes() const {
+  return sqlite3_changes(db_);
+}
+
 Statement::Statement(Database& database, std::string_view sql) : database_(&database) {
   if (sqlite3_prepare_v2(database.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_,
                          nullptr) != SQLITE_OK) {

@@ -26,6 +26,7 @@ class Database {
   void exec(const std::string& sql);
   Statement prepare(std::string_view sql);
   int user_version();
+  int changes() const;  // rows the last INSERT/UPDATE/DELETE changed
   const std::filesystem::path& file() const { return file_; }
   sqlite3* handle() const { return db_; }
   [[noreturn]] void fail(std::string_view what) const;

@@ -10,7 +10,7 @@ constexpr const char* kSelectJob =
     "SELECT id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, "
     "spool_dir, inputs, options, content_hash, plan, uploads, endpoint, request_id, "
     "submit_intent, result, delivered_paths, error, created_at, updated_at, entered_at, "
-    "request_urls FROM jobs ";
+    "request_urls, lease_node, lease_token, lease_expires_at FROM jobs ";
 
 JobRecord read_job(const Statement& row) {
   JobRecord job;
@@ -41,6 +41,9 @@ JobRecord read_job(const Statement& row) {
   job.updated_at = from_millis(row.integer(21));
   job.entered_at = codec::decode_entered_at(row.text(22));
   job.request_urls = codec::decode_request_urls(row.text(23));
+  job.lease.node = row.text(24);
+  job.lease.token = row.integer(25);
+  if (const auto expires = row.optional_integer(26)) job.lease.expires_at = from_millis(*expires);
   return job;
 }
 
@@ -62,8 +65,9 @@ void write_job(Database& database, const JobRecord& job) {
       "INSERT OR REPLACE INTO jobs (id, name, source, state, resume_state, hold_reason, "
       "attempts, next_attempt_at, spool_dir, inputs, options, content_hash, plan, uploads, "
       "endpoint, request_id, submit_intent, result, delivered_paths, error, created_at, "
-      "updated_at, entered_at, request_urls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-      "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)");
+      "updated_at, entered_at, request_urls, lease_node, lease_token, lease_expires_at) VALUES "
+      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+      "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)");
   statement.bind(1, job.id)
       .bind(2, job.name)
       .bind(3, to_string(job.source))
@@ -90,7 +94,12 @@ void write_job(Database& database, const JobRecord& job) {
       .bind(21, to_millis(job.created_at))
       .bind(22, to_millis(job.updated_at))
       .bind(23, codec::encode(job.entered_at))
-      .bind(24, codec::encode(job.request_urls));
+      .bind(24, codec::encode(job.request_urls))
+      .bind(25, job.lease.node)
+      .bind(26, job.lease.token)
+      .bind(27, job.lease.expires_at
+                    ? std::optional<std::int64_t>(to_millis(*job.lease.expires_at))
+                    : std::nullopt);
   statement.run();
 }
 

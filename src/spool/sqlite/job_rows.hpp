@@ -15,6 +15,11 @@ namespace lipsyncd::spool::sqlite {
 
 // The condition of a job that is not final, for WHERE clauses.
 constexpr const char* kUnfinished = "state NOT IN ('delivered', 'failed', 'cancelled')";
+// The condition of a job a node may run now: not final, not parked, or deferred and due
+// (?1 = now in ms). Jobs `submitting` are included: taken over, they are held, never resent.
+constexpr const char* kDue =
+    "state NOT IN ('delivered', 'failed', 'cancelled', 'held') "
+    "AND NOT (state = 'deferred' AND next_attempt_at > ?1)";
 
 // Inserts or replaces the whole row.
 void write_job(Database& database, const JobRecord& job);

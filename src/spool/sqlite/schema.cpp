@@ -68,6 +68,25 @@ constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE jobs ADD COLUMN request_urls TEXT NOT NULL DEFAULT '{}';
 )sql";
 
+// v4: fleet mode's leases (JobLease), the nodes' heartbeats, and the claim keys that make one
+// job of a drop every node sees. A single host keeps them too: the same code runs.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE jobs ADD COLUMN lease_node TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER;
+CREATE INDEX IF NOT EXISTS jobs_by_lease_node ON jobs(lease_node);
+CREATE TABLE IF NOT EXISTS nodes (
+  node         TEXT PRIMARY KEY,
+  heartbeat_at INTEGER NOT NULL,
+  started_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claim_keys (
+  key        TEXT PRIMARY KEY,         -- inbox-relative paths + file identities of the inputs
+  job_id     TEXT NOT NULL,
+  claimed_at INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 std::unique_ptr<Database> open_job_database(const std::filesystem::path& file) {
@@ -90,6 +109,7 @@ std::unique_ptr<Database> open_job_database(const std::filesystem::path& file) {
     if (version < 1) database->exec(kSchemaV1);
     if (version < 2) database->exec(kSchemaV2);
     if (version < 3) database->exec(kSchemaV3);
+    if (version < 4) database->exec(kSchemaV4);
     database->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     migration.commit();
   }
