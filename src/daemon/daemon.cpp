@@ -152,6 +152,9 @@ void Daemon::Impl::open_store_and_recover() {
   spool::JobStoreSettings settings;
   settings.state_dir = config_->paths.state;
   settings.default_model = config_->fal.model;
+  settings.url = store_connection_url(config_->store);
+  settings.node = config_->fleet.node;
+  settings.lease = std::chrono::seconds(config_->fleet.lease_s);
   store_ = spool::open_job_store(settings);
   status_ = std::make_unique<StatusReporter>(*store_, [this] {
     if (!pipeline_) return LiveWork{};

@@ -19,6 +19,8 @@ spool::JobStoreSettings job_store_settings(const Config& config) {
   spool::JobStoreSettings settings;
   settings.state_dir = config.paths.state;
   settings.default_model = config.fal.model;
+  // No node: an operator's command holds no leases, so it may run on any host of a fleet.
+  settings.url = store_connection_url(config.store);
   return settings;
 }
 
