@@ -119,7 +119,9 @@ int Daemon::run() {
 int Daemon::Impl::run() {
   create_folders(config_->paths);
   // Before the store is opened: a second daemon must not even run recovery.
-  instance_lock_.emplace(InstanceLock::acquire(instance_lock_file(config_->paths.state)));
+  instance_lock_.emplace(InstanceLock::acquire(
+      config_->paths.state, config_->fleet.node,
+      config_->store.url.empty() ? StateFolderUse::one_daemon : StateFolderUse::one_per_node));
   open_store_and_recover();
   build_pipeline();
   start_metrics_server();
