@@ -57,12 +57,19 @@ void apply_environment(Config& c, const Environment& env) {
     const auto file = std::filesystem::path(dir) / "fal_key";
     if (std::filesystem::exists(file)) c.fal.credentials = read_key_file(file);
   }
+  // systemd's LoadCredential=pgpass:... : the database password, as a pgpass file for libpq.
+  if (!c.store.url.empty() && c.store.password_file.empty()) {
+    if (const auto dir = get("CREDENTIALS_DIRECTORY"); !dir.empty()) {
+      const auto file = std::filesystem::path(dir) / "pgpass";
+      if (std::filesystem::exists(file)) c.store.password_file = file;
+    }
+  }
 }
 
 void resolve_paths(Config& c, const std::filesystem::path& base_dir) {
-  for (auto* path :
-       {&c.paths.inbox, &c.paths.outbox, &c.paths.done, &c.paths.error, &c.paths.state,
-        &c.fal.ca_file, &c.fal.key_file, &c.log.json_file, &c.face.ssd_model, &c.face.ssd_graph}) {
+  for (auto* path : {&c.paths.inbox, &c.paths.outbox, &c.paths.done, &c.paths.error, &c.paths.state,
+                     &c.store.password_file, &c.fal.ca_file, &c.fal.key_file, &c.log.json_file,
+                     &c.face.ssd_model, &c.face.ssd_graph}) {
     if (!path->empty() && path->is_relative()) *path = base_dir / *path;
   }
   if (c.face.ssd_graph.empty() && !c.face.ssd_model.empty()) {
@@ -106,6 +113,7 @@ Config parse_config(std::string_view toml_text, const std::filesystem::path& bas
   }
   resolve_paths(config, base_dir);
   apply_environment(config, env);
+  default_node_to_host_name(config.fleet);
   source.endpoint_from_environment =
       env.contains("FAL_VIDEO_TO_VIDEO_LIPSYNC") && !env.at("FAL_VIDEO_TO_VIDEO_LIPSYNC").empty();
   validate(config);

@@ -57,6 +57,13 @@ std::vector<std::string> keep_restart_only_settings(const Config& running, Confi
     fresh.log.json_file = running.log.json_file;
     kept.emplace_back("[log] sink and json_file take effect only after a restart; keeping the old");
   }
+  if (fresh.store != running.store || fresh.fleet != running.fleet) {
+    fresh.store = running.store;
+    fresh.fleet = running.fleet;
+    kept.emplace_back(
+        "[store] and [fleet] take effect only after a restart (the store, the node's lock and "
+        "its leases are set up at start); keeping the old");
+  }
   return kept;
 }
 

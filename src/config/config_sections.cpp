@@ -67,9 +67,9 @@ void read_prices(const toml::table& root, PriceOverrides& prices) {
 }  // namespace
 
 void read_sections(const toml::table& root, Config& c, std::set<std::string>* accepted) {
-  static const std::set<std::string> kSections = {"paths",  "fal",     "media",  "face",
-                                                  "policy", "budget",  "intake", "daemon",
-                                                  "log",    "metrics", "prices"};
+  static const std::set<std::string> kSections = {"paths", "store",   "fleet",  "fal",    "media",
+                                                  "face",  "policy",  "budget", "intake", "daemon",
+                                                  "log",   "metrics", "prices"};
   for (const auto& [key, value] : root) {
     if (!kSections.contains(std::string(key.str()))) {
       bad_config("unknown section [" + std::string(key.str()) + "]");
@@ -83,6 +83,16 @@ void read_sections(const toml::table& root, Config& c, std::set<std::string>* ac
   paths.read("error", c.paths.error);
   paths.read("state", c.paths.state);
   paths.reject_unknown_keys();
+
+  SectionReader store(root, "store", accepted);
+  store.read("url", c.store.url);
+  store.read("password_file", c.store.password_file);
+  store.reject_unknown_keys();
+
+  SectionReader fleet(root, "fleet", accepted);
+  fleet.read("node", c.fleet.node);
+  fleet.read("lease_s", c.fleet.lease_s);
+  fleet.reject_unknown_keys();
 
   SectionReader fal(root, "fal", accepted);
   fal.read("queue_url", c.fal.queue_url);

@@ -43,6 +43,8 @@ void validate_detector(const FaceConfig& face) {
 }  // namespace
 
 void validate(const Config& c) {
+  validate_store(c.store);
+  validate_fleet(c.fleet);
   if (c.fal.max_in_flight < 1) bad_config("[fal] max_in_flight must be at least 1");
   if (c.daemon.max_parallel_prepare < 1) bad_config("[daemon] max_parallel_prepare must be >= 1");
   if (c.face.multiple_faces != "warn" && c.face.multiple_faces != "reject") {

@@ -119,7 +119,9 @@ int Daemon::run() {
 int Daemon::Impl::run() {
   create_folders(config_->paths);
   // Before the store is opened: a second daemon must not even run recovery.
-  instance_lock_.emplace(InstanceLock::acquire(instance_lock_file(config_->paths.state)));
+  instance_lock_.emplace(InstanceLock::acquire(
+      config_->paths.state, config_->fleet.node,
+      config_->store.url.empty() ? StateFolderUse::one_daemon : StateFolderUse::one_per_node));
   open_store_and_recover();
   build_pipeline();
   start_metrics_server();
@@ -153,6 +155,9 @@ void Daemon::Impl::open_store_and_recover() {
   settings.state_dir = config_->paths.state;
   settings.default_model = config_->fal.model;
   settings.inbox_dir = config_->paths.inbox;
+  settings.url = store_connection_url(config_->store);
+  settings.node = config_->fleet.node;
+  settings.lease = std::chrono::seconds(config_->fleet.lease_s);
   store_ = spool::open_job_store(settings);
   status_ = std::make_unique<StatusReporter>(*store_, [this] {
     if (!pipeline_) return LiveWork{};

@@ -21,7 +21,8 @@ int run_daemon(const RunOptions& options) {
   std::optional<std::filesystem::path> flag;
   if (!options.config_file.empty()) flag = options.config_file;
   auto located = locate_config(flag, env);
-  observe::configure_logging(located.config.log, env, {located.config.fal.credentials});
+  observe::configure_logging(located.config.log, env, {located.config.fal.credentials},
+                             observe::LogOutputs{}, located.config.fleet.node);
   if (located.config.fal.credentials.empty()) {
     throw Error("no_fal_key", "no fal API key: FAL_KEY is not set",
                 "export FAL_KEY=... (or FAL_KEY_ID and FAL_KEY_SECRET, or [fal] key_file)");

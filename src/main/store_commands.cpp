@@ -19,6 +19,10 @@ spool::JobStoreSettings job_store_settings(const Config& config) {
   spool::JobStoreSettings settings;
   settings.state_dir = config.paths.state;
   settings.default_model = config.fal.model;
+  // No node: an operator's command holds no leases, so it may run on any host of a fleet.
+  settings.url = store_connection_url(config.store);
+  settings.inbox_dir = config.paths.inbox;
+  settings.lease = std::chrono::seconds(config.fleet.lease_s);  // when `status` calls a node silent
   return settings;
 }
 

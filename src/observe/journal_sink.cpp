@@ -12,14 +12,17 @@
 
 namespace lipsyncd::observe::detail {
 
-JournalSink::JournalSink(JournalWriter writer, std::FILE* fallback)
-    : writer_(writer ? std::move(writer) : system_journal_writer()), fallback_(fallback) {}
+JournalSink::JournalSink(JournalWriter writer, std::FILE* fallback, std::string node)
+    : writer_(writer ? std::move(writer) : system_journal_writer()),
+      fallback_(fallback),
+      node_(std::move(node)) {}
 
 void JournalSink::sink_it_(const spdlog::details::log_msg& msg) {
   std::vector<std::string> entry;
   entry.push_back("MESSAGE=" + std::string(payload_of(msg)));
   entry.push_back("PRIORITY=" + std::to_string(journal_priority(msg.level)));
   entry.emplace_back("SYSLOG_IDENTIFIER=lipsyncd");
+  if (!node_.empty()) entry.push_back("NODE=" + node_);
   if (!msg.source.empty()) {
     entry.push_back(std::string("CODE_FILE=") + msg.source.filename);
     entry.push_back("CODE_LINE=" + std::to_string(msg.source.line));
@@ -34,7 +37,7 @@ void JournalSink::sink_it_(const spdlog::details::log_msg& msg) {
   }
   if (writer_(entry) || fallback_ == nullptr) return;
   spdlog::memory_buf_t text;
-  TextFormatter().format(msg, text);
+  TextFormatter(node_).format(msg, text);
   std::fwrite(text.data(), 1, text.size(), fallback_);
   std::fflush(fallback_);
 }

@@ -12,6 +12,10 @@ void JsonLineFormatter::format(const spdlog::details::log_msg& msg, spdlog::memo
   append_json_string(line, level_name(msg.level));
   line += ",\"msg\":";
   append_json_string(line, payload_of(msg));
+  if (!node_.empty()) {
+    line += ",\"node\":";
+    append_json_string(line, node_);
+  }
   if (const auto* fields = current_log_fields()) {
     for (const auto& field : *fields) {
       line += ',';
@@ -29,7 +33,7 @@ void JsonLineFormatter::format(const spdlog::details::log_msg& msg, spdlog::memo
 }
 
 std::unique_ptr<spdlog::formatter> JsonLineFormatter::clone() const {
-  return std::make_unique<JsonLineFormatter>();
+  return std::make_unique<JsonLineFormatter>(node_);
 }
 
 }  // namespace lipsyncd::observe::detail

@@ -45,12 +45,13 @@ spdlog::level::level_enum parse_level(const std::string& level) {
   return spdlog::level::info;  // config validation already refused anything else
 }
 
-std::shared_ptr<spdlog::sinks::sink> make_json_file_sink(const LogConfig& config) {
+std::shared_ptr<spdlog::sinks::sink> make_json_file_sink(const LogConfig& config,
+                                                         const std::string& node) {
   try {
     auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
         config.json_file.string(), static_cast<std::size_t>(config.json_max_bytes),
         static_cast<std::size_t>(config.json_max_files));
-    sink->set_formatter(std::make_unique<detail::JsonLineFormatter>());
+    sink->set_formatter(std::make_unique<detail::JsonLineFormatter>(node));
     return sink;
   } catch (const spdlog::spdlog_ex& e) {
     throw Error("log_file_unwritable",
@@ -76,20 +77,20 @@ LogSink choose_log_sink(const LogConfig& config, const Environment& env, int std
 
 std::shared_ptr<spdlog::logger> make_logger(const LogConfig& config, const Environment& env,
                                             const std::vector<std::string>& secrets,
-                                            LogOutputs outputs) {
+                                            LogOutputs outputs, const std::string& node) {
   std::vector<std::shared_ptr<spdlog::sinks::sink>> sinks;
   if (choose_log_sink(config, env,
                       outputs.text_stream != nullptr ? ::fileno(outputs.text_stream)
                                                      : STDERR_FILENO) == LogSink::journald) {
     sinks.push_back(std::make_shared<detail::JournalSink>(std::move(outputs.journal_writer),
-                                                          outputs.text_stream));
+                                                          outputs.text_stream, node));
   } else {
     auto text = std::make_shared<spdlog::sinks::stdout_sink_base<spdlog::details::console_mutex>>(
         outputs.text_stream);
-    text->set_formatter(std::make_unique<detail::TextFormatter>());
+    text->set_formatter(std::make_unique<detail::TextFormatter>(node));
     sinks.push_back(std::move(text));
   }
-  if (!config.json_file.empty()) sinks.push_back(make_json_file_sink(config));
+  if (!config.json_file.empty()) sinks.push_back(make_json_file_sink(config, node));
 
   auto redacting = std::make_shared<detail::RedactingSink>(Redactor(secrets), std::move(sinks));
   auto logger = std::make_shared<spdlog::logger>("lipsyncd", std::move(redacting));
@@ -101,8 +102,8 @@ std::shared_ptr<spdlog::logger> make_logger(const LogConfig& config, const Envir
 
 std::shared_ptr<spdlog::logger> configure_logging(const LogConfig& config, const Environment& env,
                                                   const std::vector<std::string>& secrets,
-                                                  LogOutputs outputs) {
-  auto logger = make_logger(config, env, secrets, std::move(outputs));
+                                                  LogOutputs outputs, const std::string& node) {
+  auto logger = make_logger(config, env, secrets, std::move(outputs), node);
   spdlog::set_default_logger(logger);
   return logger;
 }

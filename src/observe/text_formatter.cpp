@@ -20,12 +20,16 @@ void TextFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_b
       append_logfmt_value(line, field.value);
     }
   }
+  if (!node_.empty()) {
+    line += " node=";
+    append_logfmt_value(line, node_);
+  }
   line += '\n';
   dest.append(line.data(), line.data() + line.size());
 }
 
 std::unique_ptr<spdlog::formatter> TextFormatter::clone() const {
-  return std::make_unique<TextFormatter>();
+  return std::make_unique<TextFormatter>(node_);
 }
 
 }  // namespace lipsyncd::observe::detail

@@ -35,12 +35,13 @@ class OperationsE2E : public DaemonTest {
     drop_file(pair.audio, stem + ".wav");
   }
 
-  // `lipsyncd run` on the fixture's configuration, as a second process.
+  // `lipsyncd run` on the fixture's configuration (or `config`), as a second process.
   std::unique_ptr<ChildProcess> start_second_daemon(const std::string& log_name,
-                                                    std::vector<std::string> env) {
+                                                    std::vector<std::string> env,
+                                                    const fs::path& config = {}) {
     return std::make_unique<ChildProcess>(
         std::vector<std::string>{(bin_dir() / "lipsyncd").string(), "run", "--config",
-                                 config_file.string()},
+                                 (config.empty() ? config_file : config).string()},
         dir / log_name,
         ChildOptions{std::move(env),
                      {"NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM", "FAL_KEY_ID",
@@ -96,6 +97,50 @@ TEST_F(OperationsE2E, ASecondDaemonOnTheSameStateFolderExitsWithAClearMessage) {
   ASSERT_TRUE(daemon->wait_for_exit(10s).has_value());
   start_daemon();
   stop_daemon();
+}
+
+// Issue 14: [fleet] node names the daemon on every line it logs, and its lock. With the SQLite
+// store the state folder still holds one daemon, whatever the node names: only fleet nodes (a
+// PostgreSQL [store] url) share one, which tests/unit/test_daemon_instance_lock.cpp covers
+// with a second process, and the fleet suite with a real database.
+TEST_F(OperationsE2E, OnSqliteAnotherNodeNameDoesNotLetASecondDaemonOntoTheStateFolder) {
+  settings["fleet"]["node"] = "\"node-a\"";
+  start_daemon();
+  const auto ready = daemon->wait_for_output(std::regex("lipsyncd ready.* node=node-a\\n"), 1s);
+  EXPECT_TRUE(ready.has_value()) << "the ready line names the node:\n" << daemon->log();
+
+  settings["fleet"]["node"] = "\"node-b\"";
+  const fs::path first_config = config_file;
+  const fs::path other_config = dir / "node-b.toml";
+  config_file = other_config;  // the same [paths], another node name
+  write_config();
+  config_file = first_config;
+  auto second = start_second_daemon("node-b.log", {"FAL_KEY=" + emulator->key()}, other_config);
+  const auto code = second->wait_for_exit(30s);
+  ASSERT_TRUE(code.has_value()) << "the second daemon kept running:\n" << second->log();
+  EXPECT_EQ(*code, 75) << second->log();
+  EXPECT_NE(second->log().find("already running"), std::string::npos) << second->log();
+  EXPECT_NE(second->log().find("pid " + std::to_string(daemon->pid())), std::string::npos)
+      << second->log();
+  EXPECT_NE(second->log().find("[store] url"), std::string::npos)
+      << "says how daemons may share a folder:\n"
+      << second->log();
+  EXPECT_FALSE(fs::exists(state() / "lipsyncd-node-b.lock"));
+
+  // The first goes on, every line it logs naming it.
+  drop_pair("one");
+  ASSERT_TRUE(delivered("one", 90s)) << daemon->log();
+  stop_daemon();
+  // Lines of the log format (a library may print something else to stderr).
+  const std::regex log_line(R"(^\d{4}-\d\d-\d\dT\S+ [a-z]+ )");
+  std::istringstream lines(daemon->log());
+  int logged = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (!std::regex_search(line, log_line)) continue;
+    ++logged;
+    EXPECT_TRUE(line.ends_with(" node=node-a")) << line;
+  }
+  EXPECT_GT(logged, 5) << daemon->log();
 }
 
 // Case 8: a missing key made `run` exit 1, which systemd restarts forever; a configuration

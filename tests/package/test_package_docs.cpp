@@ -68,6 +68,8 @@ std::set<std::string> sections_of(const std::set<std::string>& keys) {
 // Every section of the two configurations holds the same settings.
 void expect_same_settings(const Config& a, const Config& b, const std::string& context) {
   EXPECT_TRUE(a.paths == b.paths) << context << ": [paths] differs";
+  EXPECT_TRUE(a.store == b.store) << context << ": [store] differs";
+  EXPECT_TRUE(a.fleet == b.fleet) << context << ": [fleet] differs";
   EXPECT_TRUE(a.fal == b.fal) << context << ": [fal] differs";
   EXPECT_TRUE(a.media == b.media) << context << ": [media] differs";
   EXPECT_TRUE(a.face == b.face) << context << ": [face] differs";

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -340,6 +341,146 @@ TEST(Config, ReloadRefusesEmptyTruncatedOrCapDroppingFiles) {
   EXPECT_EQ(reload_refusal(running, running + "[metrics]\nlisten = \"\"\n"), "");
   // Without a cap in force there is nothing to drop.
   EXPECT_EQ(reload_refusal("[log]\nlevel = \"info\"\n", "[log]\nlevel = \"debug\"\n"), "");
+}
+
+// Fleet mode (issue 14): [store] url picks the job store, [fleet] names this node.
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+TEST(ConfigFleet, DefaultsAreSqliteTheHostNameAndThirtySeconds) {
+  const Config c = parse_config("", "/b", {});
+  EXPECT_EQ(c.store.url, "");
+  EXPECT_TRUE(c.store.password_file.empty());
+  EXPECT_EQ(store_connection_url(c.store), "");
+  EXPECT_EQ(c.fleet.node, host_name());
+  EXPECT_FALSE(c.fleet.node.empty());
+  EXPECT_EQ(c.fleet.lease_s, 30);
+  // An empty node in the file means the host name too.
+  EXPECT_EQ(parse_config("[fleet]\nnode = \"\"\n", "/b", {}).fleet.node, host_name());
+}
+
+TEST(ConfigFleet, StoreUrlIsEmptyOrPostgresql) {
+  for (const std::string url :
+       {"postgresql://lipsyncd@db.example:5432/lipsyncd", "postgres://lipsyncd@db/lipsyncd",
+        "postgresql:///lipsyncd?host=/run/postgresql", "postgresql://db/lipsyncd?sslmode=require",
+        "postgresql://[::1]:5432/lipsyncd"}) {
+    const Config c = parse_config("[store]\nurl = \"" + url + "\"\n", "/b", {});
+    EXPECT_EQ(c.store.url, url);
+    EXPECT_EQ(store_connection_url(c.store), url) << "no password_file: the url as written";
+  }
+  for (const std::string url : {"sqlite:///var/lib/lipsyncd/jobs.sqlite3", "db.example/lipsyncd",
+                                "mysql://u:hunter2@db/x"}) {
+    const auto message = bad_config_message("[store]\nurl = \"" + url + "\"\n");
+    EXPECT_NE(message.find("postgresql://"), std::string::npos) << message;
+    EXPECT_EQ(message.find("hunter2"), std::string::npos) << "never echo a url: " << message;
+  }
+}
+
+TEST(ConfigFleet, AUrlCarryingAPasswordIsRefusedWithoutRepeatingIt) {
+  for (const std::string url :
+       {"postgresql://lipsyncd:hunter2@db/lipsyncd", "postgres://lipsyncd:hunter2@db:5432/x",
+        "postgresql://lipsyncd:hun@ter2@db/lipsyncd", "postgresql://db/x?password=hunter2",
+        "postgresql://db/x?sslmode=require&password=hunter2",
+        "postgresql://db/x?pass%77ord=hunter2"}) {
+    const auto message = bad_config_message("[store]\nurl = \"" + url + "\"\n");
+    EXPECT_NE(message.find("carries a password"), std::string::npos) << url << ": " << message;
+    EXPECT_NE(message.find("PGPASSWORD"), std::string::npos) << message;
+    EXPECT_NE(message.find("password_file"), std::string::npos) << message;
+    EXPECT_EQ(message.find("hunter2"), std::string::npos) << "the password leaked: " << message;
+  }
+}
+
+TEST(ConfigFleet, PasswordFileBecomesLibpqsPassfile) {
+  test::TempDir dir;
+  const auto pgpass = dir / "pg pass";  // a space, to see it encoded
+  std::ofstream(pgpass) << "db:5432:lipsyncd:lipsyncd:hunter2\n";
+  std::filesystem::permissions(
+      pgpass, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const Config c = parse_config(
+      "[store]\nurl = \"postgresql://lipsyncd@db/lipsyncd\"\npassword_file = \"pg pass\"\n",
+      dir.path(), {});
+  EXPECT_EQ(c.store.password_file, pgpass);  // relative to the configuration file
+  EXPECT_EQ(store_connection_url(c.store),
+            "postgresql://lipsyncd@db/lipsyncd?passfile=" + dir.path().string() + "/pg%20pass");
+  EXPECT_EQ(store_connection_url(c.store).find("hunter2"), std::string::npos);
+  StoreConfig with_query{"postgresql://db/x?sslmode=require", "/run/credentials/x/pgpass"};
+  EXPECT_EQ(store_connection_url(with_query),
+            "postgresql://db/x?sslmode=require&passfile=/run/credentials/x/pgpass");
+
+  // systemd's LoadCredential=pgpass:... is found like fal_key, for a PostgreSQL store only.
+  const Environment systemd{{"CREDENTIALS_DIRECTORY", dir.path().string()}};
+  std::filesystem::rename(pgpass, dir / "pgpass");
+  EXPECT_EQ(parse_config("[store]\nurl = \"postgresql://lipsyncd@db/x\"\n", "/b", systemd)
+                .store.password_file,
+            dir / "pgpass");
+  EXPECT_TRUE(parse_config("", "/b", systemd).store.password_file.empty());
+}
+
+TEST(ConfigFleet, PasswordFileMustBeUsefulReadableAndPrivate) {
+  test::TempDir dir;
+  const auto pgpass = dir / "pgpass";
+  std::ofstream(pgpass) << "*:*:*:lipsyncd:hunter2\n";
+  const std::string url = "[store]\nurl = \"postgresql://lipsyncd@db/x\"\n";
+
+  std::filesystem::permissions(
+      pgpass, std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
+  auto message = bad_config_message(url + "password_file = \"" + pgpass.string() + "\"\n");
+  EXPECT_NE(message.find("chmod 0600"), std::string::npos) << message;
+
+  message = bad_config_message(url + "password_file = \"" + (dir / "missing").string() + "\"\n");
+  EXPECT_NE(message.find("cannot read [store] password_file"), std::string::npos) << message;
+
+  message = bad_config_message("[store]\npassword_file = \"" + pgpass.string() + "\"\n");
+  EXPECT_NE(message.find("[store] url is empty"), std::string::npos) << message;
+
+  std::filesystem::permissions(pgpass, std::filesystem::perms::owner_read);
+  message =
+      bad_config_message("[store]\nurl = \"postgresql://db/x?passfile=/p\"\npassword_file = \"" +
+                         pgpass.string() + "\"\n");
+  EXPECT_NE(message.find("keep one"), std::string::npos) << message;
+}
+
+TEST(ConfigFleet, NodeNamesAreShortAndPlain) {
+  EXPECT_EQ(parse_config("[fleet]\nnode = \"render-02.lan_b\"\n", "/b", {}).fleet.node,
+            "render-02.lan_b");
+  const std::string longest(63, 'n');
+  EXPECT_EQ(parse_config("[fleet]\nnode = \"" + longest + "\"\n", "/b", {}).fleet.node, longest);
+  EXPECT_NE(bad_config_message("[fleet]\nnode = \"" + longest + "n\"\n").find("longer than 63"),
+            std::string::npos);
+  for (const std::string bad : {"a b", "a/b", "node:1", "ünicode", "a\\\\b"}) {
+    const auto message = bad_config_message("[fleet]\nnode = \"" + bad + "\"\n");
+    EXPECT_NE(message.find("[fleet] node"), std::string::npos) << message;
+    EXPECT_NE(message.find("letters, digits"), std::string::npos) << message;
+  }
+}
+
+TEST(ConfigFleet, LeaseIsWholeSecondsOfAtLeastTwo) {
+  EXPECT_EQ(parse_config("[fleet]\nlease_s = 2\n", "/b", {}).fleet.lease_s, 2);
+  EXPECT_EQ(parse_config("[fleet]\nlease_s = 600\n", "/b", {}).fleet.lease_s, 600);
+  EXPECT_NE(bad_config_message("[fleet]\nlease_s = 1\n").find("below 2"), std::string::npos);
+  EXPECT_NE(bad_config_message("[fleet]\nlease_s = 0\n").find("below 2"), std::string::npos);
+  EXPECT_NE(bad_config_message("[fleet]\nlease_s = -5\n").find("negative"), std::string::npos);
+  EXPECT_NE(bad_config_message("[fleet]\nlease_s = 2.5\n").find("whole number"), std::string::npos);
+  EXPECT_NE(bad_config_message("[fleet]\nlease = 30\n").find("unknown key [fleet] lease"),
+            std::string::npos);
+}
+
+TEST(ConfigFleet, AReloadKeepsTheStoreAndTheNode) {
+  Config running = parse_config("[fleet]\nnode = \"a\"\n", "/b", {});
+  Config fresh = parse_config(
+      "[store]\nurl = \"postgresql://db/x\"\n[fleet]\nnode = \"b\"\nlease_s = 5\n[budget]\n"
+      "daily_usd = 3\n",
+      "/b", {});
+  const auto kept = keep_restart_only_settings(running, fresh);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_NE(kept[0].find("[store] and [fleet]"), std::string::npos) << kept[0];
+  EXPECT_EQ(fresh.store, running.store);
+  EXPECT_EQ(fresh.fleet.node, "a");
+  EXPECT_EQ(fresh.fleet.lease_s, 30);
+  EXPECT_EQ(fresh.budget.daily_usd, 3);  // reloadable: taken
 }
 
 }  // namespace

@@ -339,5 +339,61 @@ TEST(ObserveLogging, ConfigureLoggingInstallsTheDefaultLogger) {
   EXPECT_NE(text.find("default logger carries the key [redacted]"), std::string::npos) << text;
 }
 
+// Issue 14: a fleet's logs end up in one place; every line says which node wrote it, in every
+// sink, plain messages and job events alike.
+TEST(ObserveLogging, EveryLineOfEverySinkNamesTheNode) {
+  TempDir dir;
+  CapturedStream stream(dir / "stderr");
+  LogConfig config;
+  config.sink = "stderr";
+  config.json_file = dir / "lipsyncd.jsonl";
+  configure_logging(config, {}, {}, {.text_stream = stream.get()}, "render-02");
+  log_event(uploaded_event());
+  spdlog::warn("disk almost full");
+  spdlog::default_logger()->flush();
+  const auto text = stream.text();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("reset"));
+
+  std::istringstream lines(text);
+  int text_lines = 0;
+  for (std::string line; std::getline(lines, line); ++text_lines) {
+    EXPECT_TRUE(line.ends_with(" node=render-02")) << line;
+  }
+  EXPECT_EQ(text_lines, 2) << text;
+  EXPECT_NE(text.find("seconds=0.75 node=render-02"), std::string::npos) << text;
+  const auto json = read_lines(config.json_file);
+  ASSERT_EQ(json.size(), 2u);
+  for (const auto& line : json) {
+    EXPECT_EQ(boost::json::parse(line).as_object().at("node").as_string(), "render-02") << line;
+  }
+  EXPECT_EQ(boost::json::parse(json[0]).as_object().at("job_id").as_string(), "j-42");
+
+  JournalCapture journal;
+  journal.accept = false;  // refused: the stderr fallback must name the node too
+  config.sink = "journald";
+  config.json_file.clear();
+  CapturedStream fallback(dir / "fallback");
+  auto logger =
+      make_logger(config, {}, {},
+                  {.text_stream = fallback.get(), .journal_writer = journal.writer()}, "render-02");
+  logger->info("to the journal");
+  ASSERT_EQ(journal.entries.size(), 1u);
+  EXPECT_TRUE(journal.has(0, "NODE=render-02")) << journal.all();
+  EXPECT_NE(fallback.text().find("to the journal node=render-02"), std::string::npos)
+      << fallback.text();
+}
+
+TEST(ObserveLogging, WithoutANodeNoNodeFieldAppears) {
+  TempDir dir;
+  CapturedStream stream(dir / "stderr");
+  LogConfig config;
+  config.sink = "stderr";
+  config.json_file = dir / "lipsyncd.jsonl";
+  auto logger = make_logger(config, {}, {}, {.text_stream = stream.get()});
+  logger->info("a one-shot command");
+  EXPECT_EQ(stream.text().find("node="), std::string::npos) << stream.text();
+  EXPECT_FALSE(boost::json::parse(read_lines(config.json_file).at(0)).as_object().contains("node"));
+}
+
 }  // namespace
 }  // namespace lipsyncd::observe

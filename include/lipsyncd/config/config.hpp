@@ -142,8 +142,28 @@ struct MetricsConfig {
   bool operator==(const MetricsConfig&) const = default;
 };
 
+// Where the job store lives. The database password is never read from this file: libpq takes
+// it from PGPASSWORD, ~/.pgpass or PGPASSFILE, or from password_file (e.g. a systemd credential).
+struct StoreConfig {
+  std::string url;  // empty: SQLite in [paths] state; postgresql://user@host/db: a fleet's store
+  std::filesystem::path password_file;  // a pgpass(5)-format file handed to libpq as passfile
+
+  bool operator==(const StoreConfig&) const = default;
+};
+
+struct FleetConfig {
+  // This instance's name, unique within the fleet: it holds leases and its own instance lock
+  // under it, and every log line carries it. Empty in the file means the host name.
+  std::string node;
+  int lease_s = 30;  // a silent node's jobs stay its own this long (whole seconds, at least 2)
+
+  bool operator==(const FleetConfig&) const = default;
+};
+
 struct Config {
   PathsConfig paths;
+  StoreConfig store;
+  FleetConfig fleet;
   FalConfig fal;
   MediaConfig media;
   FaceConfig face;
@@ -185,11 +205,16 @@ Config default_config(const Environment& env);
 //     a cap is only removed by writing 0.
 void check_reload(const Config& running, const Config& fresh);
 // What a running daemon cannot change, because it was set up at start: its folders, the fal
-// connection (URLs, endpoint, key, CA file) and where logs go. A reload keeps the running
-// values of these in `fresh`, so everything else that reads the configuration (the plan's
-// model and price, the pipeline) agrees with the fal client that was built at start. Returns
-// one sentence per section whose change waits for a restart.
+// connection (URLs, endpoint, key, CA file), where logs go, the job store and its fleet
+// identity ([store], [fleet]: the store, the node's lock and its leases are set up at start). A
+// reload keeps the running values of these in `fresh`, so everything else that reads the
+// configuration (the plan's model and price, the pipeline) agrees with the fal client that was
+// built at start. Returns one sentence per section whose change waits for a restart.
 std::vector<std::string> keep_restart_only_settings(const Config& running, Config& fresh);
+// The connection string the job store gets: [store] url, plus libpq's passfile parameter when
+// [store] password_file is set. Never holds a password (the url may not carry one), so it may
+// be logged. Empty for SQLite.
+std::string store_connection_url(const StoreConfig& store);
 // The endpoint, model and rate of a job asking for `job_model` (empty: [fal] model, else the
 // endpoint's default). Throws lipsyncd::Error "unknown_model" / "unknown_endpoint".
 ModelChoice model_choice(const Config& config, std::string_view job_model = {});

@@ -33,15 +33,19 @@ struct LogOutputs {
 
 // The logger for `config`; throws lipsyncd::Error ("log_file_unwritable") when the JSON file
 // cannot be opened. `secrets` are masked in every line (usually {config.fal.credentials}).
+// `node`, the daemon's [fleet] node, is on every line of every sink (text `node=NAME`, JSON
+// "node", journald NODE=), so a fleet's logs, gathered in one place, say which host wrote what;
+// empty leaves it out (one-shot commands).
 std::shared_ptr<spdlog::logger> make_logger(const LogConfig& config, const Environment& env,
                                             const std::vector<std::string>& secrets,
-                                            LogOutputs outputs = {});
+                                            LogOutputs outputs = {}, const std::string& node = {});
 
 // make_logger() installed as spdlog's default logger, which log_event() and spdlog::info()
 // and friends write to. Call again to apply a reloaded configuration.
 std::shared_ptr<spdlog::logger> configure_logging(const LogConfig& config, const Environment& env,
                                                   const std::vector<std::string>& secrets,
-                                                  LogOutputs outputs = {});
+                                                  LogOutputs outputs = {},
+                                                  const std::string& node = {});
 
 // SIGHUP: applies [log] level to the default logger at once (sink and json_file keep what
 // the process started with). Only the level changes: threads logging meanwhile keep using the
