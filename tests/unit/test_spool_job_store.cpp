@@ -761,14 +761,47 @@ class SqliteJobStoreTest : public StoreTest<testing::Test> {
   }
 };
 
+// What schema v4 added (fleet mode's leases, heartbeats and claim keys), undone: the tests
+// below make an older store out of a new one.
+constexpr const char* kBackToVersion3 =
+    "DROP INDEX jobs_by_lease_node; ALTER TABLE jobs DROP COLUMN lease_node; "
+    "ALTER TABLE jobs DROP COLUMN lease_token; ALTER TABLE jobs DROP COLUMN lease_expires_at; "
+    "DROP TABLE nodes; DROP TABLE claim_keys; ";
+
+void run_sql(const fs::path& database, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(database.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteJobStoreTest, AVersion3StoreGainsLeasesAndItsJobsAreNobodys) {
+  JobId old_job;
+  {
+    auto store = open_store();
+    old_job = store->claim(drop_pair("old")).job.id;
+  }
+  run_sql(state() / "jobs.sqlite3", std::string(kBackToVersion3) + "PRAGMA user_version = 3");
+  JobStoreSettings settings{state(), "lipsync-1.9.0-beta", time_.clock()};
+  settings.node = "host-1";
+  auto store = open(settings);
+  EXPECT_TRUE(store->get(old_job).lease.node.empty());
+  const auto pickup = store->take_due_jobs(10);
+  ASSERT_EQ(pickup.due.size(), 1u);
+  EXPECT_EQ(pickup.due[0].lease.node, "host-1");
+  EXPECT_EQ(store->claim(drop_pair("new")).job.lease.node, "host-1");
+}
+
 TEST_F(SqliteJobStoreTest, AVersion1StoreGainsTheContentClaims) {
   open_store();
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((state() / "jobs.sqlite3").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
-                           "DROP TABLE content_claims; ALTER TABLE jobs DROP COLUMN request_urls; "
-                           "PRAGMA user_version = 1",
+                           (std::string(kBackToVersion3) +
+                            "DROP TABLE content_claims; ALTER TABLE jobs DROP COLUMN request_urls; "
+                            "PRAGMA user_version = 1")
+                               .c_str(),
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
@@ -788,9 +821,11 @@ TEST_F(SqliteJobStoreTest, AVersion2StoreKeepsItsSubmittedJobsAndGainsFalsReques
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((state() / "jobs.sqlite3").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
-                           "ALTER TABLE jobs DROP COLUMN request_urls; "
-                           "UPDATE jobs SET state = 'submitted', request_id = 'r-old', "
-                           "submit_intent = 1; PRAGMA user_version = 2",
+                           (std::string(kBackToVersion3) +
+                            "ALTER TABLE jobs DROP COLUMN request_urls; "
+                            "UPDATE jobs SET state = 'submitted', request_id = 'r-old', "
+                            "submit_intent = 1; PRAGMA user_version = 2")
+                               .c_str(),
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
