@@ -91,7 +91,7 @@ struct JobStatusRow {
 
 // The job store's operations, whatever keeps the rows. The spool folders, the claim
 // protocol, the transition rules (including the rule against paying twice) and recovery are
-// the same for every backend and live here; a backend (SqliteJobStore today, see
+// the same for every backend and live here; a backend (SqliteJobStore, PostgresJobStore; see
 // open_job_store()) keeps the rows, answers the queries and runs each change as one
 // transaction.
 class JobStore {
@@ -237,9 +237,11 @@ class JobStore {
   std::filesystem::path spool_root_;
 };
 
-// Opens the job store in the state folder (SQLite today; fleet mode picks the backend from
-// `[store] url`). Creates and migrates it as needed. Does not recover: call recover() once,
-// at daemon start.
+// Opens the job store: SQLite in the state folder when settings.url is empty, else the
+// PostgreSQL database the url names (fleet mode; "bad_config" for a url that is not
+// postgresql:// or holds a password, "store_unreachable" when the server cannot be reached).
+// Creates and migrates it as needed ("store_too_new" for a newer schema). The spool folders
+// are in the state folder either way. Does not recover: call recover() once, at daemon start.
 std::unique_ptr<JobStore> open_job_store(JobStoreSettings settings);
 
 }  // namespace lipsyncd::spool
