@@ -36,10 +36,10 @@ struct JobStoreSettings {
   Clock clock = system_now;
   // Fleet mode (`[store] url`, `[fleet]`): empty url is SQLite in state_dir; a
   // postgresql:// url is a PostgreSQL database shared by every node.
-  std::string url;
+  std::string url{};  // {}: callers may leave it out of a braced initialiser
   // This process's node name: it leases the jobs it works on under this name. Empty for an
   // operator's command (`status`, `retry`, `cancel`), which holds no leases.
-  std::string node;
+  std::string node{};
   std::chrono::seconds lease{30};  // a silent node's jobs stay its own this long
 };
 
