@@ -216,6 +216,11 @@ TEST_F(PostgresJobStoreTest, AfterAnOutageTheSameStoreWorksAgainWithoutReopening
   const auto id = store->claim(drop_pair("a")).job.id;
   store->mark_prepared(id, {});
 
+  // A restart between two calls is not even noticed: the stale connection is replaced.
+  own->stop();
+  own->start_again();
+  EXPECT_EQ(store->get(id).state, JobState::prepared);
+
   own->stop();
   for (const auto& call :
        std::vector<std::function<void()>>{[&] { store->find(id); },  // the connection breaks

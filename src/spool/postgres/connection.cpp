@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
 #include <charconv>
+#include <functional>
 #include <system_error>
 
 #include "lipsyncd/core/error.hpp"
@@ -165,33 +166,50 @@ void Connection::connect() {
   PQsetNoticeProcessor(connection_.get(), ignore_notice, nullptr);
 }
 
-void Connection::reconnect_unless_in_transaction() {
-  if (connection_ && PQstatus(connection_.get()) == CONNECTION_OK) return;
+bool Connection::reconnect_unless_in_transaction() {
+  if (connection_ && PQstatus(connection_.get()) == CONNECTION_OK) return false;
   if (in_transaction_) throw unreachable(where_, "the connection broke during a transaction");
   connect();
+  return true;
+}
+
+bool Connection::lost(const PGresult* result) const {
+  const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  return PQstatus(connection_.get()) != CONNECTION_OK ||
+         (sqlstate != nullptr && means_connection_lost(sqlstate));
+}
+
+Result Connection::run(const std::string& sql, const std::function<PGresult*()>& send) {
+  const bool fresh = reconnect_unless_in_transaction();
+  Result result(send());
+  if (!succeeded(result) && !fresh && !in_transaction_ && lost(result.get())) {
+    // The connection went stale while idle (the server restarted meanwhile). Outside a
+    // transaction only reads and BEGIN run, so sending the statement again is safe.
+    connect();
+    result = Result(send());
+  }
+  if (!succeeded(result)) fail(result.get(), sql);
+  return result;
 }
 
 Result Connection::exec(std::string_view sql, const Params& params) {
-  reconnect_unless_in_transaction();
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& value : params) values.push_back(value ? value->c_str() : nullptr);
   const std::string statement(sql);
-  return checked(
-      Result(PQexecParams(connection_.get(), statement.c_str(), static_cast<int>(values.size()),
-                          nullptr, values.data(), nullptr, nullptr, /*resultFormat=*/0)),
-      statement);
+  return run(statement, [&] {
+    return PQexecParams(connection_.get(), statement.c_str(), static_cast<int>(values.size()),
+                        nullptr, values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  });
 }
 
 void Connection::exec_script(const std::string& sql) {
-  reconnect_unless_in_transaction();
-  checked(Result(PQexec(connection_.get(), sql.c_str())), sql);
+  run(sql, [&] { return PQexec(connection_.get(), sql.c_str()); });
 }
 
-Result Connection::checked(Result result, std::string_view sql) {
+bool Connection::succeeded(const Result& result) {
   const auto status = PQresultStatus(result.get());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(result.get(), sql);
-  return result;
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
 }
 
 void Connection::fail(const PGresult* result, std::string_view sql) {
@@ -199,7 +217,7 @@ void Connection::fail(const PGresult* result, std::string_view sql) {
   const std::string sqlstate = field != nullptr ? field : "";
   std::string why = trimmed(result != nullptr ? PQresultErrorMessage(result) : "");
   if (why.empty()) why = trimmed(PQerrorMessage(connection_.get()));
-  if (PQstatus(connection_.get()) != CONNECTION_OK || means_connection_lost(sqlstate)) {
+  if (lost(result)) {
     connection_.reset();  // the next call outside a transaction connects again
     if (sql == "COMMIT") why += " (the last change may or may not have been committed)";
     throw unreachable(where_, why);

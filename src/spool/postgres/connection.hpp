@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,7 +75,8 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // One statement with parameters. Outside a transaction a broken connection is replaced
-  // first; inside one it is not (the transaction is gone with it): "store_unreachable".
+  // (and a statement that found its idle connection dead is sent again on a new one); inside
+  // one it is not (the transaction is gone with it): "store_unreachable".
   Result exec(std::string_view sql, const Params& params = {});
   // Several statements without parameters (a migration step).
   void exec_script(const std::string& sql);
@@ -96,8 +98,14 @@ class Connection {
     void operator()(PGconn* connection) const { PQfinish(connection); }
   };
   void connect();
-  void reconnect_unless_in_transaction();
-  Result checked(Result result, std::string_view sql);
+  // Connects when there is no live connection (not inside a transaction: it died with the
+  // connection); true when it did.
+  bool reconnect_unless_in_transaction();
+  // Sends a statement through `send`; on a connection that went stale while idle, once more
+  // on a new one.
+  Result run(const std::string& sql, const std::function<PGresult*()>& send);
+  bool lost(const PGresult* result) const;
+  static bool succeeded(const Result& result);
   [[noreturn]] void fail(const PGresult* result, std::string_view sql);
 
   std::string url_;
