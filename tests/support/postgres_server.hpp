@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -48,7 +49,7 @@ namespace lipsyncd::test {
 class PostgresServer {
  public:
   static std::unique_ptr<PostgresServer> start() {
-    auto server = std::unique_ptr<PostgresServer>(new PostgresServer());
+    auto server = std::make_unique<PostgresServer>(Private{});
     server->create_cluster();
     server->start_watchdog();
     constexpr int kAttempts = 3;  // a free port may be taken before postgres binds it
@@ -148,13 +149,17 @@ class PostgresServer {
     void operator()(PGconn* connection) const { PQfinish(connection); }
   };
 
-  PostgresServer() : bindir_(find_bindir()) {
+  struct Private {};  // only start() makes one
+
+ public:
+  explicit PostgresServer(Private) : bindir_(find_bindir()) {
     std::string pattern = (std::filesystem::temp_directory_path() / "lipsyncd-pg-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     folder_ = pattern;
     give_to_server_user(folder_);
   }
 
+ private:
   static std::string read_file(const std::filesystem::path& file) {
     std::ifstream in(file);
     std::stringstream text;

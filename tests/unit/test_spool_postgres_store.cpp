@@ -190,6 +190,18 @@ TEST_F(PostgresJobStoreTest, AUrlWithAPasswordIsRefusedWithoutShowingIt) {
   }
 }
 
+TEST_F(PostgresJobStoreTest, EachNodesConnectionCarriesItsNameForTheServersActivityView) {
+  server().create_database("named");
+  JobStoreSettings settings{dir_ / "state", "lipsync-1.9.0-beta"};
+  settings.url = server().url("named");
+  settings.node = "host-b";
+  const auto store = open_job_store(settings);
+  EXPECT_EQ(server().execute("postgres",
+                             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'named' AND "
+                             "application_name = 'lipsyncd host-b'"),
+            "1");
+}
+
 TEST_F(PostgresJobStoreTest, AUrlThatIsNotPostgresIsRefused) {
   EXPECT_EQ(reason_of([&] { open_store("mysql://lipsyncd@127.0.0.1/db"); }), "bad_config");
   EXPECT_EQ(reason_of([&] { open_store("postgresql://127.0.0.1/db?no_such_option=1"); }),

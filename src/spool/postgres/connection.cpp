@@ -131,7 +131,10 @@ void check_url(const std::string& url) {
   }
 }
 
-Connection::Connection(std::string url) : url_(std::move(url)), where_(printable(url_)) {
+Connection::Connection(std::string url, std::string application_name)
+    : url_(std::move(url)),
+      application_name_(std::move(application_name)),
+      where_(printable(url_)) {
   check_url(url_);
   connect();
 }
@@ -149,7 +152,7 @@ void Connection::connect() {
                             "keepalives_count",
                             "dbname",
                             nullptr};
-  const char* values[] = {"lipsyncd", "10", "10", "5", "3", url_.c_str(), nullptr};
+  const char* values[] = {application_name_.c_str(), "10", "10", "5", "3", url_.c_str(), nullptr};
   connection_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (!connection_) throw unreachable(where_, "out of memory");
   if (PQstatus(connection_.get()) != CONNECTION_OK) {

@@ -68,8 +68,9 @@ class Result {
 class Connection {
  public:
   // Checks the url (no password in it: PGPASSWORD, ~/.pgpass or PGPASSFILE hold it) and
-  // connects. Throws "bad_config" or "store_unreachable".
-  explicit Connection(std::string url);
+  // connects. `application_name` is what pg_stat_activity shows (unless the url sets it).
+  // Throws "bad_config" or "store_unreachable".
+  Connection(std::string url, std::string application_name);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -109,6 +110,7 @@ class Connection {
   [[noreturn]] void fail(const PGresult* result, std::string_view sql);
 
   std::string url_;
+  std::string application_name_;
   std::string where_;
   std::unique_ptr<PGconn, Finish> connection_;
   bool in_transaction_ = false;

@@ -11,7 +11,10 @@ namespace lipsyncd::spool {
 
 PostgresJobStore::PostgresJobStore(JobStoreSettings settings)
     : JobStore(std::move(settings)),
-      connection_(std::make_unique<pg::Connection>(this->settings().url)),
+      connection_(std::make_unique<pg::Connection>(this->settings().url,
+                                                   this->settings().node.empty()
+                                                       ? std::string("lipsyncd")
+                                                       : "lipsyncd " + this->settings().node)),
       ledger_(std::make_unique<PostgresSpendLedger>(*connection_, mutex_)) {
   pg::migrate(*connection_);
 }
