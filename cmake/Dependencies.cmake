@@ -11,6 +11,8 @@ find_package(SQLite3 REQUIRED)
 pkg_check_modules(LIBAV REQUIRED IMPORTED_TARGET
   libavformat libavcodec libavutil libswscale libswresample libavfilter)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# libpq (PostgreSQL 15's client library): the fleet job store (src/spool/postgres).
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 
 # Asio and Beast are compiled separately: their non-template code is built once, in
 # src/net (lipsyncd_net), rather than in every translation unit that includes them, so every

@@ -1,11 +1,13 @@
 // What every job store backend shares: the settings and the clock, the spool folder, and the
 // views built from the backend's queries. Claims are in job_claims.cpp, transitions in
-// job_transitions.cpp, recovery in job_recovery.cpp; the SQLite backend is in sqlite/.
+// job_transitions.cpp, recovery in job_recovery.cpp; the backends are in sqlite/ and
+// postgres/.
 
 #include "lipsyncd/spool/job_store.hpp"
 
 #include <algorithm>
 
+#include "postgres/postgres_job_store.hpp"
 #include "sqlite/sqlite_job_store.hpp"
 
 namespace lipsyncd::spool {
@@ -74,6 +76,8 @@ std::vector<JobStatusRow> JobStore::status(std::size_t recent_finished) const {
 }
 
 std::unique_ptr<JobStore> open_job_store(JobStoreSettings settings) {
+  // Any url is PostgreSQL's to judge: it refuses what is not a postgresql:// url.
+  if (!settings.url.empty()) return std::make_unique<PostgresJobStore>(std::move(settings));
   return std::make_unique<SqliteJobStore>(std::move(settings));
 }
 

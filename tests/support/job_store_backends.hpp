@@ -1,19 +1,24 @@
 #pragma once
 // The job store backends the store's unit tests run against (TEST_P over these). A backend is
 // how a test opens a store on a state folder, plus what a test needs to fake that a backend
-// cannot be asked to do (a row lost to a crash). Fleet mode adds PostgreSQL here: one entry.
+// cannot be asked to do (a row lost to a crash): SQLite in the state folder, and PostgreSQL
+// (fleet mode) on one throwaway server per test process (postgres_server.hpp), one database
+// per state folder.
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "lipsyncd/spool/job_store.hpp"
+#include "postgres_server.hpp"
 
 namespace lipsyncd::test {
 
@@ -39,10 +44,43 @@ inline void forget_sqlite_row(const std::filesystem::path& state_dir, const spoo
   sqlite3_close(db);
 }
 
+// The test process's PostgreSQL server, started on first use (a process that runs only
+// SQLite tests starts none) and stopped when the process exits.
+inline PostgresServer& shared_postgres_server() {
+  static const std::unique_ptr<PostgresServer> server = PostgresServer::start();
+  return *server;
+}
+
+// The database of a state folder: created on the first open, so every test (every new
+// folder) starts empty and every later open of the same folder reaches the same jobs.
+inline std::string postgres_database_for(const std::filesystem::path& state_dir) {
+  static std::mutex mutex;
+  static std::map<std::filesystem::path, std::string> databases;
+  const auto folder = state_dir.lexically_normal();
+  std::lock_guard lock(mutex);
+  auto& name = databases[folder];
+  if (name.empty()) {
+    name = "store_" + std::to_string(databases.size());
+    shared_postgres_server().create_database(name);
+  }
+  return name;
+}
+
+inline std::unique_ptr<spool::JobStore> open_postgres_store(spool::JobStoreSettings settings) {
+  settings.url = shared_postgres_server().url(postgres_database_for(settings.state_dir));
+  return spool::open_job_store(std::move(settings));
+}
+
+inline void forget_postgres_row(const std::filesystem::path& state_dir, const spool::JobId& id) {
+  shared_postgres_server().execute(postgres_database_for(state_dir),
+                                   "DELETE FROM jobs WHERE id = $1", {id});
+}
+
 inline std::vector<JobStoreBackend> job_store_backends() {
   return {
       {"sqlite", [](spool::JobStoreSettings settings) { return spool::open_job_store(settings); },
        forget_sqlite_row},
+      {"postgres", open_postgres_store, forget_postgres_row},
   };
 }
 

@@ -1,5 +1,6 @@
 // kill -9 in the middle of claims, then recovery: every input is afterwards either still in
 // the inbox (no job) or in exactly one job's spool folder, never lost and never in two jobs.
+// On every job store backend.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <map>
 #include <thread>
 
+#include "job_store_backends.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 #include "test_media.hpp"
 
@@ -63,7 +65,15 @@ void check_every_input_is_in_exactly_one_place(const fs::path& inbox, JobStore& 
   }
 }
 
-class CrashSafetyTest : public testing::TestWithParam<int> {};
+class CrashSafetyTest : public testing::TestWithParam<std::tuple<test::JobStoreBackend, int>> {
+ protected:
+  std::unique_ptr<JobStore> open_store(const fs::path& state) {
+    return std::get<0>(GetParam()).open({state, "lipsync-1.9.0-beta"});
+  }
+  std::chrono::milliseconds kill_after() const {
+    return std::chrono::milliseconds(std::get<1>(GetParam()));
+  }
+};
 
 TEST_P(CrashSafetyTest, ClaimsKilledAtAnyMomentAreFinishedOrUndoneByRecovery) {
   test::TempDir dir;
@@ -75,22 +85,22 @@ TEST_P(CrashSafetyTest, ClaimsKilledAtAnyMomentAreFinishedOrUndoneByRecovery) {
     write_bytes(request.video, "video " + request.name);
     write_bytes(request.audio, "audio " + request.name);
   }
-  open_job_store({state, "lipsync-1.9.0-beta"});  // creates the schema
+  open_store(state);  // creates the schema (and, on PostgreSQL, the server and database)
 
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     // The child gets its own connection, as a separate daemon process would.
-    const auto store = open_job_store({state, "lipsync-1.9.0-beta"});
+    const auto store = open_store(state);
     for (int i = 0; i < kPairs; ++i) store->claim(request_for(inbox, i));
     ::_exit(0);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(GetParam()));
+  std::this_thread::sleep_for(kill_after());
   ::kill(child, SIGKILL);
   int status = 0;
   ::waitpid(child, &status, 0);
 
-  const auto opened = open_job_store({state, "lipsync-1.9.0-beta"});
+  const auto opened = open_store(state);
   JobStore& store = *opened;
   const Recovery recovery = store.recover();
   EXPECT_EQ(recovery.resume.size(), store.unfinished().size());
@@ -100,8 +110,14 @@ TEST_P(CrashSafetyTest, ClaimsKilledAtAnyMomentAreFinishedOrUndoneByRecovery) {
 
 // A claim takes tens of ms here (several fsyncs), so these kill the child during the first
 // claim, between claims and mid-way through the batch.
+std::string case_name(const testing::TestParamInfo<CrashSafetyTest::ParamType>& param) {
+  return std::to_string(std::get<1>(param.param)) + "ms_" + std::get<0>(param.param).name;
+}
+
 INSTANTIATE_TEST_SUITE_P(KillAfterMilliseconds, CrashSafetyTest,
-                         testing::Values(5, 30, 60, 90, 120, 250, 500, 900));
+                         testing::Combine(testing::ValuesIn(test::job_store_backends()),
+                                          testing::Values(5, 30, 60, 90, 120, 250, 500, 900)),
+                         case_name);
 
 }  // namespace
 }  // namespace lipsyncd::spool

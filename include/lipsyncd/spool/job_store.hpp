@@ -50,7 +50,7 @@ struct JobStoreSettings {
   std::filesystem::path inbox_dir{};  // claims are keyed by the inbox-relative path
   // Fleet mode (`[store] url`, `[fleet]`): empty url is SQLite in state_dir; a
   // postgresql:// url is a PostgreSQL database shared by every node.
-  std::string url{};
+  std::string url{};  // {}: callers may leave it out of a braced initialiser
   // This process's node name: it leases the jobs it works on under this name. Empty for an
   // operator's command (`status`, `retry`, `cancel`), which holds no leases.
   std::string node{};
@@ -127,7 +127,7 @@ struct Pickup {
 
 // The job store's operations, whatever keeps the rows. The spool folders, the claim
 // protocol, the transition rules (including the rule against paying twice) and recovery are
-// the same for every backend and live here; a backend (SqliteJobStore today, see
+// the same for every backend and live here; a backend (SqliteJobStore, PostgresJobStore; see
 // open_job_store()) keeps the rows, answers the queries and runs each change as one
 // transaction.
 class JobStore {
@@ -321,9 +321,11 @@ class JobStore {
   std::map<JobId, std::int64_t> held_leases_;  // the tokens this process took its jobs with
 };
 
-// Opens the job store in the state folder (SQLite today; fleet mode picks the backend from
-// `[store] url`). Creates and migrates it as needed. Does not recover: call recover() once,
-// at daemon start.
+// Opens the job store: SQLite in the state folder when settings.url is empty, else the
+// PostgreSQL database the url names (fleet mode; "bad_config" for a url that is not
+// postgresql:// or holds a password, "store_unreachable" when the server cannot be reached).
+// Creates and migrates it as needed ("store_too_new" for a newer schema). The spool folders
+// are in the state folder either way. Does not recover: call recover() once, at daemon start.
 std::unique_ptr<JobStore> open_job_store(JobStoreSettings settings);
 
 }  // namespace lipsyncd::spool
