@@ -10,22 +10,24 @@ constexpr const char* kSelectJob =
     "SELECT id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, "
     "spool_dir, inputs, options, content_hash, plan, uploads, endpoint, request_id, "
     "submit_intent, result, delivered_paths, error, created_at, updated_at, entered_at, "
-    "request_urls FROM jobs ";
+    "request_urls, lease_node, lease_token, lease_expires_at FROM jobs ";
 
 // The columns a job's record owns, in the order of row_params() ($1 is the id).
 constexpr const char* kRecordColumns =
     "id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, spool_dir, "
     "inputs, options, content_hash, plan, uploads, endpoint, request_id, submit_intent, result, "
-    "delivered_paths, error, created_at, updated_at, entered_at, request_urls";
+    "delivered_paths, error, created_at, updated_at, entered_at, request_urls, lease_node, "
+    "lease_token, lease_expires_at";
 constexpr const char* kRecordValues =
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, "
-    "$21, $22, $23, $24";
+    "$21, $22, $23, $24, $25, $26, $27";
 constexpr const char* kRecordAssignments =
     "name = $2, source = $3, state = $4, resume_state = $5, hold_reason = $6, attempts = $7, "
     "next_attempt_at = $8, spool_dir = $9, inputs = $10, options = $11, content_hash = $12, "
     "plan = $13, uploads = $14, endpoint = $15, request_id = $16, submit_intent = $17, "
     "result = $18, delivered_paths = $19, error = $20, created_at = $21, updated_at = $22, "
-    "entered_at = $23, request_urls = $24";
+    "entered_at = $23, request_urls = $24, lease_node = $25, lease_token = $26, "
+    "lease_expires_at = $27";
 
 JobRecord read_job(const Result& rows, int row) {
   JobRecord job;
@@ -58,6 +60,11 @@ JobRecord read_job(const Result& rows, int row) {
   job.updated_at = from_millis(rows.integer(row, 21));
   job.entered_at = codec::decode_entered_at(rows.text(row, 22));
   job.request_urls = codec::decode_request_urls(rows.text(row, 23));
+  job.lease.node = rows.text(row, 24);
+  job.lease.token = rows.integer(row, 25);
+  if (const auto expires = rows.optional_integer(row, 26)) {
+    job.lease.expires_at = from_millis(*expires);
+  }
   return job;
 }
 
@@ -99,6 +106,9 @@ Params row_params(const JobRecord& job) {
       param(to_millis(job.updated_at)),
       param(codec::encode(job.entered_at)),
       param(codec::encode(job.request_urls)),
+      param(job.lease.node),
+      param(job.lease.token),
+      job.lease.expires_at ? param(to_millis(*job.lease.expires_at)) : std::nullopt,
   };
 }
 

@@ -14,10 +14,14 @@ namespace lipsyncd::spool::pg {
 
 // The condition of a job that is not final, for WHERE clauses.
 constexpr const char* kUnfinished = "state NOT IN ('delivered', 'failed', 'cancelled')";
+// The condition of a job a node may run now ($1 = now in ms): see sqlite/job_rows.hpp.
+constexpr const char* kDue =
+    "state NOT IN ('delivered', 'failed', 'cancelled', 'held') "
+    "AND NOT (state = 'deferred' AND next_attempt_at > $1)";
 
 // A freshly claimed job (a row left by an earlier attempt at the same claim is replaced).
 void insert_job(Connection& connection, const JobRecord& job);
-// Writes what a transition may change; the fleet's lease columns are not among it.
+// Writes the whole record, its lease (as the transition settled it) included.
 void update_job(Connection& connection, const JobRecord& job);
 void append_event(Connection& connection, const JobId& id, TimePoint at,
                   std::optional<JobState> from, JobState to, const std::string& detail);

@@ -43,11 +43,20 @@ class PostgresJobStore final : public JobStore {
 
   const SpendLedger& ledger() const override { return *ledger_; }
 
+  // ── fleet mode (postgres_leases.cpp) ──
+  std::vector<NodeHeartbeat> nodes() const override;
+
  protected:
   JobRecord transition(const JobId& id, const std::string& detail, const Change& change) override;
   void insert_claimed(const JobRecord& job, const std::string& detail) override;
   std::vector<JobRecord> duplicate_waits_without_twin() const override;
   std::vector<JobRecord> unfinished_and_recently_finished(std::size_t limit) const override;
+  bool reserve_claim_key(const std::string& key, const JobId& id, TimePoint now,
+                         TimePoint forget_before) override;
+  std::vector<LeasedJob> lease_due_jobs(const std::string& node, TimePoint now, TimePoint expires_at,
+                                        std::size_t take_limit) override;
+  void write_heartbeat(const std::string& node, TimePoint now, TimePoint expires_at,
+                       TimePoint started_at) override;
 
  private:
   mutable std::mutex mutex_;                    // first: the ledger shares it

@@ -70,6 +70,14 @@ CREATE TABLE content_claims (
   job_id       TEXT COLLATE "C" NOT NULL,
   claimed_at   BIGINT NOT NULL
 );
+CREATE INDEX jobs_by_lease_node ON jobs (lease_node);
+-- Fleet: the claim keys that make one job of a drop every node sees (JobStore::claim()).
+CREATE TABLE claim_keys (
+  key        TEXT PRIMARY KEY,   -- inbox-relative paths + file identities of the inputs
+  job_id     TEXT COLLATE "C" NOT NULL,
+  claimed_at BIGINT NOT NULL
+);
+CREATE INDEX claim_keys_by_time ON claim_keys (claimed_at);
 -- Fleet: every node's last sign of life.
 CREATE TABLE nodes (
   node         TEXT PRIMARY KEY,
