@@ -101,9 +101,9 @@ double median_claim_ms(spool::JobStore& store, const fs::path& inbox) {
     std::ofstream(request.audio, std::ios::binary) << std::string(4096, 'a') << i;
     const auto started = std::chrono::steady_clock::now();
     store.claim(request);
-    millis.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                               started)
-                         .count());
+    millis.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count());
   }
   return median(millis);
 }
@@ -121,8 +121,7 @@ TEST_F(FleetBench, ClaimLatencyPerBackend) {
   const auto on_postgres = spool::open_job_store(postgres);
   const double postgres_ms = median_claim_ms(*on_postgres, dir / "inbox-postgres");
 
-  bench_line("fleet.claim_sqlite_median_ms", sqlite_ms, "ms", "sqlite_ms", sqlite_ms, 1.0,
-             "<50ms");
+  bench_line("fleet.claim_sqlite_median_ms", sqlite_ms, "ms", "sqlite_ms", sqlite_ms, 1.0, "<50ms");
   bench_line("fleet.claim_postgres_median_ms", postgres_ms, "ms", "sqlite_ms", sqlite_ms,
              sqlite_ms > 0 ? postgres_ms / sqlite_ms : 0, "<50ms");
 }

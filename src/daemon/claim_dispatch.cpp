@@ -4,9 +4,9 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <string_view>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/intake/folder_cleanup.hpp"

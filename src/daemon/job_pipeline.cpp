@@ -283,9 +283,10 @@ awaitable<void> JobPipeline::record_request(const spool::JobId& id,
     } catch (const Error& e) {
       if (e.reason_code() != spool::kStoreUnreachableReason) throw;
       if (tries == 1 || tries % 30 == 0) {
-        spdlog::error("job {}: fal accepted request {} but the job store cannot record it ({}); "
-                      "trying again every second",
-                      id, submission.request_id, e.what());
+        spdlog::error(
+            "job {}: fal accepted request {} but the job store cannot record it ({}); "
+            "trying again every second",
+            id, submission.request_id, e.what());
       }
     }
     boost::asio::steady_timer pause(context_.io, std::chrono::seconds(1));

@@ -110,8 +110,8 @@ void Scheduler::renew_leases_when_due() {
   if (now < next_renewal_) return;
   store_.renew_leases();
   // Three renewals fit in one lease: one lost to a slow database does not lose the jobs.
-  next_renewal_ = now + std::max<std::chrono::steady_clock::duration>(
-                            std::chrono::seconds(1), store_.lease_length() / 3);
+  next_renewal_ = now + std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(1),
+                                                                      store_.lease_length() / 3);
 }
 
 void Scheduler::start_due(const spool::Pickup& pickup) {

@@ -44,8 +44,7 @@ std::string reason_of(const spool::JobStatusRow& row) {
   return {};
 }
 
-std::chrono::seconds heartbeat_age(const spool::JobStore& store,
-                                   const spool::NodeHeartbeat& node) {
+std::chrono::seconds heartbeat_age(const spool::JobStore& store, const spool::NodeHeartbeat& node) {
   return std::chrono::duration_cast<std::chrono::seconds>(store.now() - node.heartbeat_at);
 }
 
@@ -69,8 +68,8 @@ void print_table(const spool::JobStore& store, const std::vector<spool::JobStatu
     std::cout << cell(row.id, 28) << cell(row.name, 20)
               << cell(std::string(spool::to_string(row.state)), 10)
               << cell(std::string(spool::to_string(row.stage)), 10)
-              << cell(row.node.empty() ? "-" : row.node, 12) << cell(human_duration(row.age), 5) << cell(human_duration(row.in_state_for), 5)
-              << detail << "\n";
+              << cell(row.node.empty() ? "-" : row.node, 12) << cell(human_duration(row.age), 5)
+              << cell(human_duration(row.in_state_for), 5) << detail << "\n";
   }
   std::cout << "\njobs:";
   if (by_state.empty()) std::cout << " none";
@@ -86,8 +85,8 @@ void print_table(const spool::JobStore& store, const std::vector<spool::JobStatu
   std::cout << "nodes:";
   for (const auto& node : nodes) {
     std::cout << " " << node.node << " (heartbeat " << human_duration(heartbeat_age(store, node))
-              << " ago, " << node.leased_jobs << " jobs" << (is_silent(store, node) ? ", silent" : "")
-              << ")";
+              << " ago, " << node.leased_jobs << " jobs"
+              << (is_silent(store, node) ? ", silent" : "") << ")";
   }
   std::cout << "\n";
 }

@@ -87,8 +87,9 @@ JobRecord JobStore::hold_ambiguous_submit(const JobRecord& job, const std::strin
   // The intent was persisted and the POST may have reached fal, but no request id came back.
   // fal has no idempotency key: submitting again could pay twice. A person decides.
   return hold(job.id, HoldReason::ambiguous_submit,
-              why + " between deciding to submit and fal's answer; check fal's dashboard, then "
-                    "`lipsyncd retry " +
+              why +
+                  " between deciding to submit and fal's answer; check fal's dashboard, then "
+                  "`lipsyncd retry " +
                   job.id + "` to submit again or `lipsyncd cancel " + job.id + "`");
 }
 

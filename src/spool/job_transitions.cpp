@@ -94,12 +94,12 @@ JobState JobStore::apply_change(JobRecord& job, SpendLedger& spend, const Change
 
 JobRecord JobStore::mark_prepared(const JobId& id, const JobPlan& plan) {
   return fenced(id,
-                    std::string(to_string(plan.sync_mode)) + " (" + plan.reason + "), " +
-                        seconds_text(plan.output_s) + ", est. " + usd_text(plan.estimated_usd),
-                    [&](JobRecord& job, SpendLedger&) {
-                      job.plan = plan;
-                      return JobState::prepared;
-                    });
+                std::string(to_string(plan.sync_mode)) + " (" + plan.reason + "), " +
+                    seconds_text(plan.output_s) + ", est. " + usd_text(plan.estimated_usd),
+                [&](JobRecord& job, SpendLedger&) {
+                  job.plan = plan;
+                  return JobState::prepared;
+                });
 }
 
 JobRecord JobStore::mark_uploaded(const JobId& id, const JobUploads& uploads) {
@@ -175,15 +175,15 @@ JobRecord JobStore::defer(const JobId& id, const JobError& error, TimePoint retr
 
 JobRecord JobStore::hold(const JobId& id, HoldReason reason, const std::string& message) {
   return fenced(id, std::string(to_string(reason)) + ": " + message,
-                    [&](JobRecord& job, SpendLedger&) {
-                      if (job.state != JobState::deferred && job.state != JobState::held) {
-                        job.resume_state = parked_stage(job.state);
-                      }
-                      job.hold_reason = reason;
-                      job.error = JobError{std::string(to_string(*job.resume_state)),
-                                           hold_reason_code(reason), message, ""};
-                      return JobState::held;
-                    });
+                [&](JobRecord& job, SpendLedger&) {
+                  if (job.state != JobState::deferred && job.state != JobState::held) {
+                    job.resume_state = parked_stage(job.state);
+                  }
+                  job.hold_reason = reason;
+                  job.error = JobError{std::string(to_string(*job.resume_state)),
+                                       hold_reason_code(reason), message, ""};
+                  return JobState::held;
+                });
 }
 
 JobRecord JobStore::resume(const JobId& id) {
@@ -208,7 +208,7 @@ JobRecord JobStore::fail(const JobId& id, const JobError& error) {
 
 JobRecord JobStore::cancel(const JobId& id, const std::string& why) {
   return fenced(id, "cancelled: " + why,
-                    [&](JobRecord&, SpendLedger&) { return JobState::cancelled; });
+                [&](JobRecord&, SpendLedger&) { return JobState::cancelled; });
 }
 
 JobRecord JobStore::retry(const JobId& id) {
@@ -247,9 +247,9 @@ std::vector<JobRecord> JobStore::release_duplicate_waits() {
   for (const auto& job : duplicate_waits_without_twin()) {
     try {
       released.push_back(fenced(job.id, "resumed: its twin is no longer in flight",
-                                    [](JobRecord& parked, SpendLedger&) {
-                                      return parked.resume_state.value_or(parked.state);
-                                    }));
+                                [](JobRecord& parked, SpendLedger&) {
+                                  return parked.resume_state.value_or(parked.state);
+                                }));
     } catch (const Error& e) {
       // Cancelled or retried meanwhile, or another node released it first.
       if (e.reason_code() != "illegal_transition" && e.reason_code() != kLeaseLostReason) throw;

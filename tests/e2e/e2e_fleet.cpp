@@ -60,7 +60,8 @@ TEST_F(FleetE2E, AKilledNodesJobsAreFinishedByTheOthersWithoutResubmitting) {
   // without fal's answer recorded: held for a person, never sent again.
   const auto held_ambiguous = [&] {
     std::size_t held = 0;
-    for (const auto& job : status_json().at("jobs").as_array()) {
+    const auto status = status_json();  // named: the loop must not outlive it
+    for (const auto& job : status.at("jobs").as_array()) {
       held += job.at("state").as_string() == "held" &&
                       job.at("reason_code").as_string() == "ambiguous_submit"
                   ? 1
@@ -97,8 +98,7 @@ TEST_F(FleetE2E, AFleetWideDailyCapAdmitsExactlyTheJobsItAllows) {
   configure_fleet(30);
   const auto pair = make_small_pair(dir / "small");
   int code = -1;
-  const auto check =
-      run_cli({"check", pair.video.string(), pair.audio.string(), "--json"}, &code);
+  const auto check = run_cli({"check", pair.video.string(), pair.audio.string(), "--json"}, &code);
   ASSERT_EQ(code, 0) << check;
   const auto report = boost::json::parse(check).as_object();
   const double job_cost = report.at("output_duration_s").to_number<double>() / 60 *
@@ -111,7 +111,8 @@ TEST_F(FleetE2E, AFleetWideDailyCapAdmitsExactlyTheJobsItAllows) {
 
   const auto held_for_budget = [&] {
     std::size_t held = 0;
-    for (const auto& job : status_json().at("jobs").as_array()) {
+    const auto status = status_json();  // named: the loop must not outlive it
+    for (const auto& job : status.at("jobs").as_array()) {
       held += job.at("state").as_string() == "held" &&
                       job.at("reason_code").as_string() == "budget_exceeded"
                   ? 1
@@ -134,8 +135,7 @@ TEST_F(FleetE2E, ATenSecondDatabaseOutagePausesTheFleetWithoutLossOrDuplicates) 
   configure_fleet(30);  // longer than the outage: nobody's lease expires meanwhile
   start_nodes();
   drop_pairs(kPairs);
-  ASSERT_TRUE(eventually([&] { return results_in_outbox() >= kPairs / 4; }, 300s))
-      << last_lines();
+  ASSERT_TRUE(eventually([&] { return results_in_outbox() >= kPairs / 4; }, 300s)) << last_lines();
   database->stop();
   std::this_thread::sleep_for(10s);
   database->start_again();

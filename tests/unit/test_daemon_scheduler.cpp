@@ -6,7 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <set>
 
 #include "daemon_test_store.hpp"
@@ -50,13 +49,16 @@ class SchedulerTest : public ::testing::Test {
   int job_ends = 0;
   int pumps = 0;
   Scheduler scheduler{
-      io, *t.store, [this](spool::JobId id) { return fake_run(std::move(id)); },
+      io,
+      *t.store,
+      [this](spool::JobId id) { return fake_run(std::move(id)); },
       Scheduler::Hooks{
           .on_event = [this](const observe::JobEvent& event) { events.push_back(event); },
           .on_job_end = [this] { ++job_ends; },
           .on_pumped = [this] { ++pumps; },
           .on_taken_over = [this] { ++taken_over; }},
-      BudgetConfig{}, 4};
+      BudgetConfig{},
+      4};
   std::vector<observe::JobEvent> events;
   int taken_over = 0;
 };
@@ -88,7 +90,8 @@ TEST_F(SchedulerTest, ThePumpSkipsHeldAndNotYetDueJobs) {
   const auto polled = t.prepared("polled", 1.0);
   scheduler.pump();
   io.poll();
-  EXPECT_EQ(std::set<spool::JobId>(runs.begin(), runs.end()), (std::set<spool::JobId>{due, polled}));
+  EXPECT_EQ(std::set<spool::JobId>(runs.begin(), runs.end()),
+            (std::set<spool::JobId>{due, polled}));
   scheduler.stop();
 }
 

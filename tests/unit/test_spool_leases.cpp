@@ -224,7 +224,8 @@ TEST_P(LeaseTest, TwoNodesPickingUpAtOnceNeverTakeTheSameJob) {
 TEST_P(LeaseTest, OneDropSeenByTwoNodesAtOnceBecomesOneJobAndTheLoserLeavesTheFilesAlone) {
   constexpr std::size_t kPairs = 24;
   std::vector<JobRequest> requests;
-  for (std::size_t i = 0; i < kPairs; ++i) requests.push_back(drop_pair("clip" + std::to_string(i)));
+  for (std::size_t i = 0; i < kPairs; ++i)
+    requests.push_back(drop_pair("clip" + std::to_string(i)));
   std::mutex mutex;
   std::map<std::string, int> outcomes;
   // Every pair is claimed by both nodes at once (race_on_two_stores runs each index on one

@@ -11,8 +11,8 @@
 #include <chrono>
 #include <functional>
 #include <optional>
-#include <string>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "lipsyncd/config/config.hpp"
@@ -37,9 +37,9 @@ class Scheduler {
  public:
   using RunJob = std::function<boost::asio::awaitable<void>(spool::JobId)>;
   struct Hooks {
-    EventSink on_event;                // the `released` events
-    std::function<void()> on_job_end;  // a job run returned: the store has changed
-    std::function<void()> on_pumped;   // after each pump
+    EventSink on_event;                   // the `released` events
+    std::function<void()> on_job_end;     // a job run returned: the store has changed
+    std::function<void()> on_pumped;      // after each pump
     std::function<void()> on_taken_over;  // a job of a silent node was taken over
   };
 

@@ -46,12 +46,12 @@ struct DaemonMetrics {
   Gauge& start_time_seconds;          // lipsyncd_start_time_seconds (Unix time)
   Gauge& healthy;                     // lipsyncd_healthy: 1 when /healthz would answer 200
   // Fleet mode. This node's: the jobs it took over from a silent node.
-  Counter& leases_taken_over;         // lipsyncd_leases_taken_over_total
-  GaugeFamily& node_info;             // lipsyncd_node_info{node}: 1, this node's name
+  Counter& leases_taken_over;  // lipsyncd_leases_taken_over_total
+  GaugeFamily& node_info;      // lipsyncd_node_info{node}: 1, this node's name
   // The fleet's, from the shared store (every node reports the same values).
-  GaugeFamily& fleet_heartbeat_age;   // lipsyncd_fleet_heartbeat_age_seconds{node}
-  GaugeFamily& fleet_leased_jobs;     // lipsyncd_fleet_leased_jobs{node}
-  Gauge& fleet_expired_leases;        // lipsyncd_fleet_expired_leases: jobs no live node holds
+  GaugeFamily& fleet_heartbeat_age;  // lipsyncd_fleet_heartbeat_age_seconds{node}
+  GaugeFamily& fleet_leased_jobs;    // lipsyncd_fleet_leased_jobs{node}
+  Gauge& fleet_expired_leases;       // lipsyncd_fleet_expired_leases: jobs no live node holds
 };
 
 }  // namespace lipsyncd::observe

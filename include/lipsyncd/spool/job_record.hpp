@@ -84,7 +84,7 @@ struct JobError {
 // (fencing), so a node that lost the job while partitioned cannot act on it any more. Parked
 // and final jobs carry no node: any node may take them up.
 struct JobLease {
-  std::string node;     // empty: nobody works on the job
+  std::string node;  // empty: nobody works on the job
   std::int64_t token = 0;
   std::optional<TimePoint> expires_at;  // renewed while the node is alive
 };

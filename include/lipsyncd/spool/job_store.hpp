@@ -120,9 +120,9 @@ struct LeasedJob {
 
 // What the scheduler's pickup found (see take_due_jobs()).
 struct Pickup {
-  std::vector<JobRecord> due;               // leased to this node now, ready to run
-  std::vector<LeasedJob> taken_over;        // of those, the ones another node's lease expired on
-  std::vector<LeasedJob> needs_attention;   // a dead node was submitting them: now held
+  std::vector<JobRecord> due;              // leased to this node now, ready to run
+  std::vector<LeasedJob> taken_over;       // of those, the ones another node's lease expired on
+  std::vector<LeasedJob> needs_attention;  // a dead node was submitting them: now held
 };
 
 // The job store's operations, whatever keeps the rows. The spool folders, the claim
@@ -290,7 +290,7 @@ class JobStore {
   // holder or an expired lease (those get lease {node, token + 1, expires_at}). `due` as in
   // take_due_jobs(); returns each job with the node that held it before (empty if none).
   virtual std::vector<LeasedJob> lease_due_jobs(const std::string& node, TimePoint now,
-                                             TimePoint expires_at, std::size_t take_limit) = 0;
+                                                TimePoint expires_at, std::size_t take_limit) = 0;
   virtual void write_heartbeat(const std::string& node, TimePoint now, TimePoint expires_at,
                                TimePoint started_at) = 0;
   // Held as duplicate_in_flight, and no twin in flight any more (see claim_content()).

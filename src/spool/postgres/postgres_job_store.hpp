@@ -53,8 +53,8 @@ class PostgresJobStore final : public JobStore {
   std::vector<JobRecord> unfinished_and_recently_finished(std::size_t limit) const override;
   bool reserve_claim_key(const std::string& key, const JobId& id, TimePoint now,
                          TimePoint forget_before) override;
-  std::vector<LeasedJob> lease_due_jobs(const std::string& node, TimePoint now, TimePoint expires_at,
-                                        std::size_t take_limit) override;
+  std::vector<LeasedJob> lease_due_jobs(const std::string& node, TimePoint now,
+                                        TimePoint expires_at, std::size_t take_limit) override;
   void write_heartbeat(const std::string& node, TimePoint now, TimePoint expires_at,
                        TimePoint started_at) override;
 

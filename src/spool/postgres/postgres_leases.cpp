@@ -29,10 +29,9 @@ std::vector<LeasedJob> PostgresJobStore::lease_due_jobs(const std::string& node,
   std::lock_guard lock(mutex_);
   pg::Transaction transaction(*connection_);
   std::vector<LeasedJob> leased;
-  for (auto& job : pg::load_jobs(*connection_,
-                                 std::string("WHERE ") + pg::kDue +
-                                     " AND lease_node = $2 ORDER BY id",
-                                 {param(to_millis(now)), param(node)})) {
+  for (auto& job : pg::load_jobs(
+           *connection_, std::string("WHERE ") + pg::kDue + " AND lease_node = $2 ORDER BY id",
+           {param(to_millis(now)), param(node)})) {
     leased.push_back({std::move(job), node});
   }
   // Rows another node is taking right now are skipped, not waited for: it gets them.
@@ -51,8 +50,8 @@ std::vector<LeasedJob> PostgresJobStore::lease_due_jobs(const std::string& node,
   return leased;
 }
 
-void PostgresJobStore::write_heartbeat(const std::string& node, TimePoint now,
-                                       TimePoint expires_at, TimePoint started_at) {
+void PostgresJobStore::write_heartbeat(const std::string& node, TimePoint now, TimePoint expires_at,
+                                       TimePoint started_at) {
   std::lock_guard lock(mutex_);
   pg::Transaction transaction(*connection_);
   connection_->query("UPDATE jobs SET lease_expires_at = $2 WHERE lease_node = $1", node,

@@ -97,9 +97,8 @@ void write_job(Database& database, const JobRecord& job) {
       .bind(24, codec::encode(job.request_urls))
       .bind(25, job.lease.node)
       .bind(26, job.lease.token)
-      .bind(27, job.lease.expires_at
-                    ? std::optional<std::int64_t>(to_millis(*job.lease.expires_at))
-                    : std::nullopt);
+      .bind(27, job.lease.expires_at ? std::optional<std::int64_t>(to_millis(*job.lease.expires_at))
+                                     : std::nullopt);
   statement.run();
 }
 

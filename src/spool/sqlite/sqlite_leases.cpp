@@ -24,9 +24,9 @@ bool SqliteJobStore::reserve_claim_key(const std::string& key, const JobId& id, 
   return reserved;
 }
 
-std::vector<LeasedJob> SqliteJobStore::lease_due_jobs(const std::string& node,
-                                                             TimePoint now, TimePoint expires_at,
-                                                             std::size_t take_limit) {
+std::vector<LeasedJob> SqliteJobStore::lease_due_jobs(const std::string& node, TimePoint now,
+                                                      TimePoint expires_at,
+                                                      std::size_t take_limit) {
   std::lock_guard lock(mutex_);
   Transaction transaction(*database_);
   std::vector<LeasedJob> leased;
@@ -41,8 +41,9 @@ std::vector<LeasedJob> SqliteJobStore::lease_due_jobs(const std::string& node,
                " AND lease_node <> ?2 AND (lease_node = '' OR lease_expires_at IS NULL OR "
                "lease_expires_at <= ?1) ORDER BY id LIMIT ?3",
            [&](Statement& query) {
-             query.bind(1, to_millis(now)).bind(2, node).bind(3,
-                                                             static_cast<std::int64_t>(take_limit));
+             query.bind(1, to_millis(now))
+                 .bind(2, node)
+                 .bind(3, static_cast<std::int64_t>(take_limit));
            })) {
     const std::string previous = job.lease.node;
     job.lease = {node, job.lease.token + 1, expires_at};
