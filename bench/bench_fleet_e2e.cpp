@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "fleet_test.hpp"
 #include "lipsyncd/spool/job_store.hpp"
 
@@ -26,18 +27,8 @@ namespace fs = std::filesystem;
 
 constexpr int kPairs = 300;
 
-void bench_line(const std::string& name, double value, const std::string& unit,
-                const std::string& anchor, double anchor_value, double ratio,
-                const std::string& goal) {
-  std::printf("BENCH\t%s\t%.3f\t%s\t%s\t%.3f\t%.3f\t%s\n", name.c_str(), value, unit.c_str(),
-              anchor.c_str(), anchor_value, ratio, goal.c_str());
-  std::fflush(stdout);
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values.empty() ? 0 : values[values.size() / 2];
-}
+using bench::bench_line;
+using bench::median;
 
 // The SQLite single node's figure, measured first, is every later line's anchor.
 double sqlite_jobs_per_s = 0;

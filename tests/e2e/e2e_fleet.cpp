@@ -58,17 +58,7 @@ TEST_F(FleetE2E, AKilledNodesJobsAreFinishedByTheOthersWithoutResubmitting) {
 
   // The rest are delivered by node-a and node-b, except the submits node-c had in flight
   // without fal's answer recorded: held for a person, never sent again.
-  const auto held_ambiguous = [&] {
-    std::size_t held = 0;
-    const auto status = status_json();  // named: the loop must not outlive it
-    for (const auto& job : status.at("jobs").as_array()) {
-      held += job.at("state").as_string() == "held" &&
-                      job.at("reason_code").as_string() == "ambiguous_submit"
-                  ? 1
-                  : 0;
-    }
-    return held;
-  };
+  const auto held_ambiguous = [&] { return held_for("ambiguous_submit"); };
   ASSERT_TRUE(eventually([&] { return results_in_outbox() + held_ambiguous() == kPairs; }, 420s))
       << results_in_outbox() << " delivered, " << held_ambiguous() << " held\n"
       << last_lines();
@@ -109,17 +99,7 @@ TEST_F(FleetE2E, AFleetWideDailyCapAdmitsExactlyTheJobsItAllows) {
   start_nodes();
   drop_pairs(kPairs);
 
-  const auto held_for_budget = [&] {
-    std::size_t held = 0;
-    const auto status = status_json();  // named: the loop must not outlive it
-    for (const auto& job : status.at("jobs").as_array()) {
-      held += job.at("state").as_string() == "held" &&
-                      job.at("reason_code").as_string() == "budget_exceeded"
-                  ? 1
-                  : 0;
-    }
-    return held;
-  };
+  const auto held_for_budget = [&] { return held_for("budget_exceeded"); };
   ASSERT_TRUE(eventually(
       [&] { return results_in_outbox() == kAllowed && held_for_budget() == kPairs - kAllowed; },
       240s))

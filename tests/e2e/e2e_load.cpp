@@ -72,16 +72,7 @@ TEST_F(LoadE2E, AThousandPairsAtOnceAreAllDeliveredExactlyOnceInBoundedMemory) {
   stop_daemon();
   EXPECT_EQ(requests_created(), static_cast<std::size_t>(kPairs));
   EXPECT_EQ(submissions(), static_cast<std::size_t>(kPairs));
-  std::set<std::string> expected_outbox, expected_done;
-  for (int i = 0; i < kPairs; ++i) {
-    const auto stem = "p" + std::to_string(i);
-    expected_outbox.insert({stem + ".lipsync.mp4", stem + ".lipsync.json"});
-    expected_done.insert({stem + ".mp4", stem + ".wav"});
-  }
-  EXPECT_EQ(names_in(outbox()), expected_outbox);
-  EXPECT_EQ(names_in(done()), expected_done);
-  EXPECT_TRUE(names_in(inbox()).empty());
-  EXPECT_TRUE(names_in(error()).empty());
+  expect_each_pair_delivered_once(kPairs);
 
   // Bounded: the daemon holds at most max_in_flight jobs at fal and two in preparation, so
   // its descriptors and memory are set by those limits, not by the thousand jobs queued.

@@ -170,6 +170,20 @@ class DaemonTest : public ::testing::Test {
     }
   }
   std::filesystem::path staging() const { return dir / "staging"; }
+  // The `count` staged pairs each delivered exactly once: result and sidecar in outbox/, both
+  // inputs in done/, nothing left in the inbox or error/.
+  void expect_each_pair_delivered_once(int count) const {
+    std::set<std::string> expected_outbox, expected_done;
+    for (int i = 0; i < count; ++i) {
+      const auto stem = "p" + std::to_string(i);
+      expected_outbox.insert({stem + ".lipsync.mp4", stem + ".lipsync.json"});
+      expected_done.insert({stem + ".mp4", stem + ".wav"});
+    }
+    EXPECT_EQ(names_in(outbox()), expected_outbox);
+    EXPECT_EQ(names_in(done()), expected_done);
+    EXPECT_TRUE(names_in(inbox()).empty());
+    EXPECT_TRUE(names_in(error()).empty());
+  }
 
   // Writes `text` into the inbox under `name`, atomically.
   void drop_text(const std::string& name, const std::string& text) {
