@@ -91,7 +91,10 @@ void ClaimDispatch::claimed(const JobRequest& request,
     return;
   }
   if (failure && failure->reason_code() == spool::kClaimedElsewhereReason) {
+    // Looked at again later: by then the other node has moved them, or its claim died and
+    // they are free to take (its claim key lapses).
     spdlog::info("intake: {}: {}", request.name, failure->what());
+    reexamine_later(request.files());
     return;
   }
   if (failure && !failure->is_transient()) {
@@ -100,8 +103,12 @@ void ClaimDispatch::claimed(const JobRequest& request,
   }
   spdlog::warn("intake: {} not claimed yet ({}); trying again in {} s", request.name,
                failure ? failure->what() : "unknown", kClaimRetryDelay.count());
+  reexamine_later(request.files());
+}
+
+void ClaimDispatch::reexamine_later(std::vector<std::filesystem::path> files) {
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, kClaimRetryDelay);
-  timer->async_wait([this, timer, files = request.files()](boost::system::error_code ec) {
+  timer->async_wait([this, timer, files = std::move(files)](boost::system::error_code ec) {
     if (!ec && !stopped_ && hooks_.reexamine) hooks_.reexamine(files);
   });
 }

@@ -281,6 +281,13 @@ awaitable<void> JobPipeline::record_request(const spool::JobId& id,
       context_.store.mark_submitted(id, submission.request_id, request_urls_of(submission));
       co_return;
     } catch (const Error& e) {
+      if (e.reason_code() == spool::kLeaseLostReason) {
+        // The job's new holder parks it as an ambiguous submit; this is the id to look for.
+        spdlog::error(
+            "job {}: fal accepted request {}, but {}: check that request on fal's "
+            "dashboard before `lipsyncd retry {}`",
+            id, submission.request_id, e.what(), id);
+      }
       if (e.reason_code() != spool::kStoreUnreachableReason) throw;
       if (tries == 1 || tries % 30 == 0) {
         spdlog::error(

@@ -157,8 +157,9 @@ void JobStore::reserve_claim(const JobRequest& request, const JobId& id) {
 
 bool JobStore::claim_for_rejection(const std::vector<fs::path>& files) {
   const TimePoint at = now();
-  return reserve_claim_key("rejected\n" + claim_key(files, settings_.inbox_dir),
-                           "rejected by " + settings_.node, at, at - kClaimKeyLifetime);
+  // The same key as a claim of these files: one node either claims or rejects them.
+  return reserve_claim_key(claim_key(files, settings_.inbox_dir), "rejected by " + settings_.node,
+                           at, at - kClaimKeyLifetime);
 }
 
 ClaimResult JobStore::finish_claim(const ClaimManifest& manifest) {

@@ -84,6 +84,36 @@ TEST(ClaimDispatch, ARequestIsClaimedOffTheLoopThenStarted) {
   EXPECT_FALSE(std::filesystem::exists(t.inbox() / "clip.mp4"));
 }
 
+TEST(ClaimDispatch, FilesAnotherNodeHoldsAreLeftAloneAndLookedAtAgain) {
+  test_support::TestStore t;
+  boost::asio::io_context io;
+  boost::asio::thread_pool claims(1);
+  std::vector<spool::JobId> started;
+  std::vector<std::vector<std::filesystem::path>> reexamined;
+  ClaimDispatch dispatch(
+      io, claims, *t.store, PathsConfig{},
+      {.on_event = {},
+       .start_job = [&](const spool::JobId& id) { started.push_back(id); },
+       .reexamine = [&](const std::vector<std::filesystem::path>& f) { reexamined.push_back(f); }});
+  const auto request = test_support::write_pair(t.inbox(), "clip");
+  // Another node of the fleet holds these files' key.
+  spool::JobStoreSettings other;
+  other.state_dir = t.dir / "state";
+  other.inbox_dir = t.inbox();
+  other.clock = [&t] { return t.now; };
+  other.node = "other-node";
+  ASSERT_TRUE(spool::open_job_store(other)->claim_for_rejection(request.files()));
+
+  dispatch.on_request(request);
+  claims.join();
+  io.run_for(kClaimRetryDelay + std::chrono::seconds(1));
+  EXPECT_TRUE(started.empty());
+  EXPECT_TRUE(std::filesystem::exists(request.video));
+  EXPECT_TRUE(std::filesystem::exists(request.audio));
+  ASSERT_EQ(reexamined.size(), 1u) << "the files must be looked at again";
+  EXPECT_EQ(reexamined[0], request.files());
+}
+
 TEST(ClaimDispatch, AfterStopRequestsStayInTheInbox) {
   test_support::TestStore t;
   boost::asio::io_context io;

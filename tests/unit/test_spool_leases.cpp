@@ -262,6 +262,26 @@ TEST_P(LeaseTest, OneDropSeenByTwoNodesAtOnceBecomesOneJobAndTheLoserLeavesTheFi
   EXPECT_TRUE(fs::is_empty(inbox()));
 }
 
+TEST_P(LeaseTest, TheClaimKeyDecidesWhichNodeTakesTheFiles) {
+  const auto request = drop_pair("clip");
+  // node-a holds the key of exactly these files (it is rejecting them) and has not moved them.
+  ASSERT_TRUE(a_->claim_for_rejection(request.files()));
+  try {
+    b_->claim(request);
+    ADD_FAILURE() << "node-b claimed files node-a holds the key of";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.reason_code(), kClaimedElsewhereReason) << e.what();
+  }
+  EXPECT_FALSE(b_->claim_for_rejection(request.files()));
+  EXPECT_TRUE(fs::exists(request.video));
+  EXPECT_TRUE(fs::exists(request.audio));
+  EXPECT_TRUE(b_->unfinished().empty());
+  EXPECT_TRUE(fs::is_empty(b_->spool_root())) << "the loser left a folder behind";
+  // The key only guards the moment: once it lapses, the files are anyone's again.
+  now_ += std::chrono::minutes(11);
+  EXPECT_EQ(b_->claim(request).job.lease.node, "node-b");
+}
+
 TEST_P(LeaseTest, TheSameNameDroppedAgainLaterIsANewClaim) {
   claim_on(*a_, "clip");
   now_ += std::chrono::minutes(1);

@@ -58,6 +58,8 @@ class ClaimDispatch {
   // One node of a fleet moves refused files to error/; the others leave them (the store
   // arbitrates, as for claims).
   bool this_node_rejects(const intake::Rejection& rejection);
+  // After kClaimRetryDelay, intake looks at the files again (if they are still there).
+  void reexamine_later(std::vector<std::filesystem::path> files);
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool& claims_;
