@@ -93,46 +93,62 @@ void put_back(const ClaimManifest& manifest) {
 }
 }  // namespace
 
+fs::path JobStore::claiming_folder() const {
+  // Beside the spool, on its filesystem (the rename into it must be atomic), out of its listing.
+  return settings_.state_dir / "claiming" / (settings_.node.empty() ? "-" : settings_.node);
+}
+
 ClaimResult JobStore::claim(const JobRequest& request) {
   const TimePoint claimed_at = now();
   ClaimManifest manifest;
   fs::path job_dir;
+  // The job folder is made under this node's .claiming/ folder and renamed into the spool
+  // with its manifest in it: a job folder never exists without one, so no node (on a shared
+  // spool) mistakes another's claim in progress for debris.
+  fs::path staging;
   // Two claims in the same millisecond differ in their random suffix; retry on a clash.
   for (int tries = 0;; ++tries) {
     manifest.id = new_job_id(claimed_at);
     job_dir = spool_root_ / manifest.id;
+    staging = claiming_folder() / manifest.id;
     std::error_code ec;
-    if (fs::create_directory(job_dir, ec)) break;
+    fs::create_directories(staging.parent_path(), ec);
+    if (!ec && !fs::exists(job_dir) && fs::create_directory(staging, ec)) break;
     if (ec || tries > 8) {
-      throw Error("disk_error", "cannot create the job folder " + job_dir.string(),
+      throw Error("disk_error", "cannot create the job folder " + staging.string(),
                   "check the state folder's permissions and free space", Permanence::transient);
     }
   }
+  const auto remove_staging = [&staging] {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+  };
   try {
     reserve_claim(request, manifest.id);
+    manifest.node = settings_.node;
+    manifest.name = request.name.empty() ? request.video.stem().string() : request.name;
+    manifest.source = request.source;
+    manifest.folder = request.folder;
+    manifest.options = JobOptions{request.model, request.sync_mode, request.output_name};
+    manifest.created_at = claimed_at;
+    const fs::path inputs_dir = job_dir / "inputs";
+    std::set<std::string> taken;
+    manifest.video = {spool_path_for(inputs_dir, request.video, taken), request.video};
+    manifest.audio = {spool_path_for(inputs_dir, request.audio, taken), request.audio};
+    for (const auto& extra : request.extras) {
+      manifest.extras.push_back({spool_path_for(inputs_dir, extra, taken), extra});
+    }
+    fs::create_directory(staging / "inputs");
+    manifest.write(staging);
+    // The manifest is on disk before the first input moves: from here on a crash is finished
+    // (or undone) by recover().
+    fs::rename(staging, job_dir);
+    sync_directory(staging.parent_path());
+    sync_directory(spool_root_);
   } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(job_dir, ignored);
+    remove_staging();
     throw;
   }
-  manifest.node = settings_.node;
-  manifest.name = request.name.empty() ? request.video.stem().string() : request.name;
-  manifest.source = request.source;
-  manifest.folder = request.folder;
-  manifest.options = JobOptions{request.model, request.sync_mode, request.output_name};
-  manifest.created_at = claimed_at;
-  const fs::path inputs_dir = job_dir / "inputs";
-  fs::create_directory(inputs_dir);
-  std::set<std::string> taken;
-  manifest.video = {spool_path_for(inputs_dir, request.video, taken), request.video};
-  manifest.audio = {spool_path_for(inputs_dir, request.audio, taken), request.audio};
-  for (const auto& extra : request.extras) {
-    manifest.extras.push_back({spool_path_for(inputs_dir, extra, taken), extra});
-  }
-  // The manifest is on disk before the first input moves: from here on a crash is finished
-  // (or undone) by recover().
-  manifest.write(job_dir);
-  sync_directory(spool_root_);
 
   try {
     return finish_claim(manifest);
@@ -204,25 +220,24 @@ ClaimResult JobStore::finish_claim(const ClaimManifest& manifest) {
 }
 
 std::vector<JobId> JobStore::reclaim_interrupted_claims() {
+  // This node's claims that died before their folder was renamed into the spool: no input
+  // had moved yet.
+  std::error_code ignored;
+  fs::remove_all(claiming_folder(), ignored);
+  fs::remove(claiming_folder().parent_path(), ignored);  // only when no other node's is there
   std::vector<JobId> reclaimed;
   for (const auto& entry : fs::directory_iterator(spool_root_)) {
     const std::string id = entry.path().filename().string();
     if (!entry.is_directory() || id.starts_with(".") || find(id)) continue;
     const auto manifest = ClaimManifest::read(entry.path());
-    // On a shared spool another node's claim in progress looks the same: not ours to touch.
-    if (manifest && manifest->node != settings_.node) continue;
     if (!manifest) {
-      // The claim died before its manifest was complete, so no input had moved yet. On a
-      // shared spool a fresh folder may be another node's claim about to write its manifest.
-      std::error_code ec;
-      const auto changed = fs::last_write_time(entry.path(), ec);
-      const bool shared = !settings_.url.empty();
-      if (shared && !ec && fs::file_time_type::clock::now() - changed < kClaimKeyLifetime) {
-        continue;
-      }
+      // A job folder always has its manifest (claim() renames it in complete): this one is
+      // unreadable or was left by a version that made the folder first. No input had moved.
       fs::remove_all(entry.path());
       continue;
     }
+    // On a shared spool another node's claim in progress looks the same: not ours to touch.
+    if (manifest->node != settings_.node) continue;
     bool all_present = true;
     for (const auto& file : manifest->files()) {
       all_present = all_present && (fs::exists(file.path) || fs::exists(file.original_path));

@@ -310,6 +310,8 @@ class JobStore {
   // Whether this node may act on the job: its own, nobody's, or a dead node's.
   bool may_take(const JobRecord& job) const;
   void reserve_claim(const JobRequest& request, const JobId& id);
+  // Where this node builds a job folder before renaming it, complete, into the spool.
+  std::filesystem::path claiming_folder() const;
   ClaimResult finish_claim(const ClaimManifest& manifest);
   std::vector<JobId> reclaim_interrupted_claims();
   void sweep_spool_folders(Recovery& recovery);

@@ -1,23 +1,14 @@
 #include "job_rows.hpp"
 
+#include "job_columns.hpp"
 #include "job_record_codec.hpp"
 #include "time_codec.hpp"
 
 namespace lipsyncd::spool::pg {
 namespace {
 
-constexpr const char* kSelectJob =
-    "SELECT id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, "
-    "spool_dir, inputs, options, content_hash, plan, uploads, endpoint, request_id, "
-    "submit_intent, result, delivered_paths, error, created_at, updated_at, entered_at, "
-    "request_urls, lease_node, lease_token, lease_expires_at FROM jobs ";
+const std::string kSelectJob = std::string("SELECT ") + kJobColumns + " FROM jobs ";
 
-// The columns a job's record owns, in the order of row_params() ($1 is the id).
-constexpr const char* kRecordColumns =
-    "id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, spool_dir, "
-    "inputs, options, content_hash, plan, uploads, endpoint, request_id, submit_intent, result, "
-    "delivered_paths, error, created_at, updated_at, entered_at, request_urls, lease_node, "
-    "lease_token, lease_expires_at";
 constexpr const char* kRecordValues =
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, "
     "$21, $22, $23, $24, $25, $26, $27";
@@ -115,8 +106,8 @@ Params row_params(const JobRecord& job) {
 }  // namespace
 
 void insert_job(Connection& connection, const JobRecord& job) {
-  connection.exec(std::string("INSERT INTO jobs (") + kRecordColumns + ") VALUES (" +
-                      kRecordValues + ") ON CONFLICT (id) DO UPDATE SET " + kRecordAssignments,
+  connection.exec(std::string("INSERT INTO jobs (") + kJobColumns + ") VALUES (" + kRecordValues +
+                      ") ON CONFLICT (id) DO UPDATE SET " + kRecordAssignments,
                   row_params(job));
 }
 
@@ -134,16 +125,16 @@ void append_event(Connection& connection, const JobId& id, TimePoint at,
 }
 
 std::optional<JobRecord> load_job(Connection& connection, const JobId& id, RowLock lock) {
-  const auto rows = connection.exec(std::string(kSelectJob) + "WHERE id = $1" +
-                                        (lock == RowLock::for_update ? " FOR UPDATE" : ""),
-                                    {param(id)});
+  const auto rows = connection.exec(
+      kSelectJob + "WHERE id = $1" + (lock == RowLock::for_update ? " FOR UPDATE" : ""),
+      {param(id)});
   if (rows.rows() == 0) return std::nullopt;
   return read_job(rows, 0);
 }
 
 std::vector<JobRecord> load_jobs(Connection& connection, const std::string& where,
                                  const Params& params) {
-  const auto rows = connection.exec(std::string(kSelectJob) + where, params);
+  const auto rows = connection.exec(kSelectJob + where, params);
   std::vector<JobRecord> jobs;
   jobs.reserve(static_cast<std::size_t>(rows.rows()));
   for (int row = 0; row < rows.rows(); ++row) jobs.push_back(read_job(rows, row));

@@ -1,16 +1,13 @@
 #include "job_rows.hpp"
 
+#include "job_columns.hpp"
 #include "job_record_codec.hpp"
 #include "time_codec.hpp"
 
 namespace lipsyncd::spool::sqlite {
 namespace {
 
-constexpr const char* kSelectJob =
-    "SELECT id, name, source, state, resume_state, hold_reason, attempts, next_attempt_at, "
-    "spool_dir, inputs, options, content_hash, plan, uploads, endpoint, request_id, "
-    "submit_intent, result, delivered_paths, error, created_at, updated_at, entered_at, "
-    "request_urls, lease_node, lease_token, lease_expires_at FROM jobs ";
+const std::string kSelectJob = std::string("SELECT ") + kJobColumns + " FROM jobs ";
 
 JobRecord read_job(const Statement& row) {
   JobRecord job;
@@ -62,12 +59,9 @@ std::optional<std::string> state_name(const std::optional<JobState>& state) {
 
 void write_job(Database& database, const JobRecord& job) {
   auto statement = database.prepare(
-      "INSERT OR REPLACE INTO jobs (id, name, source, state, resume_state, hold_reason, "
-      "attempts, next_attempt_at, spool_dir, inputs, options, content_hash, plan, uploads, "
-      "endpoint, request_id, submit_intent, result, delivered_paths, error, created_at, "
-      "updated_at, entered_at, request_urls, lease_node, lease_token, lease_expires_at) VALUES "
-      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-      "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)");
+      std::string("INSERT OR REPLACE INTO jobs (") + kJobColumns +
+      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+      "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)");
   statement.bind(1, job.id)
       .bind(2, job.name)
       .bind(3, to_string(job.source))
@@ -116,7 +110,7 @@ void append_event(Database& database, const JobId& id, TimePoint at, std::option
 }
 
 std::optional<JobRecord> load_job(Database& database, const JobId& id) {
-  auto query = database.prepare(std::string(kSelectJob) + "WHERE id = ?1");
+  auto query = database.prepare(kSelectJob + "WHERE id = ?1");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
   return read_job(query);
@@ -124,7 +118,7 @@ std::optional<JobRecord> load_job(Database& database, const JobId& id) {
 
 std::vector<JobRecord> load_jobs(Database& database, const std::string& where,
                                  const std::function<void(Statement&)>& bind) {
-  auto query = database.prepare(std::string(kSelectJob) + where);
+  auto query = database.prepare(kSelectJob + where);
   if (bind) bind(query);
   std::vector<JobRecord> jobs;
   while (query.step()) jobs.push_back(read_job(query));
