@@ -80,15 +80,19 @@ class EmulatorTest : public ::testing::Test {
 
   // Uploads a media file the way fal's client does and returns its file_url.
   std::string upload(const std::string& media_file, const std::string& content_type) {
-    const auto initiate = post_json(
-        "/storage/upload/initiate?storage_type=fal-cdn-v3",
-        R"({"content_type": ")" + content_type + R"(", "file_name": ")" + media_file + R"("})");
+    return upload_file(media(media_file), content_type);
+  }
+  std::string upload_file(const std::filesystem::path& file, const std::string& content_type) {
+    const auto initiate =
+        post_json("/storage/upload/initiate?storage_type=fal-cdn-v3",
+                  R"({"content_type": ")" + content_type + R"(", "file_name": ")" +
+                      file.filename().string() + R"("})");
     EXPECT_EQ(initiate.status, 200) << initiate.body;
     const auto body = initiate.json_body();
     const std::string upload_url(body.at("upload_url").as_string());
     const auto put = http(
         "PUT", upload_url,
-        {"-H", "Content-Type: " + content_type, "--data-binary", "@" + media(media_file).string()},
+        {"-H", "Content-Type: " + content_type, "--data-binary", "@" + file.string()},
         /*with_key=*/false);
     EXPECT_EQ(put.status, 200) << put.body;
     return std::string(body.at("file_url").as_string());
@@ -493,6 +497,43 @@ TEST_F(EmulatorTest, InputsFromElsewhereFailLikeFalAppErrors) {
   EXPECT_EQ(result.status, 422);
   EXPECT_EQ(result.json_body().at("detail").at(0).at("loc"), (json::array{"body", "video_url"}));
   EXPECT_EQ(result.header("X-Fal-Retryable"), "false");
+}
+
+// sync-lipsync-model.md "Limitations": about 10 minutes of video at most. How fal refuses a
+// longer one is not documented: the emulator's answer is an assumption (its README).
+TEST_F(EmulatorTest, AVideoOverTenMinutesFailsAsAModelErrorAndTenMinutesRenders) {
+  start();
+  const auto make_video = [this](const std::string& name, int seconds) {
+    const auto file = dir_ / name;
+    const int made = run_to_completion(
+        {"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc=size=64x64:rate=5:duration=" + std::to_string(seconds), "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", "250", file.string()},
+        dir_ / (name + ".log"), 120s);
+    EXPECT_EQ(made, 0) << read_text(dir_ / (name + ".log"));
+    return upload_file(file, "video/mp4");
+  };
+  const auto audio = upload("speech_1s.wav", "audio/wav");
+  const auto submit = [&](const std::string& video) {
+    const auto submitted =
+        post_json("/fal-ai/sync-lipsync", R"({"video_url": ")" + video +
+                                              R"(", "audio_url": ")" + audio +
+                                              R"(", "sync_mode": "cut_off"})");
+    EXPECT_EQ(submitted.status, 200) << submitted.body;
+    return std::string(submitted.json_body().at("request_id").as_string());
+  };
+
+  const auto too_long = submit(make_video("v601.mp4", 601));
+  EXPECT_EQ(wait_completed(too_long).at("error_type"), "video_duration_too_long");
+  const auto refused = http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + too_long);
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_EQ(refused.json_body().at("detail").at(0).at("loc"), (json::array{"body", "video_url"}));
+  EXPECT_EQ(refused.header("X-Fal-Retryable"), "false");
+
+  const auto at_limit = submit(make_video("v600.mp4", 600));
+  EXPECT_FALSE(wait_completed(at_limit).contains("error_type"));
+  const auto rendered = http("GET", emu().url() + "/fal-ai/sync-lipsync/requests/" + at_limit);
+  EXPECT_EQ(rendered.status, 200) << rendered.body;
 }
 
 TEST_F(EmulatorTest, StatusStreamSendsEventsUntilCompleted) {
