@@ -26,8 +26,8 @@ extern "C" {
 namespace lipsyncd::media {
 
 NormalizedFile transcode_audio(const MediaInfo& info, TimeSpan span,
-                               const std::filesystem::path& destination,
-                               const MediaConfig& config) {
+                               const std::filesystem::path& destination, const MediaConfig& config,
+                               AudioPadding padding) {
   StreamDecoder decoder(info.file, AVMEDIA_TYPE_AUDIO, 1);
   AVCodecContext* codec = decoder.codec();
   const int rate = config.audio_sample_rate > 0 ? config.audio_sample_rate : codec->sample_rate;
@@ -107,11 +107,35 @@ NormalizedFile transcode_audio(const MediaInfo& info, TimeSpan span,
     encode(converted.get());
   };
 
+  // Digital silence (zero samples) in frames of at most 4096 samples.
+  const auto write_silence = [&](int64_t samples) {
+    constexpr int64_t kChunk = 4096;
+    while (samples > 0) {
+      av_frame_unref(converted.get());
+      converted->format = AV_SAMPLE_FMT_S16;
+      converted->sample_rate = rate;
+      libav::check(av_channel_layout_copy(&converted->ch_layout, &layout), "not_decodable",
+                   "cannot convert the audio of", info.file);
+      converted->nb_samples = static_cast<int>(std::min(samples, kChunk));
+      libav::check(av_frame_get_buffer(converted.get(), 0), "not_decodable",
+                   "cannot convert the audio of", info.file);
+      std::memset(converted->data[0], 0,
+                  static_cast<size_t>(converted->nb_samples) * 2 * layout.nb_channels);
+      converted->pts = written;
+      written += converted->nb_samples;
+      samples -= converted->nb_samples;
+      encode(converted.get());
+    }
+  };
+
   while (const AVFrame* frame = decoder.next_frame()) {
     convert_and_write(frame);
     if (position >= limit) break;
   }
   if (position < limit) convert_and_write(nullptr);
+  if (padding == AudioPadding::silence_to_span && span.duration_s > 0) {
+    write_silence(limit - skip - written);
+  }
   encode(nullptr);
   output.finish();
   av_channel_layout_uninit(&layout);

@@ -1,5 +1,6 @@
 #include "stream_decoder.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "libav_error.hpp"
@@ -167,6 +168,31 @@ std::vector<double> StreamDecoder::keyframe_seconds() const {
       result.push_back(seconds(entry->timestamp));
     }
   }
+  return result;
+}
+
+std::vector<double> keyframe_presentation_seconds(const std::filesystem::path& file) {
+  libav::InputFormat format = open_input(file);
+  const int index = shown_video_stream(format.get());
+  if (index < 0) return {};
+  const AVStream* stream = format->streams[index];
+  for (unsigned i = 0; i < format->nb_streams; ++i) {
+    if (static_cast<int>(i) != index) format->streams[i]->discard = AVDISCARD_ALL;
+  }
+  const int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
+  std::vector<double> result;
+  libav::Packet packet = libav::make_packet();
+  while (true) {
+    const int read = av_read_frame(format.get(), packet.get());
+    if (read == AVERROR_EOF) break;
+    libav::check(read, "not_decodable", "cannot read", file, kDamagedHint);
+    if (packet->stream_index == index && (packet->flags & AV_PKT_FLAG_KEY) != 0 &&
+        packet->pts != AV_NOPTS_VALUE) {
+      result.push_back(static_cast<double>(packet->pts - start) * av_q2d(stream->time_base));
+    }
+    av_packet_unref(packet.get());
+  }
+  std::sort(result.begin(), result.end());
   return result;
 }
 

@@ -48,6 +48,11 @@ class StreamDecoder {
   long frames_decoded_ = 0;
 };
 
+// Presentation times (seconds from the stream's start, ascending) of the keyframes of the shown
+// video stream, read from its packets (no decoding). Unlike keyframe_seconds() these are exact
+// when B-frames shift decoding times away from presentation times.
+std::vector<double> keyframe_presentation_seconds(const std::filesystem::path& file);
+
 // Opens a file for reading with content sniffing; Error not_decodable when libav cannot.
 libav::InputFormat open_input(const std::filesystem::path& file);
 

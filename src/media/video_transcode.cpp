@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 
+#include "h264_encoder.hpp"
 #include "libav_error.hpp"
 #include "libav_handles.hpp"
 #include "output_file.hpp"
@@ -43,7 +45,11 @@ class VideoTranscoder {
         target_(video_target(*info.video, config)),
         output_(destination, "mp4") {
     build_filters();
-    open_encoder(config);
+    const AVRational filtered_time_base = av_buffersink_get_time_base(sink_);
+    encoder_.emplace(output_,
+                     H264Settings{target_.width, target_.height,
+                                  AVRational{target_.fps_num, target_.fps_den}, filtered_time_base},
+                     config, info.file);
     output_.write_header(true);
   }
 
@@ -69,9 +75,10 @@ class VideoTranscoder {
     libav::check(av_buffersrc_close(source_, eof_pts, AV_BUFFERSRC_FLAG_PUSH), "not_decodable",
                  "cannot filter", info_.file);
     pull_filtered();
-    encode(nullptr);
+    encoder_->flush();
     output_.finish();
-    const double seconds = static_cast<double>(frames_encoded_) * target_.fps_den / target_.fps_num;
+    const double seconds =
+        static_cast<double>(encoder_->frames()) * target_.fps_den / target_.fps_num;
     return {destination, seconds, NormalizeMethod::transcode};
   }
 
@@ -117,56 +124,13 @@ class VideoTranscoder {
                  "cannot set up the video filters for", info_.file);
   }
 
-  void open_encoder(const MediaConfig& config) {
-    const AVCodec* x264 = find_encoder("libx264");
-    encoder_.reset(avcodec_alloc_context3(x264));
-    if (!encoder_) throw std::bad_alloc();
-    encoder_->width = target_.width;
-    encoder_->height = target_.height;
-    encoder_->pix_fmt = AV_PIX_FMT_YUV420P;
-    encoder_->sample_aspect_ratio = {1, 1};
-    encoder_->framerate = {target_.fps_num, target_.fps_den};
-    encoder_->time_base = av_buffersink_get_time_base(sink_);
-    encoder_->thread_count = 0;
-    if ((output_.context()->oformat->flags & AVFMT_GLOBALHEADER) != 0) {
-      encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    }
-    AVDictionary* options = nullptr;
-    av_dict_set(&options, "preset", config.x264_preset.c_str(), 0);
-    av_dict_set(&options, "crf", std::to_string(config.x264_crf).c_str(), 0);
-    const int opened = avcodec_open2(encoder_.get(), x264, &options);
-    av_dict_free(&options);
-    libav::check(opened, "encoder_missing", "cannot open the H.264 encoder for", info_.file,
-                 "check [media] x264_preset and x264_crf");
-    stream_ = output_.add_stream();
-    libav::check(avcodec_parameters_from_context(stream_->codecpar, encoder_.get()), "disk_error",
-                 "cannot prepare", info_.file);
-    stream_->time_base = encoder_->time_base;
-    stream_->avg_frame_rate = encoder_->framerate;
-  }
-
   void pull_filtered() {
     while (true) {
       const int got = av_buffersink_get_frame(sink_, filtered_.get());
       if (got == AVERROR(EAGAIN) || got == AVERROR_EOF) return;
       libav::check(got, "not_decodable", "cannot filter", info_.file);
-      filtered_->pict_type = AV_PICTURE_TYPE_NONE;
-      encode(filtered_.get());
+      encoder_->encode(filtered_.get());
       av_frame_unref(filtered_.get());
-    }
-  }
-
-  void encode(const AVFrame* frame) {
-    libav::check(avcodec_send_frame(encoder_.get(), frame), "not_decodable", "cannot encode",
-                 info_.file);
-    if (frame != nullptr) ++frames_encoded_;
-    while (true) {
-      const int got = avcodec_receive_packet(encoder_.get(), packet_.get());
-      if (got == AVERROR(EAGAIN) || got == AVERROR_EOF) return;
-      libav::check(got, "not_decodable", "cannot encode", info_.file);
-      av_packet_rescale_ts(packet_.get(), encoder_->time_base, stream_->time_base);
-      packet_->stream_index = stream_->index;
-      output_.write(packet_.get());
     }
   }
 
@@ -176,13 +140,10 @@ class VideoTranscoder {
   VideoTarget target_;
   OutputFile output_;
   libav::FilterGraph graph_;
-  AVFilterContext* source_ = nullptr;  // owned by graph_
-  AVFilterContext* sink_ = nullptr;    // owned by graph_
-  libav::CodecContext encoder_;
-  AVStream* stream_ = nullptr;  // owned by output_
+  AVFilterContext* source_ = nullptr;   // owned by graph_
+  AVFilterContext* sink_ = nullptr;     // owned by graph_
+  std::optional<H264Encoder> encoder_;  // made once the filters tell its time base
   libav::Frame filtered_ = libav::make_frame();
-  libav::Packet packet_ = libav::make_packet();
-  long frames_encoded_ = 0;
 };
 
 }  // namespace
@@ -194,11 +155,13 @@ NormalizedFile transcode_video(const MediaInfo& info, TimeSpan span,
   return transcoder.run(destination);
 }
 
-NormalizedFile remux_video(const MediaInfo& info, const std::filesystem::path& destination) {
+NormalizedFile remux_video(const MediaInfo& info, const std::filesystem::path& destination,
+                           TimeSpan span) {
   libav::InputFormat input = open_input(info.file);
-  const int index = av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  libav::check(index, "no_video_stream", "no video stream in", info.file);
-  const AVStream* in_stream = input->streams[index];
+  const int index = shown_video_stream(input.get());
+  libav::check(index < 0 ? AVERROR_STREAM_NOT_FOUND : index, "no_video_stream",
+               "no video stream in", info.file);
+  AVStream* in_stream = input->streams[index];
   OutputFile output(destination, "mp4");
   AVStream* out_stream = output.add_stream();
   libav::check(avcodec_parameters_copy(out_stream->codecpar, in_stream->codecpar), "disk_error",
@@ -207,13 +170,37 @@ NormalizedFile remux_video(const MediaInfo& info, const std::filesystem::path& d
   out_stream->time_base = in_stream->time_base;
   out_stream->avg_frame_rate = in_stream->avg_frame_rate;
   output.write_header(true);
+
+  // A span is cut at its keyframes (the caller checked): packets are chosen by presentation
+  // time, which for closed GOPs (x264's default) takes whole GOPs, and shifted to start at 0.
+  const AVRational tb = in_stream->time_base;
+  const double fps = info.video->fps > 0 ? info.video->fps : 30;
+  const int64_t stream_start = in_stream->start_time == AV_NOPTS_VALUE ? 0 : in_stream->start_time;
+  const int64_t half_frame = std::max<int64_t>(1, std::llround(0.5 / fps / av_q2d(tb)));
+  const bool whole = span.duration_s <= 0;
+  const int64_t first = whole ? INT64_MIN : stream_start + std::llround(span.start_s / av_q2d(tb));
+  const int64_t last = whole ? INT64_MAX : stream_start + std::llround(span.end_s() / av_q2d(tb));
+  const int64_t shift = whole ? 0 : first - stream_start;
+  if (!whole && span.start_s > 0) {
+    libav::check(av_seek_frame(input.get(), index, first, AVSEEK_FLAG_BACKWARD), "not_decodable",
+                 "cannot seek in", info.file);
+  }
+  int64_t end_pts = INT64_MIN;
   libav::Packet packet = libav::make_packet();
   while (true) {
     const int read = av_read_frame(input.get(), packet.get());
     if (read == AVERROR_EOF) break;
     libav::check(read, "not_decodable", "cannot read", info.file);
-    if (packet->stream_index == index) {
-      av_packet_rescale_ts(packet.get(), in_stream->time_base, out_stream->time_base);
+    const bool inside = packet->stream_index == index &&
+                        (whole || packet->pts == AV_NOPTS_VALUE ||
+                         (packet->pts >= first - half_frame && packet->pts < last - half_frame));
+    if (inside) {
+      if (packet->pts != AV_NOPTS_VALUE) {
+        end_pts = std::max(end_pts, packet->pts + packet->duration);
+        packet->pts -= shift;
+      }
+      if (packet->dts != AV_NOPTS_VALUE) packet->dts -= shift;
+      av_packet_rescale_ts(packet.get(), tb, out_stream->time_base);
       packet->stream_index = out_stream->index;
       packet->pos = -1;
       output.write(packet.get());
@@ -221,7 +208,9 @@ NormalizedFile remux_video(const MediaInfo& info, const std::filesystem::path& d
     av_packet_unref(packet.get());
   }
   output.finish();
-  return {destination, info.video->duration_s, NormalizeMethod::remux};
+  const double duration_s =
+      whole ? info.video->duration_s : static_cast<double>(end_pts - first) * av_q2d(tb);
+  return {destination, duration_s, NormalizeMethod::remux};
 }
 
 }  // namespace lipsyncd::media

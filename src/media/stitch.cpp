@@ -1,0 +1,438 @@
+// Joining the segment outputs of a long-form job: their video by stream copy (or one re-encode
+// when they differ), the original audio track encoded once to AAC, then the checks.
+
+#include "lipsyncd/media/stitch.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+extern "C" {
+#include <libavutil/audio_fifo.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include "h264_encoder.hpp"
+#include "libav_error.hpp"
+#include "libav_handles.hpp"
+#include "lipsyncd/core/error.hpp"
+#include "lipsyncd/core/number_format.hpp"
+#include "lipsyncd/media/media_info.hpp"
+#include "output_file.hpp"
+#include "stitch_check.hpp"
+#include "stream_decoder.hpp"
+
+namespace lipsyncd::media {
+namespace {
+
+constexpr const char* kSegmentHint =
+    "download the segment again (retry the job) or report the job if fal's output is damaged";
+
+std::string segment_name(std::size_t k, const std::filesystem::path& file) {
+  return "segment " + std::to_string(k + 1) + " (" + file.filename().string() + ")";
+}
+
+std::string rational_text(AVRational value) {
+  return std::to_string(value.num) + "/" + std::to_string(value.den);
+}
+
+struct AudioFifoDeleter {
+  void operator()(AVAudioFifo* fifo) const noexcept { av_audio_fifo_free(fifo); }
+};
+
+// Each segment probed (which reads every packet and catches a truncated download) and held to
+// its planned duration.
+std::vector<MediaInfo> probe_segments(const StitchRequest& request) {
+  std::vector<MediaInfo> infos;
+  for (std::size_t k = 0; k < request.segments.size(); ++k) {
+    const std::string name = segment_name(k, request.segments[k]);
+    MediaInfo info;
+    try {
+      info = probe(request.segments[k]);
+    } catch (const Error& error) {
+      stitch_check_failed(name + " cannot be used: " + error.what(), kSegmentHint);
+    }
+    if (!info.video) stitch_check_failed(name + " has no video stream.", kSegmentHint);
+    const double frame_s = 1.0 / (info.video->fps > 0 ? info.video->fps : 30);
+    const double lasts = video_seconds(info);
+    if (std::fabs(lasts - request.planned_durations_s[k]) > frame_s + 1e-4) {
+      stitch_check_failed(name + " lasts " + seconds_text(lasts) + ", planned " +
+                              seconds_text(request.planned_durations_s[k]) +
+                              " (more than one frame, " + seconds_text(frame_s) + ", apart).",
+                          kSegmentHint);
+    }
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+// What stops `other` from being appended to `first` by stream copy; empty when nothing does.
+std::string difference(const AVStream* first, const AVStream* other) {
+  const AVCodecParameters* a = first->codecpar;
+  const AVCodecParameters* b = other->codecpar;
+  if (a->codec_id != b->codec_id) {
+    return std::string("codec ") + avcodec_get_name(b->codec_id) + " instead of " +
+           avcodec_get_name(a->codec_id);
+  }
+  if (a->width != b->width || a->height != b->height) {
+    return std::to_string(b->width) + "x" + std::to_string(b->height) + " instead of " +
+           std::to_string(a->width) + "x" + std::to_string(a->height);
+  }
+  if (a->format != b->format) {
+    const char* name_a = av_get_pix_fmt_name(static_cast<AVPixelFormat>(a->format));
+    const char* name_b = av_get_pix_fmt_name(static_cast<AVPixelFormat>(b->format));
+    return std::string("pixel format ") + (name_b ? name_b : "?") + " instead of " +
+           (name_a ? name_a : "?");
+  }
+  if (a->profile != b->profile) {
+    return "profile " + std::to_string(b->profile) + " instead of " + std::to_string(a->profile);
+  }
+  if (av_cmp_q(first->time_base, other->time_base) != 0) {
+    return "time base " + rational_text(other->time_base) + " instead of " +
+           rational_text(first->time_base);
+  }
+  if (av_cmp_q(first->avg_frame_rate, other->avg_frame_rate) != 0) {
+    return "frame rate " + rational_text(other->avg_frame_rate) + " instead of " +
+           rational_text(first->avg_frame_rate);
+  }
+  if (a->video_delay != b->video_delay) {
+    return "B-frame delay " + std::to_string(b->video_delay) + " instead of " +
+           std::to_string(a->video_delay);
+  }
+  if (a->extradata_size != b->extradata_size ||
+      (a->extradata_size > 0 &&
+       std::memcmp(a->extradata, b->extradata, static_cast<size_t>(a->extradata_size)) != 0)) {
+    return "other codec parameter sets (extradata)";
+  }
+  return {};
+}
+
+// The whole original audio track, cut at the output's length, as AAC (libavcodec's native
+// encoder) into its own stream of the output; written in step with the video so the file is
+// interleaved without the muxer buffering either stream.
+class AacTrack {
+ public:
+  AacTrack(const std::filesystem::path& audio, OutputFile& output, double length_s)
+      : file_(audio), decoder_(audio, AVMEDIA_TYPE_AUDIO, 1), output_(output) {
+    AVCodecContext* input = decoder_.codec();
+    rate_ = input->sample_rate;
+    limit_ = std::llround(length_s * rate_);
+    av_channel_layout_default(&layout_, std::min(2, std::max(1, input->ch_layout.nb_channels)));
+    const AVCodec* aac = find_encoder("aac");
+    encoder_.reset(avcodec_alloc_context3(aac));
+    if (!encoder_) throw std::bad_alloc();
+    encoder_->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    encoder_->sample_rate = rate_;
+    libav::check(av_channel_layout_copy(&encoder_->ch_layout, &layout_), "not_decodable",
+                 "cannot convert the audio of", file_);
+    encoder_->bit_rate = 96000L * layout_.nb_channels;
+    encoder_->time_base = {1, rate_};
+    if ((output.context()->oformat->flags & AVFMT_GLOBALHEADER) != 0) {
+      encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    }
+    libav::check(avcodec_open2(encoder_.get(), aac, nullptr), "encoder_missing",
+                 "cannot open the AAC encoder for", file_);
+    stream_ = output.add_stream();
+    libav::check(avcodec_parameters_from_context(stream_->codecpar, encoder_.get()), "disk_error",
+                 "cannot prepare", file_);
+    stream_->time_base = encoder_->time_base;
+
+    SwrContext* raw = nullptr;
+    libav::check(swr_alloc_set_opts2(&raw, &layout_, AV_SAMPLE_FMT_FLTP, rate_, &input->ch_layout,
+                                     input->sample_fmt, input->sample_rate, 0, nullptr),
+                 "not_decodable", "cannot convert the audio of", file_);
+    resampler_.reset(raw);
+    libav::check(swr_init(resampler_.get()), "not_decodable", "cannot convert the audio of", file_);
+    fifo_.reset(av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, layout_.nb_channels, 4 * 1024));
+    if (!fifo_) throw std::bad_alloc();
+  }
+  ~AacTrack() { av_channel_layout_uninit(&layout_); }
+  AacTrack(const AacTrack&) = delete;
+  AacTrack& operator=(const AacTrack&) = delete;
+
+  // Writes the audio up to `seconds` of the timeline (or its end).
+  void write_until(double seconds) {
+    const int64_t wanted = std::min(limit_, static_cast<int64_t>(std::ceil(seconds * rate_)));
+    while (!finished_ && encoded_ < wanted) step();
+  }
+  void finish() {
+    while (!finished_) step();
+  }
+
+ private:
+  void step() {
+    const int frame_size = encoder_->frame_size;
+    if (av_audio_fifo_size(fifo_.get()) >= frame_size) {
+      encode_from_fifo(frame_size);
+    } else if (!input_done_) {
+      read_more();
+    } else {
+      if (av_audio_fifo_size(fifo_.get()) > 0) encode_from_fifo(av_audio_fifo_size(fifo_.get()));
+      send(nullptr);
+      finished_ = true;
+    }
+  }
+
+  // One decoded frame through the resampler into the FIFO, at most up to the length.
+  void read_more() {
+    const AVFrame* frame = decoder_.next_frame();
+    if (frame == nullptr) {
+      convert(nullptr);  // what the resampler still holds
+      input_done_ = true;
+      return;
+    }
+    convert(frame);
+    if (queued_ >= limit_) input_done_ = true;
+  }
+
+  void convert(const AVFrame* input) {
+    const int in_samples = input != nullptr ? input->nb_samples : 0;
+    const int capacity = swr_get_out_samples(resampler_.get(), in_samples) + 32;
+    av_frame_unref(scratch_.get());
+    scratch_->format = AV_SAMPLE_FMT_FLTP;
+    scratch_->sample_rate = rate_;
+    libav::check(av_channel_layout_copy(&scratch_->ch_layout, &layout_), "not_decodable",
+                 "cannot convert the audio of", file_);
+    scratch_->nb_samples = capacity;
+    libav::check(av_frame_get_buffer(scratch_.get(), 0), "not_decodable",
+                 "cannot convert the audio of", file_);
+    const int produced = swr_convert(
+        resampler_.get(), scratch_->data, capacity,
+        input != nullptr ? const_cast<const uint8_t**>(input->extended_data) : nullptr, in_samples);
+    libav::check(produced, "not_decodable", "cannot convert the audio of", file_);
+    const int keep = static_cast<int>(std::min<int64_t>(produced, limit_ - queued_));
+    if (keep <= 0) return;
+    if (av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(scratch_->data), keep) < keep) {
+      throw std::bad_alloc();
+    }
+    queued_ += keep;
+  }
+
+  void encode_from_fifo(int samples) {
+    av_frame_unref(scratch_.get());
+    scratch_->format = AV_SAMPLE_FMT_FLTP;
+    scratch_->sample_rate = rate_;
+    libav::check(av_channel_layout_copy(&scratch_->ch_layout, &layout_), "not_decodable",
+                 "cannot convert the audio of", file_);
+    scratch_->nb_samples = samples;
+    libav::check(av_frame_get_buffer(scratch_.get(), 0), "not_decodable",
+                 "cannot convert the audio of", file_);
+    av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(scratch_->data), samples);
+    scratch_->pts = encoded_;
+    encoded_ += samples;
+    send(scratch_.get());
+  }
+
+  void send(const AVFrame* frame) {
+    libav::check(avcodec_send_frame(encoder_.get(), frame), "not_decodable",
+                 "cannot encode the audio of", file_);
+    while (true) {
+      const int got = avcodec_receive_packet(encoder_.get(), packet_.get());
+      if (got == AVERROR(EAGAIN) || got == AVERROR_EOF) return;
+      libav::check(got, "not_decodable", "cannot encode the audio of", file_);
+      av_packet_rescale_ts(packet_.get(), encoder_->time_base, stream_->time_base);
+      packet_->stream_index = stream_->index;
+      output_.write(packet_.get());
+    }
+  }
+
+  std::filesystem::path file_;
+  StreamDecoder decoder_;
+  OutputFile& output_;
+  int rate_ = 0;
+  int64_t limit_ = 0;    // samples of the output timeline
+  int64_t queued_ = 0;   // samples put into the FIFO so far
+  int64_t encoded_ = 0;  // samples given to the encoder so far
+  bool input_done_ = false;
+  bool finished_ = false;
+  AVChannelLayout layout_{};
+  libav::CodecContext encoder_;
+  AVStream* stream_ = nullptr;  // owned by output_
+  libav::Swr resampler_;
+  std::unique_ptr<AVAudioFifo, AudioFifoDeleter> fifo_;
+  libav::Frame scratch_ = libav::make_frame();
+  libav::Packet packet_ = libav::make_packet();
+};
+
+// A segment opened for its video packets.
+struct SegmentInput {
+  libav::InputFormat format;
+  AVStream* video = nullptr;
+};
+
+SegmentInput open_segment(const std::filesystem::path& file, std::size_t k) {
+  SegmentInput segment;
+  try {
+    segment.format = open_input(file);
+  } catch (const Error& error) {
+    stitch_check_failed(segment_name(k, file) + " cannot be read: " + error.what(), kSegmentHint);
+  }
+  const int index = shown_video_stream(segment.format.get());
+  if (index < 0) stitch_check_failed(segment_name(k, file) + " has no video stream.");
+  segment.video = segment.format->streams[index];
+  return segment;
+}
+
+class Stitcher {
+ public:
+  Stitcher(const StitchRequest& request, std::vector<MediaInfo> infos,
+           const std::filesystem::path& destination, const MediaConfig& config)
+      : request_(request), infos_(std::move(infos)), destination_(destination), config_(config) {}
+
+  // Returns where each segment's first frame is (frame indexes, presentation order).
+  std::vector<long> copy(double length_s) {
+    OutputFile output(destination_, "mp4");
+    const SegmentInput first = open_segment(request_.segments[0], 0);
+    AVStream* video = output.add_stream();
+    libav::check(avcodec_parameters_copy(video->codecpar, first.video->codecpar), "disk_error",
+                 "cannot prepare", destination_);
+    video->codecpar->codec_tag = 0;
+    video->time_base = first.video->time_base;
+    video->avg_frame_rate = first.video->avg_frame_rate;
+    AacTrack audio(request_.audio, output, length_s);
+    output.write_header(true);
+
+    std::vector<long> first_frames;
+    long frames = 0;
+    int64_t offset = 0;  // where the next segment starts, in the output's time base
+    int64_t last_dts = std::numeric_limits<int64_t>::min();
+    libav::Packet packet = libav::make_packet();
+    for (std::size_t k = 0; k < request_.segments.size(); ++k) {
+      first_frames.push_back(frames);
+      const SegmentInput segment = open_segment(request_.segments[k], k);
+      const AVRational in_tb = segment.video->time_base;
+      const int64_t start = segment.video->start_time == AV_NOPTS_VALUE
+                                ? 0
+                                : av_rescale_q(segment.video->start_time, in_tb, video->time_base);
+      const int64_t frame_duration =
+          av_rescale_q(1, av_inv_q(segment.video->avg_frame_rate), video->time_base);
+      int64_t end = offset;
+      while (true) {
+        const int read = av_read_frame(segment.format.get(), packet.get());
+        if (read == AVERROR_EOF) break;
+        if (read < 0) {
+          stitch_check_failed(segment_name(k, request_.segments[k]) +
+                                  " cannot be read to its end: " + libav::error_text(read) + ".",
+                              kSegmentHint);
+        }
+        if (packet->stream_index != segment.video->index) {
+          av_packet_unref(packet.get());
+          continue;
+        }
+        av_packet_rescale_ts(packet.get(), in_tb, video->time_base);
+        if (packet->duration <= 0) packet->duration = frame_duration;
+        if (packet->pts != AV_NOPTS_VALUE) packet->pts += offset - start;
+        if (packet->dts != AV_NOPTS_VALUE) packet->dts += offset - start;
+        if (packet->dts != AV_NOPTS_VALUE && packet->dts <= last_dts) {
+          stitch_check_failed(segment_name(k, request_.segments[k]) +
+                                  " cannot follow the segment before it by stream copy: its "
+                                  "decoding times overlap that segment's end.",
+                              kSegmentHint);
+        }
+        last_dts = packet->dts != AV_NOPTS_VALUE ? packet->dts : last_dts;
+        if (packet->pts != AV_NOPTS_VALUE) end = std::max(end, packet->pts + packet->duration);
+        audio.write_until(static_cast<double>(packet->dts) * av_q2d(video->time_base));
+        packet->stream_index = video->index;
+        packet->pos = -1;
+        output.write(packet.get());
+        ++frames;
+      }
+      offset = end;
+    }
+    audio.finish();
+    output.finish();
+    return first_frames;
+  }
+
+  // Decodes every segment and encodes them as one stream at the first segment's picture size
+  // and frame rate; each segment starts where the one before it ends.
+  std::vector<long> reencode(double length_s) {
+    const SegmentInput first = open_segment(request_.segments[0], 0);
+    const int width = std::max(2, first.video->codecpar->width / 2 * 2);
+    const int height = std::max(2, first.video->codecpar->height / 2 * 2);
+    AVRational rate = first.video->avg_frame_rate;
+    if (rate.num <= 0 || rate.den <= 0) rate = {30, 1};
+    const AVRational tb = av_inv_q(rate);
+    OutputFile output(destination_, "mp4");
+    H264Encoder encoder(output, H264Settings{width, height, rate, tb}, config_,
+                        request_.segments[0]);
+    AacTrack audio(request_.audio, output, length_s);
+    encoder.set_sink([&](AVPacket* packet) {
+      audio.write_until(static_cast<double>(packet->dts) * av_q2d(encoder.stream()->time_base));
+      output.write(packet);
+    });
+    output.write_header(true);
+    PictureConverter converter(width, height);
+
+    std::vector<long> first_frames;
+    double offset_s = 0;
+    int64_t last_pts = std::numeric_limits<int64_t>::min();
+    for (std::size_t k = 0; k < request_.segments.size(); ++k) {
+      first_frames.push_back(encoder.frames());
+      StreamDecoder decoder(request_.segments[k], AVMEDIA_TYPE_VIDEO, 0);
+      while (AVFrame* frame = decoder.next_frame()) {
+        const int64_t pts = std::llround((offset_s + decoder.frame_seconds(frame)) / av_q2d(tb));
+        if (pts <= last_pts) continue;  // a faster segment's frames share an output slot
+        last_pts = pts;
+        AVFrame* picture = converter.convert(frame, request_.segments[k]);
+        picture->pts = pts;
+        encoder.encode(picture);
+      }
+      offset_s += video_seconds(infos_[k]);
+    }
+    encoder.flush();
+    audio.finish();
+    output.finish();
+    return first_frames;
+  }
+
+ private:
+  const StitchRequest& request_;
+  std::vector<MediaInfo> infos_;
+  std::filesystem::path destination_;
+  const MediaConfig& config_;
+};
+
+// Why the segments cannot be joined by stream copy; empty when they can.
+std::string reencode_reason(const StitchRequest& request) {
+  const SegmentInput first = open_segment(request.segments[0], 0);
+  for (std::size_t k = 1; k < request.segments.size(); ++k) {
+    const SegmentInput other = open_segment(request.segments[k], k);
+    const std::string why = difference(first.video, other.video);
+    if (!why.empty()) return segment_name(k, request.segments[k]) + ": " + why + " of segment 1";
+  }
+  return {};
+}
+
+}  // namespace
+
+StitchResult stitch_segments(const StitchRequest& request, const std::filesystem::path& destination,
+                             const MediaConfig& config) {
+  libav::initialize();
+  if (request.segments.empty() || request.segments.size() != request.planned_durations_s.size()) {
+    throw std::invalid_argument(
+        "stitch_segments: " + std::to_string(request.segments.size()) + " segments but " +
+        std::to_string(request.planned_durations_s.size()) + " planned durations");
+  }
+  StitchedLayout layout;
+  layout.planned_durations_s = request.planned_durations_s;
+  layout.expected_duration_s = request.expected_duration_s;
+  if (layout.expected_duration_s <= 0) {
+    for (const double planned : request.planned_durations_s) layout.expected_duration_s += planned;
+  }
+  std::vector<MediaInfo> infos = probe_segments(request);
+  const std::string why = reencode_reason(request);
+  Stitcher stitcher(request, std::move(infos), destination, config);
+  layout.first_frames = why.empty() ? stitcher.copy(layout.expected_duration_s)
+                                    : stitcher.reencode(layout.expected_duration_s);
+  StitchResult result = check_stitched(destination, layout);
+  result.reencoded = !why.empty();
+  result.reencode_reason = why;
+  return result;
+}
+
+}  // namespace lipsyncd::media
