@@ -54,11 +54,18 @@ int cancel_job(const CancelOptions& options) {
     return kExitFailure;
   }
   const auto stage = spool::to_string(job.stage());
+  // A long-form job's segments are cancelled with it: those at fal are cancelled there too.
+  const auto segments = store.segments_of(job.id);
   // The store first: the daemon stops at its next step once the job is cancelled there.
   store.cancel(job.id, "cancelled with `lipsyncd cancel`");
   std::cout << "job " << job.id << " (" << job.name << ") cancelled at stage " << stage << "\n";
   if (!job.request_id.empty() && !job.result) {
     cancel_at_fal(located.config.fal, daemon::fal_request_of(job));
+  }
+  for (const auto& segment : segments) {
+    if (spool::is_final(segment.state) || segment.request_id.empty() || segment.result) continue;
+    std::cout << "segment " << segment.id << ": ";
+    cancel_at_fal(located.config.fal, daemon::fal_request_of(segment));
   }
   outbox::ErrorReport report;
   report.job_id = job.id;

@@ -28,6 +28,13 @@ std::string what_happens_next(const spool::JobRecord& job) {
              " is polled and its result downloaded, nothing is submitted again";
     case spool::JobState::accepted:
       return "it starts over (nothing was paid for it)";
+    case spool::JobState::segmented:
+      return "its segments go on: the unpaid ones are submitted again, the paid ones only "
+             "polled and delivered";
+    case spool::JobState::prepared:
+      if (job.is_segment())
+        return "the segment is uploaded and submitted again (nothing was paid for it)";
+      return "it goes on from there";
     default:
       return "it goes on from there";
   }
@@ -39,8 +46,9 @@ int retry_job(const RetryOptions& options) {
   const auto opened = spool::open_job_store(settings);
   spool::JobStore& store = *opened;
   const auto job = store.get(options.job_id);
-  if (job.state == spool::JobState::failed) {
-    // A failed job's inputs went to error/: they come back into its spool folder first.
+  if (job.state == spool::JobState::failed && !job.is_segment()) {
+    // A failed job's inputs went to error/: they come back into its spool folder first (a
+    // segment's are cut files in its job's folder, never moved).
     try {
       const int restored = daemon::restore_inputs_from_error(job, located.config.paths.error);
       std::cout << "moved " << restored << " input file(s) back from "

@@ -1,5 +1,6 @@
 // `lipsyncd status`: the jobs in the store by state, with age and stage, and the spend.
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -44,6 +45,19 @@ std::string reason_of(const spool::JobStatusRow& row) {
   return {};
 }
 
+// A long-form job's progress, and a segment's place in its job; empty for other jobs.
+std::string segments_of(const spool::JobStatusRow& row) {
+  if (row.segment) {
+    return "segment " + std::to_string(row.segment->index) + "/" +
+           std::to_string(row.segment->count) + " of " + row.segment->parent_id;
+  }
+  if (row.segments_total > 0) {
+    return std::to_string(row.segments_delivered) + "/" + std::to_string(row.segments_total) +
+           " segments delivered";
+  }
+  return {};
+}
+
 std::chrono::seconds heartbeat_age(const spool::JobStore& store, const spool::NodeHeartbeat& node) {
   return std::chrono::duration_cast<std::chrono::seconds>(store.now() - node.heartbeat_at);
 }
@@ -57,15 +71,21 @@ bool is_silent(const spool::JobStore& store, const spool::NodeHeartbeat& node) {
 void print_table(const spool::JobStore& store, const std::vector<spool::JobStatusRow>& rows,
                  const std::map<spool::JobState, int>& by_state, const spool::SpendSummary& spend,
                  const BudgetConfig& budget) {
-  std::cout << cell("JOB", 28) << cell("NAME", 20) << cell("STATE", 10) << cell("STAGE", 10)
+  // A segment's id is its job's and a suffix: wide enough to copy for `lipsyncd retry`.
+  std::size_t id_width = 28;
+  for (const auto& row : rows) id_width = std::max(id_width, row.id.size());
+  std::cout << cell("JOB", id_width) << cell("NAME", 20) << cell("STATE", 10) << cell("STAGE", 10)
             << cell("NODE", 12) << cell("AGE", 5) << cell("FOR", 5) << "DETAIL\n";
   for (const auto& row : rows) {
-    std::string detail = reason_of(row);
-    if (!detail.empty()) detail += ": ";
-    detail += row.message;
+    std::string detail = segments_of(row);
+    if (const auto reason = reason_of(row); !reason.empty()) {
+      detail += (detail.empty() ? "" : "; ") + reason + ": " + row.message;
+    } else if (!row.message.empty()) {
+      detail += (detail.empty() ? "" : "; ") + row.message;
+    }
     if (!row.request_id.empty()) detail += " [fal " + row.request_id + "]";
     if (row.attempts > 0) detail += " (attempts " + std::to_string(row.attempts) + ")";
-    std::cout << cell(row.id, 28) << cell(row.name, 20)
+    std::cout << cell(row.id, id_width) << cell(row.name, 20)
               << cell(std::string(spool::to_string(row.state)), 10)
               << cell(std::string(spool::to_string(row.stage)), 10)
               << cell(row.node.empty() ? "-" : row.node, 12) << cell(human_duration(row.age), 5)
@@ -112,6 +132,17 @@ void print_json(const spool::JobStore& store, const std::vector<spool::JobStatus
         {"node", row.node},
     };
     if (row.hold_reason) job["hold_reason"] = spool::to_string(*row.hold_reason);
+    if (row.segments_total > 0) {
+      job["segments_total"] = row.segments_total;
+      job["segments_delivered"] = row.segments_delivered;
+    }
+    if (row.segment) {
+      job["segment"] = {{"parent_id", row.segment->parent_id},
+                        {"index", row.segment->index},
+                        {"count", row.segment->count},
+                        {"start_s", row.segment->start_s},
+                        {"end_s", row.segment->end_s}};
+    }
     jobs.push_back(std::move(job));
   }
   boost::json::array nodes;

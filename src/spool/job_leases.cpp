@@ -52,12 +52,19 @@ void JobStore::check_or_take_lease(JobRecord& job) const {
 }
 
 void JobStore::settle_lease(JobRecord& job) const {
-  if (needs_holder(job.state) && !settings_.node.empty()) {
+  // A lease revoked in this transition (a person's command, a segment changed by its parent)
+  // stays nobody's.
+  if (needs_holder(job.state) && !job.lease.node.empty()) {
     job.lease.expires_at = now() + settings_.lease;
   } else {
     job.lease.node.clear();
     job.lease.expires_at.reset();
   }
+}
+
+void JobStore::forget_lease(const JobId& id) {
+  std::lock_guard lock(leases_mutex_);
+  held_leases_.erase(id);
 }
 
 void JobStore::remember_lease(const JobRecord& job) {
@@ -75,10 +82,7 @@ JobRecord JobStore::fenced(const JobId& id, const std::string& detail, const Cha
     remember_lease(job);
     return job;
   } catch (const Error& e) {
-    if (e.reason_code() == kLeaseLostReason) {
-      std::lock_guard lock(leases_mutex_);
-      held_leases_.erase(id);
-    }
+    if (e.reason_code() == kLeaseLostReason) forget_lease(id);
     throw;
   }
 }

@@ -89,17 +89,50 @@ JobOptions decode_options(const std::string& text) {
   return options;
 }
 
+namespace {
+
+json::object segment_plan_to_json(const SegmentPlan& segment) {
+  return {{"index", segment.index},
+          {"start_s", segment.start_s},
+          {"end_s", segment.end_s},
+          {"cut_reason", segment.cut_reason},
+          {"estimated_usd", segment.estimated_usd},
+          {"video", segment.video.string()},
+          {"audio", segment.audio.string()}};
+}
+
+SegmentPlan segment_plan_from_json(const json::value& value) {
+  if (!value.is_object()) return {};
+  const auto& object = value.as_object();
+  return {static_cast<int>(number_at(object, "index")),
+          number_at(object, "start_s"),
+          number_at(object, "end_s"),
+          string_at(object, "cut_reason"),
+          number_at(object, "estimated_usd"),
+          string_at(object, "video"),
+          string_at(object, "audio")};
+}
+
+}  // namespace
+
 std::string encode(const JobPlan& plan) {
-  return json::serialize(json::object{{"sync_mode", to_string(plan.sync_mode)},
-                                      {"reason", plan.reason},
-                                      {"model", plan.model},
-                                      {"video_s", plan.video_s},
-                                      {"audio_s", plan.audio_s},
-                                      {"output_s", plan.output_s},
-                                      {"usd_per_minute", plan.usd_per_minute},
-                                      {"estimated_usd", plan.estimated_usd},
-                                      {"normalized_video", plan.normalized_video.string()},
-                                      {"normalized_audio", plan.normalized_audio.string()}});
+  json::object object{{"sync_mode", to_string(plan.sync_mode)},
+                      {"reason", plan.reason},
+                      {"model", plan.model},
+                      {"video_s", plan.video_s},
+                      {"audio_s", plan.audio_s},
+                      {"output_s", plan.output_s},
+                      {"usd_per_minute", plan.usd_per_minute},
+                      {"estimated_usd", plan.estimated_usd},
+                      {"normalized_video", plan.normalized_video.string()},
+                      {"normalized_audio", plan.normalized_audio.string()}};
+  // Only a long-form plan has the key: other rows stay as they were.
+  if (plan.is_long_form()) {
+    json::array segments;
+    for (const auto& segment : plan.segments) segments.push_back(segment_plan_to_json(segment));
+    object["segments"] = std::move(segments);
+  }
+  return json::serialize(object);
 }
 
 JobPlan decode_plan(const std::string& text) {
@@ -115,7 +148,27 @@ JobPlan decode_plan(const std::string& text) {
   plan.estimated_usd = number_at(object, "estimated_usd");
   plan.normalized_video = string_at(object, "normalized_video");
   plan.normalized_audio = string_at(object, "normalized_audio");
+  if (const auto* segments = object.if_contains("segments"); segments && segments->is_array()) {
+    for (const auto& segment : segments->as_array()) {
+      plan.segments.push_back(segment_plan_from_json(segment));
+    }
+  }
   return plan;
+}
+
+std::string encode(const JobSegment& segment) {
+  return json::serialize(json::object{{"parent_id", segment.parent_id},
+                                      {"index", segment.index},
+                                      {"count", segment.count},
+                                      {"start_s", segment.start_s},
+                                      {"end_s", segment.end_s}});
+}
+
+JobSegment decode_segment(const std::string& text) {
+  const auto object = parse_object(text);
+  return {string_at(object, "parent_id"), static_cast<int>(number_at(object, "index")),
+          static_cast<int>(number_at(object, "count")), number_at(object, "start_s"),
+          number_at(object, "end_s")};
 }
 
 std::string encode(const JobUploads& uploads) {

@@ -27,6 +27,9 @@ JobOptions decode_options(const std::string& json);
 std::string encode(const JobPlan& plan);
 JobPlan decode_plan(const std::string& json);
 
+std::string encode(const JobSegment& segment);  // parent_id too, though it has its own column
+JobSegment decode_segment(const std::string& json);
+
 std::string encode(const JobUploads& uploads);
 JobUploads decode_uploads(const std::string& json);
 

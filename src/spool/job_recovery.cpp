@@ -21,8 +21,16 @@ void JobStore::sweep_spool_folders(Recovery& recovery) {
     if (!may_take(*job)) continue;  // another live node works in it (a shared spool)
     if (is_final(job->state)) {
       if (tidy_final_spool_folder(*job)) ++recovery.tidied_folders;
-    } else {
-      recovery.removed_temporaries += remove_interrupted_temporaries(job->spool_dir);
+      continue;
+    }
+    // A long-form job's segments have their folders inside its own, and may be another
+    // node's: each is swept as its own job would be.
+    const auto segments_folder = job->spool_dir / "segments";
+    recovery.removed_temporaries += remove_interrupted_temporaries(job->spool_dir, segments_folder);
+    if (!job->plan || !job->plan->is_long_form()) continue;
+    for (const auto& segment : segments_of(job->id)) {
+      if (is_final(segment.state) || !may_take(segment)) continue;
+      recovery.removed_temporaries += remove_interrupted_temporaries(segment.spool_dir);
     }
   }
 }

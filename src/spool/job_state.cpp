@@ -7,12 +7,13 @@
 namespace lipsyncd::spool {
 namespace {
 
-constexpr std::array<std::pair<JobState, std::string_view>, 11> kStateNames = {{
+constexpr std::array<std::pair<JobState, std::string_view>, 12> kStateNames = {{
     {JobState::accepted, "accepted"},
     {JobState::prepared, "prepared"},
     {JobState::uploaded, "uploaded"},
     {JobState::submitting, "submitting"},
     {JobState::submitted, "submitted"},
+    {JobState::segmented, "segmented"},
     {JobState::completed, "completed"},
     {JobState::delivered, "delivered"},
     {JobState::deferred, "deferred"},
@@ -71,7 +72,7 @@ bool is_allowed_transition(JobState from, JobState to) noexcept {
   using enum JobState;
   // Parking, giving up and cancelling are possible from every unfinished working state.
   const bool working =
-      is_one_of(from, {accepted, prepared, uploaded, submitting, submitted, completed});
+      is_one_of(from, {accepted, prepared, uploaded, submitting, submitted, segmented, completed});
   if (working && is_one_of(to, {deferred, held, failed, cancelled})) {
     // A submitted job waits for fal, not for the budget or a person: it only defers
     // (poll trouble), fails or is cancelled.
@@ -81,22 +82,26 @@ bool is_allowed_transition(JobState from, JobState to) noexcept {
     case accepted:
       return is_one_of(to, {prepared, completed});
     case prepared:
-      return is_one_of(to, {uploaded, completed});
+      return is_one_of(to, {uploaded, segmented, completed});
     case uploaded:
       return to == submitting;
     case submitting:
       return to == submitted;
     case submitted:
+    case segmented:  // the segments' outputs stitched
       return to == completed;
     case completed:
       return to == delivered;
     // Back to the parked stage (the store checks which) or final.
     case deferred:
     case held:
-      return is_one_of(to, {accepted, prepared, uploaded, submitted, completed, failed, cancelled});
+      return is_one_of(
+          to, {accepted, prepared, uploaded, submitted, segmented, completed, failed, cancelled});
     case failed:
-      // `lipsyncd retry`: a fresh start, or (paid already) polling / delivering again.
-      return is_one_of(to, {accepted, submitted, completed});
+      // `lipsyncd retry`: a fresh start, or (paid already) polling / delivering again; a
+      // long-form job goes on with its segments, a segment from its cut inputs (the store
+      // checks which job may take which).
+      return is_one_of(to, {accepted, prepared, submitted, segmented, completed});
     case delivered:
     case cancelled:
       return false;

@@ -70,6 +70,13 @@ std::vector<JobStatusRow> JobStore::status(std::size_t recent_finished) const {
       row.reason_code = job.error->reason_code;
       row.message = job.error->message;
     }
+    row.segment = job.segment;
+    if (job.plan && job.plan->is_long_form()) {
+      for (const auto& segment : segments_of(job.id)) {
+        ++row.segments_total;
+        if (segment.state == JobState::delivered) ++row.segments_delivered;
+      }
+    }
     rows.push_back(std::move(row));
   }
   return rows;

@@ -63,17 +63,28 @@ std::string describe_error(const JobError& error) {
 
 }  // namespace
 
-JobState JobStore::apply_change(JobRecord& job, SpendLedger& spend, const Change& change) const {
+JobState JobStore::apply_change(JobRecord& job, SpendLedger& spend, const Change& change,
+                                LeaseRule lease_rule) const {
   const JobState from = job.state;
   const std::optional<JobState> parked_from = job.resume_state;
   const bool paid_before = job.has_paid_request();
-  check_or_take_lease(job);
+  if (lease_rule == LeaseRule::revoke) {
+    job.lease = JobLease{.node = "", .token = job.lease.token + 1, .expires_at = std::nullopt};
+  } else {
+    check_or_take_lease(job);
+  }
   const JobState to = change(job, spend);
   // First, so that the refusal names the real danger.
   if (paid_before && (!job.has_paid_request() || is_before_submitted(to))) {
     throw_would_pay_twice(job, to);
   }
   if (!is_allowed_transition(from, to)) throw_illegal(job, to);
+  // The arrows only a long-form job (segmented) or a segment (failed -> prepared) may take.
+  const bool long_form = job.plan && job.plan->is_long_form();
+  if ((to == JobState::segmented && !long_form) ||
+      (from == JobState::failed && to == JobState::prepared && !job.is_segment())) {
+    throw_illegal(job, to);
+  }
   const bool parked = from == JobState::deferred || from == JobState::held;
   const bool leaving_for_good = to == JobState::failed || to == JobState::cancelled;
   if (parked && !leaving_for_good && parked_from != to) {
@@ -115,6 +126,7 @@ JobRecord JobStore::mark_submitting(const JobId& id, const std::string& endpoint
     if (job.state != JobState::uploaded) return JobState::submitting;  // refused
     job.endpoint = endpoint;
     job.submit_intent = true;
+    if (job.is_segment()) return JobState::submitting;  // its parent reserved the whole job
     const double estimate = job.plan ? job.plan->estimated_usd : 0.0;
     if (auto breach = spend.reserve(job.id, now(), estimate, cap)) {
       throw BudgetExceeded(std::move(*breach));  // rolls the transaction back
@@ -141,7 +153,8 @@ JobRecord JobStore::mark_completed(const JobId& id, const JobResult& result) {
       result.duplicate_of ? "duplicate of " + *result.duplicate_of : "result " + result.url;
   return fenced(id, detail, [&](JobRecord& job, SpendLedger& spend) {
     job.result = result;
-    if (result.billed_usd) spend.charge(job.id, now(), *result.billed_usd);
+    // A segment's cost is in its parent's entry: an entry of its own would count it twice.
+    if (result.billed_usd && !job.is_segment()) spend.charge(job.id, now(), *result.billed_usd);
     return JobState::completed;
   });
 }
@@ -159,9 +172,10 @@ JobRecord JobStore::defer(const JobId& id, const JobError& error, TimePoint retr
                           AttemptCount count) {
   return fenced(id, describe_error(error), [&](JobRecord& job, SpendLedger& spend) {
     if (job.state == JobState::submitting) {
-      // The caller knows the POST never left: nothing can be billed for this attempt.
+      // The caller knows the POST never left: nothing can be billed for this attempt (a
+      // segment's share stays in its parent's entry: the parent still buys it).
       job.submit_intent = false;
-      spend.release(job.id);
+      if (!job.is_segment()) spend.release(job.id);
     }
     if (job.state != JobState::deferred && job.state != JobState::held) {
       job.resume_state = parked_stage(job.state);
@@ -196,49 +210,125 @@ JobRecord JobStore::resume(const JobId& id) {
 }
 
 JobRecord JobStore::fail(const JobId& id, const JobError& error) {
-  return fenced(id, describe_error(error), [&](JobRecord& job, SpendLedger& spend) {
-    if (job.state == JobState::submitting) {
-      job.submit_intent = false;  // fal refused the POST: nothing is billed
-      spend.release(job.id);
+  return fenced_with_segments(id, [&](Rows& rows, JobRecord& job, std::vector<JobRecord>& segments,
+                                      std::vector<JobRecord>& changed) {
+    write_transition(
+        rows, job, describe_error(error),
+        [&](JobRecord& failing, SpendLedger& spend) {
+          if (failing.state == JobState::submitting) {
+            failing.submit_intent = false;  // fal refused the POST: nothing is billed
+            if (!failing.is_segment()) spend.release(failing.id);
+          }
+          failing.error = error;
+          return JobState::failed;
+        },
+        LeaseRule::fenced);
+    // Only the segments that cannot have cost anything stop with it: those fal has (or may
+    // have) finish, so that a retry delivers them without paying again.
+    const JobError stopped{
+        "segment", "parent_failed",
+        "job " + job.id + " failed (" + error.reason_code + "): this segment was not submitted",
+        "`lipsyncd retry " + job.id + "` goes on with the segments"};
+    for (auto& segment : segments) {
+      if (is_final(segment.state) || segment.has_paid_request() || segment.submit_intent) continue;
+      write_transition(
+          rows, segment, describe_error(stopped),
+          [&](JobRecord& stopping, SpendLedger&) {
+            stopping.error = stopped;
+            return JobState::failed;
+          },
+          LeaseRule::revoke);
+      changed.push_back(segment);
     }
-    job.error = error;
-    return JobState::failed;
+    settle_segmented_spend(rows.ledger(), job, segments);
   });
 }
 
 JobRecord JobStore::cancel(const JobId& id, const std::string& why) {
-  return fenced(id, "cancelled: " + why,
-                [&](JobRecord&, SpendLedger&) { return JobState::cancelled; });
+  return fenced_with_segments(id, [&](Rows& rows, JobRecord& job, std::vector<JobRecord>& segments,
+                                      std::vector<JobRecord>& changed) {
+    const Change cancel_job = [](JobRecord&, SpendLedger&) { return JobState::cancelled; };
+    write_transition(rows, job, "cancelled: " + why, cancel_job, LeaseRule::fenced);
+    for (auto& segment : segments) {
+      if (is_final(segment.state)) continue;
+      write_transition(rows, segment, "cancelled: job " + job.id + " was cancelled: " + why,
+                       cancel_job, LeaseRule::revoke);
+      changed.push_back(segment);
+    }
+    settle_segmented_spend(rows.ledger(), job, segments);
+  });
 }
 
+namespace {
+
+// `lipsyncd retry` of one job (see JobStore::retry()). `has_segments`: a long-form job whose
+// segments exist, which goes on with them rather than starting over.
+JobState retried_state(JobRecord& job, bool has_segments) {
+  if (job.state == JobState::deferred || job.state == JobState::held) {
+    const JobState to = job.resume_state.value_or(JobState::accepted);
+    if (to == JobState::uploaded) job.submit_intent = false;
+    return to;
+  }
+  if (job.state != JobState::failed) return job.state;  // refused: not parked and not failed
+  job.attempts = 0;
+  job.error.reset();
+  if (job.has_paid_request()) {
+    // Paid already: deliver the result it has (downloading it again when the spool copy is
+    // gone), or poll fal for the request it made. Never a second submit.
+    return job.result ? JobState::completed : JobState::submitted;
+  }
+  // Nothing paid yet.
+  job.uploads.reset();
+  job.request_id.clear();
+  job.request_urls = {};
+  job.endpoint.clear();
+  job.submit_intent = false;
+  job.result.reset();
+  // A segment's inputs are cut already: upload and submit them again.
+  if (job.is_segment()) return JobState::prepared;
+  // A long-form job goes on with its segments: only the unfinished ones run.
+  if (has_segments) return JobState::segmented;
+  // Any other job starts afresh: prepare, upload and submit again.
+  job.plan.reset();
+  return JobState::accepted;
+}
+
+bool is_waiting_for_retry(const JobRecord& job) {
+  return job.state == JobState::failed || job.state == JobState::held ||
+         job.state == JobState::deferred;
+}
+
+}  // namespace
+
 JobRecord JobStore::retry(const JobId& id) {
-  return fenced(id, "retry requested", [&](JobRecord& job, SpendLedger&) {
-    if (job.state == JobState::deferred || job.state == JobState::held) {
-      const JobState to = job.resume_state.value_or(JobState::accepted);
-      if (to == JobState::uploaded) job.submit_intent = false;
-      return to;
+  return fenced_with_segments(id, [&](Rows& rows, JobRecord& job, std::vector<JobRecord>& segments,
+                                      std::vector<JobRecord>& changed) {
+    const bool has_segments = !segments.empty();
+    if (has_segments && job.state == JobState::segmented) {
+      keep_lease(rows, job);  // running already: only its waiting segments are retried
+    } else {
+      write_transition(
+          rows, job, "retry requested",
+          [&](JobRecord& retried, SpendLedger& spend) {
+            const bool was_failed = retried.state == JobState::failed;
+            const JobState to = retried_state(retried, has_segments);
+            if (was_failed && to == JobState::segmented) {
+              // It buys the rest of its segments: the whole purchase counts again, from now.
+              spend.reserve(retried.id, now(), retried.plan->estimated_usd, std::nullopt);
+            }
+            return to;
+          },
+          LeaseRule::fenced);
     }
-    if (job.state == JobState::failed && job.has_paid_request()) {
-      // Paid already: deliver the result it has (downloading it again when the spool copy is
-      // gone), or poll fal for the request it made. Never a second submit.
-      job.attempts = 0;
-      job.error.reset();
-      return job.result ? JobState::completed : JobState::submitted;
+    if (job.state != JobState::segmented) return;  // delivered again, or parked before it
+    for (auto& segment : segments) {
+      if (!is_waiting_for_retry(segment)) continue;
+      write_transition(
+          rows, segment, "retry requested with job " + job.id,
+          [](JobRecord& retried, SpendLedger&) { return retried_state(retried, false); },
+          LeaseRule::revoke);
+      changed.push_back(segment);
     }
-    if (job.state == JobState::failed) {
-      // Nothing paid yet: a fresh start, prepare, upload and submit again.
-      job.attempts = 0;
-      job.error.reset();
-      job.plan.reset();
-      job.uploads.reset();
-      job.request_id.clear();
-      job.request_urls = {};
-      job.endpoint.clear();
-      job.submit_intent = false;
-      job.result.reset();
-      return JobState::accepted;
-    }
-    return job.state;  // refused: not parked and not failed
   });
 }
 

@@ -36,13 +36,35 @@ TEST(JobState, FinalStatesAreFinal) {
   for (JobState to : kAllJobStates) {
     EXPECT_FALSE(is_allowed_transition(delivered, to));
     EXPECT_FALSE(is_allowed_transition(cancelled, to));
-    // retry: a fresh start, or (paid already) polling or delivering, never submitting.
-    EXPECT_EQ(is_allowed_transition(failed, to),
-              to == accepted || to == submitted || to == completed);
+    // retry: a fresh start, or (paid already) polling or delivering, never submitting; a
+    // long-form job goes on with its segments, a segment from its cut inputs.
+    EXPECT_EQ(is_allowed_transition(failed, to), to == accepted || to == prepared ||
+                                                     to == submitted || to == segmented ||
+                                                     to == completed);
   }
   EXPECT_TRUE(is_final(delivered));
   EXPECT_TRUE(is_final(failed));
   EXPECT_FALSE(is_final(held));
+}
+
+TEST(JobState, ALongFormJobWaitsSegmentedBetweenPreparedAndCompleted) {
+  EXPECT_EQ(to_string(segmented), "segmented");
+  EXPECT_TRUE(is_allowed_transition(prepared, segmented));
+  EXPECT_TRUE(is_allowed_transition(segmented, completed));
+  for (JobState parked : {deferred, held, failed, cancelled}) {
+    EXPECT_TRUE(is_allowed_transition(segmented, parked)) << to_string(parked);
+  }
+  EXPECT_TRUE(is_allowed_transition(deferred, segmented));
+  EXPECT_TRUE(is_allowed_transition(held, segmented));
+  // It never goes to fal itself, and nothing reaches it but a prepared (or parked) job.
+  for (JobState to : {accepted, prepared, uploaded, submitting, submitted, delivered}) {
+    EXPECT_FALSE(is_allowed_transition(segmented, to)) << to_string(to);
+  }
+  for (JobState from : {accepted, uploaded, submitting, submitted, completed, delivered}) {
+    EXPECT_FALSE(is_allowed_transition(from, segmented)) << to_string(from);
+  }
+  EXPECT_FALSE(is_final(segmented));
+  EXPECT_EQ(kAllJobStates.size(), 12u);
 }
 
 TEST(JobState, NothingGoesBackwardsOrSubmitsAgainFromSubmitted) {

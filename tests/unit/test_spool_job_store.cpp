@@ -761,9 +761,13 @@ class SqliteJobStoreTest : public StoreTest<testing::Test> {
   }
 };
 
-// What schema v4 added (fleet mode's leases, heartbeats and claim keys), undone: the tests
-// below make an older store out of a new one.
-constexpr const char* kBackToVersion3 =
+// What schema v5 added (long-form jobs' segments), undone, and v4 (fleet mode's leases,
+// heartbeats and claim keys) too: the tests below make an older store out of a new one.
+#define LIPSYNCD_BACK_TO_VERSION_4                                      \
+  "DROP INDEX jobs_by_parent; ALTER TABLE jobs DROP COLUMN parent_id; " \
+  "ALTER TABLE jobs DROP COLUMN segment; "
+constexpr const char* kBackToVersion4 = LIPSYNCD_BACK_TO_VERSION_4;
+constexpr const char* kBackToVersion3 = LIPSYNCD_BACK_TO_VERSION_4
     "DROP INDEX jobs_by_lease_node; ALTER TABLE jobs DROP COLUMN lease_node; "
     "ALTER TABLE jobs DROP COLUMN lease_token; ALTER TABLE jobs DROP COLUMN lease_expires_at; "
     "DROP TABLE nodes; DROP TABLE claim_keys; ";
@@ -773,6 +777,40 @@ void run_sql(const fs::path& database, const std::string& sql) {
   ASSERT_EQ(sqlite3_open(database.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
+}
+
+TEST_F(SqliteJobStoreTest, AVersion4StoreKeepsItsJobsAndGainsSegments) {
+  JobId old_job;
+  {
+    auto store = open_store();
+    old_job = store->claim(drop_pair("old")).job.id;
+    JobPlan plan;
+    plan.reason = "before long-form jobs";
+    plan.estimated_usd = 0.5;
+    store->mark_prepared(old_job, plan);
+  }
+  run_sql(state() / "jobs.sqlite3", std::string(kBackToVersion4) + "PRAGMA user_version = 4");
+  auto store = open_store();
+  const JobRecord old = store->get(old_job);
+  EXPECT_EQ(old.state, JobState::prepared);
+  EXPECT_FALSE(old.is_segment());
+  ASSERT_TRUE(old.plan);
+  EXPECT_EQ(old.plan->reason, "before long-form jobs");
+  EXPECT_FALSE(old.plan->is_long_form());
+  EXPECT_TRUE(store->segments_of(old_job).empty());
+
+  // A long-form job on the migrated store.
+  const JobRecord parent = store->claim(drop_pair("long")).job;
+  JobPlan plan;
+  plan.estimated_usd = 2.0;
+  plan.segments = {
+      {1, 0, 540, "pause", 1.0, parent.spool_dir / "s1.mp4", parent.spool_dir / "s1.wav"},
+      {2, 540, 1080, "end", 1.0, parent.spool_dir / "s2.mp4", parent.spool_dir / "s2.wav"}};
+  store->mark_prepared(parent.id, plan);
+  store->start_segments(parent.id);
+  const auto segments = open_store()->segments_of(parent.id);
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[1].segment->index, 2);
 }
 
 TEST_F(SqliteJobStoreTest, AVersion3StoreGainsLeasesAndItsJobsAreNobodys) {
@@ -858,7 +896,7 @@ TEST_F(SqliteJobStoreTest, TheDatabaseIsInWalModeWithAVersionedSchema) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "4");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "5");
   sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   try {

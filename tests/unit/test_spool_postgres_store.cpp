@@ -96,9 +96,10 @@ TEST_F(PostgresJobStoreTest, NodesStartingAtOnceMigrateTheEmptyDatabaseOnce) {
   for (auto& node : nodes) node.join();
   for (int i = 0; i < kNodes; ++i) EXPECT_EQ(reasons[i], "") << "node " << i;
 
-  EXPECT_EQ(
-      server().execute("fresh", "SELECT string_agg(version::text, ',') FROM schema_migrations"),
-      "1");
+  EXPECT_EQ(server().execute("fresh",
+                             "SELECT string_agg(version::text, ',' ORDER BY version) FROM "
+                             "schema_migrations"),
+            "1,2");
   // The fleet's columns and tables are there from the first version on.
   EXPECT_EQ(server().execute("fresh",
                              "SELECT count(*) FROM information_schema.columns WHERE table_name = "
@@ -110,6 +111,47 @@ TEST_F(PostgresJobStoreTest, NodesStartingAtOnceMigrateTheEmptyDatabaseOnce) {
   auto store = open_store(server().url("fresh"));
   const auto id = store->claim(drop_pair("a")).job.id;
   EXPECT_EQ(store->get(id).state, JobState::accepted);
+}
+
+TEST_F(PostgresJobStoreTest, AVersion1DatabaseKeepsItsJobsAndGainsSegments) {
+  server().create_database("v1");
+  JobId old_job;
+  {
+    auto store = open_store(server().url("v1"));
+    old_job = store->claim(drop_pair("old")).job.id;
+    JobPlan plan;
+    plan.reason = "before long-form jobs";
+    store->mark_prepared(old_job, plan);
+  }
+  // What v2 added, undone: the database as a lipsyncd before long-form jobs left it.
+  for (const char* undo : {"ALTER TABLE jobs DROP COLUMN parent_id",  // and its index
+                           "ALTER TABLE jobs DROP COLUMN segment",
+                           "DELETE FROM schema_migrations WHERE version = 2"}) {
+    server().execute("v1", undo);
+  }
+  auto store = open_store(server().url("v1"));
+  EXPECT_EQ(server().execute("v1",
+                             "SELECT string_agg(version::text, ',' ORDER BY version) FROM "
+                             "schema_migrations"),
+            "1,2");
+  const JobRecord old = store->get(old_job);
+  EXPECT_EQ(old.state, JobState::prepared);
+  EXPECT_FALSE(old.is_segment());
+  ASSERT_TRUE(old.plan);
+  EXPECT_EQ(old.plan->reason, "before long-form jobs");
+  EXPECT_FALSE(old.plan->is_long_form());
+
+  const JobRecord parent = store->claim(drop_pair("long")).job;
+  JobPlan plan;
+  plan.estimated_usd = 2.0;
+  plan.segments = {
+      {1, 0, 540, "pause", 1.0, parent.spool_dir / "s1.mp4", parent.spool_dir / "s1.wav"},
+      {2, 540, 1080, "end", 1.0, parent.spool_dir / "s2.mp4", parent.spool_dir / "s2.wav"}};
+  store->mark_prepared(parent.id, plan);
+  store->start_segments(parent.id);
+  const auto segments = store->segments_of(parent.id);
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[1].segment->parent_id, parent.id);
 }
 
 TEST_F(PostgresJobStoreTest, SixNodesRacingForTheLastDollarsReserveExactlyWhatFits) {

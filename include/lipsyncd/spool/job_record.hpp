@@ -35,6 +35,18 @@ struct JobOptions {
   std::optional<std::string> output_name;
 };
 
+// One segment of a long-form job's plan: a part of the output timeline, cut out of the
+// prepared inputs into a pair of the same length, sent to fal as its own (child) job.
+struct SegmentPlan {
+  int index = 0;  // 1-based
+  double start_s = 0;
+  double end_s = 0;          // on the parent's output timeline
+  std::string cut_reason{};  // "pause at 540.2 s", "no pause within 30 s: cut at ..."
+  double estimated_usd = 0;
+  std::filesystem::path video{};  // the segment's prepared files, in the parent's spool folder
+  std::filesystem::path audio{};
+};
+
 // The decision taken while preparing (set by mark_prepared).
 struct JobPlan {
   SyncMode sync_mode = SyncMode::cut_off;
@@ -47,6 +59,11 @@ struct JobPlan {
   std::filesystem::path normalized_video;  // inside the spool folder; empty when passed through
   std::filesystem::path normalized_audio;
   double usd_per_minute = 0;  // the endpoint + model's rate; 0 in records older than it
+  // A long-form job (output longer than one fal request allows): its segments, each run as a
+  // child job (JobStore::start_segments); estimated_usd is then the whole purchase.
+  std::vector<SegmentPlan> segments{};  // {}: callers may leave it out of a braced initialiser
+
+  bool is_long_form() const { return !segments.empty(); }
 };
 
 // fal storage URLs of the prepared inputs (set by mark_uploaded), needed to submit after a
@@ -89,6 +106,15 @@ struct JobLease {
   std::optional<TimePoint> expires_at;  // renewed while the node is alive
 };
 
+// A long-form job's part (on the child's record): which parent, which segment.
+struct JobSegment {
+  JobId parent_id{};
+  int index = 0;  // 1-based
+  int count = 0;
+  double start_s = 0;
+  double end_s = 0;  // on the parent's output timeline
+};
+
 struct JobRecord {
   JobId id;
   std::string name;  // stem, names the outputs
@@ -120,7 +146,10 @@ struct JobRecord {
   TimePoint updated_at{};                    // last transition
   std::map<JobState, TimePoint> entered_at;  // last time the job entered each state
   JobLease lease;
+  std::optional<JobSegment> segment;  // set on a child job (a segment of a long-form job)
 
+  // A segment of a long-form job: run like any job from `prepared`, paid for by its parent.
+  bool is_segment() const { return segment.has_value(); }
   // The stage the job is in or waiting to return to (resume_state while deferred/held).
   JobState stage() const { return resume_state.value_or(state); }
   // Where fal's result is downloaded to (and kept until it is delivered).

@@ -9,6 +9,13 @@
 //   failed ─▶ accepted (retry, nothing paid) | submitted (retry, request id known: poll)
 //          | completed (retry, result known: deliver)
 //
+// A long-form job (JobPlan::segments) runs its segments as child jobs, each from `prepared`
+// along the arrows above, while the parent waits:
+//   prepared ─▶ segmented ─▶ completed (the segments' outputs stitched) ─▶ delivered
+//   segmented ─▶ deferred / held (resume to segmented) | failed | cancelled
+//   failed ─▶ segmented (retry: the segments go on) ; a failed segment ─▶ prepared (retry,
+//             nothing paid: its inputs are cut already)
+//
 // prepared = normalized + checked + planned. submitting = the intent to POST is on disk and
 // the POST may have happened; only `submitted` (request_id known) may ever be polled.
 // A duplicate of an earlier delivered job may go accepted/prepared ─▶ completed directly.
@@ -25,6 +32,7 @@ enum class JobState {
   uploaded,
   submitting,
   submitted,
+  segmented,  // a long-form job whose segments run as child jobs: waits for them, then stitched
   completed,
   delivered,
   deferred,   // transient failure: retried at next_attempt_at, resumes resume_state
@@ -33,10 +41,10 @@ enum class JobState {
   cancelled,  // final; by `lipsyncd cancel`
 };
 
-inline constexpr std::array<JobState, 11> kAllJobStates = {
+inline constexpr std::array<JobState, 12> kAllJobStates = {
     JobState::accepted,  JobState::prepared,  JobState::uploaded,  JobState::submitting,
-    JobState::submitted, JobState::completed, JobState::delivered, JobState::deferred,
-    JobState::held,      JobState::failed,    JobState::cancelled};
+    JobState::submitted, JobState::segmented, JobState::completed, JobState::delivered,
+    JobState::deferred,  JobState::held,      JobState::failed,    JobState::cancelled};
 
 // Why a job is held. Budget holds resume by themselves when the period rolls over or the cap
 // is raised; an ambiguous submit needs a person (fal has no idempotency key, so resubmitting

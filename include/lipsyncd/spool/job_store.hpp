@@ -66,7 +66,9 @@ struct ClaimResult {
 struct Recovery {
   std::vector<JobRecord> poll;             // stage submitted (also deferred there): request_id
                                            // known, poll/stream only, never submit again
-  std::vector<JobRecord> resume;           // accepted, prepared, uploaded, completed, deferred
+  std::vector<JobRecord> resume;           // accepted, prepared, uploaded, segmented (a
+                                           // long-form job: check its segments), completed,
+                                           // deferred
   std::vector<JobRecord> held;             // held for the budget (re-check) or a person
   std::vector<JobRecord> needs_attention;  // were `submitting` without a request_id: the POST
                                            // may have reached fal; now held(ambiguous_submit)
@@ -102,6 +104,11 @@ struct JobStatusRow {
   std::string reason_code;  // why it is deferred, held or failed; empty otherwise
   std::string message;
   std::string node;  // the node working on it (fleet mode); empty when nobody is
+  // A long-form job: how many segments it has (0: not segmented yet, or not long-form) and
+  // how many of them are delivered (their outputs ready for the stitch).
+  int segments_total = 0;
+  int segments_delivered = 0;
+  std::optional<JobSegment> segment;  // a segment's row: of which job, which part
 };
 
 // One node of the fleet as the store last heard from it.
@@ -157,14 +164,18 @@ class JobStore {
   // The intent to POST, persisted before the POST. Reserves the plan's estimate in the
   // ledger. With a `cap`, checking the budget and reserving are one transaction (two
   // processes racing for the last dollar cannot both pass): when the estimate would break the
-  // cap, nothing changes and BudgetExceeded is thrown.
+  // cap, nothing changes and BudgetExceeded is thrown. A segment reserves nothing (its parent
+  // reserved the whole purchase in start_segments(); `cap` is not looked at): only the
+  // intent is written.
   JobRecord mark_submitting(const JobId& id, const std::string& endpoint,
                             const std::optional<BudgetConfig>& cap = std::nullopt);
   // fal accepted the submit: from now on the job is only ever polled.
   JobRecord mark_submitted(const JobId& id, const std::string& request_id,
                            const RequestUrls& urls = {});
   // The result is known; billed_usd (if any) replaces the estimate in the ledger. Also the
-  // way a duplicate takes an earlier job's result (from accepted or prepared).
+  // way a duplicate takes an earlier job's result (from accepted or prepared). A segment's
+  // billed amount stays on its result only (its parent's entry counts the whole purchase; the
+  // parent's own mark_completed may carry the segments' billed sum).
   JobRecord mark_completed(const JobId& id, const JobResult& result);
   JobRecord mark_delivered(const JobId& id, const std::vector<std::filesystem::path>& paths);
 
@@ -181,7 +192,14 @@ class JobStore {
   // deferred/held -> the stage it was parked from.
   JobRecord resume(const JobId& id);
   // Final. From submitting, fal refused the POST (so nothing is billed: estimate dropped).
+  // A long-form job (see start_segments()) fails in one transaction with its segments that
+  // can have cost nothing yet (no request id, no submit intent: they fail as "parent_failed"
+  // and are never submitted); segments fal has (or may have) are left to finish, and the
+  // job's reservation shrinks to what they cost (billed, else estimated), or is released
+  // when there are none.
   JobRecord fail(const JobId& id, const JobError& error);
+  // Final. A long-form job is cancelled with every unfinished segment (each a transition), and
+  // its reservation shrinks as in fail().
   JobRecord cancel(const JobId& id, const std::string& why);
   // `lipsyncd retry ID`: deferred -> due now; held -> resume(); failed -> with attempts reset:
   // `completed` when it has a result (delivered again, downloaded again if needed),
@@ -192,7 +210,32 @@ class JobStore {
   // The store's rule against paying twice: once a job has a request id or a paid result
   // (JobRecord::has_paid_request), no transition may forget them or go back before
   // `submitted` ("illegal_transition"), whoever asks: retry, recovery or a person.
+  //
+  // A long-form job (failed without a stitched result, held, deferred, or still segmented)
+  // goes (back) to `segmented`, its plan and segments kept, the whole estimate reserved
+  // again when it had failed; in the same transaction every failed, held or deferred segment
+  // is retried by the segment rule: parked -> its stage; failed with a paid request -> polled
+  // or delivered as above; failed without -> `prepared` (its inputs are cut already), never
+  // `accepted`. retry() of a segment follows the same rule.
   JobRecord retry(const JobId& id);
+
+  // ── long-form jobs: segments run as child jobs ─────────────────────────────────────────
+  // A prepared long-form job (plan.segments) starts its segments, in ONE transaction: the
+  // job goes prepared -> segmented, the plan's WHOLE estimate is reserved in the ledger under
+  // the job's id (with a `cap`: checked first; when it would break the cap nothing changes and
+  // BudgetExceeded is thrown, as in mark_submitting()), and one child job per segment is
+  // inserted `prepared`: id = job id + "-s" + two-digit index ("...-s01"), its inputs the
+  // segment's files, its folder spool_dir/segments/NN/ (created), sync mode cut_off, the
+  // parent's name and options, no content hash (the duplicate guard never sees segments),
+  // nobody's lease (any node may run it). Fenced like any transition on the parent. Called
+  // again on a segmented job (a retry after a crash) it inserts nothing twice and returns it.
+  // Throws "illegal_transition" for a job that is not prepared or has no segments.
+  JobRecord start_segments(const JobId& parent,
+                           const std::optional<BudgetConfig>& cap = std::nullopt);
+  // The segments of a long-form job, by index (empty for any other job).
+  virtual std::vector<JobRecord> segments_of(const JobId& parent) const = 0;
+  // A segment's id: "<parent>-s01".
+  static JobId segment_id(const JobId& parent, int index);
 
   // ── queries ──────────────────────────────────────────────────────────────────────────────
   virtual std::optional<JobRecord> find(const JobId& id) const = 0;
@@ -274,8 +317,27 @@ class JobStore {
                                const Change& change) = 0;
   // The rules every backend applies inside transition(): runs `change`, checks the arrow and
   // the rule against paying twice (throws "illegal_transition"), stamps the new state at
-  // now(). Returns the state the job came from.
-  JobState apply_change(JobRecord& job, SpendLedger& spend, const Change& change) const;
+  // now(). Returns the state the job came from. With LeaseRule::revoke (a segment changed
+  // by its parent's transition) whatever node held the job loses it, as on a person's command.
+  enum class LeaseRule { fenced, revoke };
+  JobState apply_change(JobRecord& job, SpendLedger& spend, const Change& change,
+                        LeaseRule lease_rule = LeaseRule::fenced) const;
+
+  // One transaction's rows, for the changes that span a long-form job and its segments
+  // (job_segments.cpp). A job it loads stays locked until the commit (FOR UPDATE on
+  // PostgreSQL; SQLite's IMMEDIATE transaction holds the whole file).
+  class Rows {
+   public:
+    virtual ~Rows() = default;
+    virtual std::optional<JobRecord> load(const JobId& id) = 0;
+    virtual std::vector<JobRecord> load_segments(const JobId& parent) = 0;  // by index
+    virtual void insert(const JobRecord& job) = 0;
+    virtual void update(const JobRecord& job) = 0;
+    virtual void append_event(const JobId& id, const JobEvent& event) = 0;
+    virtual SpendLedger& ledger() = 0;
+  };
+  // Runs `work` in one transaction and commits (rolls back when it throws).
+  virtual void in_transaction(const std::function<void(Rows&)>& work) = 0;
   [[noreturn]] static void throw_unknown_job(const JobId& id);
 
   // Inserts a freshly claimed (`accepted`) job and its first history event, one transaction.
@@ -303,9 +365,26 @@ class JobStore {
   // Every named transition: the backend's transition() with the lease checked (fencing) and
   // taken or given up inside it, and this process's lease tokens updated after the commit.
   JobRecord fenced(const JobId& id, const std::string& detail, const Change& change);
+  // fail(), cancel() and retry(): one transaction over the job and (a long-form job) its
+  // segments, loaded by index; `change` writes its transitions with write_transition() and
+  // lists the segments it changed. The job's lease is fenced as in fenced().
+  using FamilyChange =
+      std::function<void(Rows& rows, JobRecord& job, std::vector<JobRecord>& segments,
+                         std::vector<JobRecord>& changed)>;
+  JobRecord fenced_with_segments(const JobId& id, const FamilyChange& change);
+  // One transition of a job loaded through `rows`: applied, written, its event appended.
+  void write_transition(Rows& rows, JobRecord& job, const std::string& detail, const Change& change,
+                        LeaseRule lease_rule);
+  // The job unchanged, its lease checked (fenced) and written: no transition, no event.
+  void keep_lease(Rows& rows, JobRecord& job) const;
+  // A final long-form job's reservation, cut to what its segments cost (see fail()).
+  void settle_segmented_spend(SpendLedger& spend, const JobRecord& parent,
+                              const std::vector<JobRecord>& segments) const;
+  JobRecord segment_record(const JobRecord& parent, const SegmentPlan& segment, int count) const;
   void check_or_take_lease(JobRecord& job) const;
   void settle_lease(JobRecord& job) const;
   void remember_lease(const JobRecord& job);
+  void forget_lease(const JobId& id);
   std::optional<std::int64_t> held_token(const JobId& id) const;
   // Whether this node may act on the job: its own, nobody's, or a dead node's.
   bool may_take(const JobRecord& job) const;

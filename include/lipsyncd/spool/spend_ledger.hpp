@@ -32,7 +32,8 @@ struct BudgetBreach {
 };
 
 // The cap `reserve()` found broken; nothing was reserved. Thrown by
-// JobStore::mark_submitting() with a cap, inside its transaction (which rolls back).
+// JobStore::mark_submitting() and start_segments() with a cap, inside their transaction
+// (which rolls back).
 class BudgetExceeded : public Error {
  public:
   explicit BudgetExceeded(BudgetBreach breach);

@@ -3,6 +3,8 @@
 // job keeps only what `lipsyncd retry` needs: its downloaded, paid result (retry delivers it
 // without paying again). A delivered or cancelled job keeps nothing. Files still in inputs/
 // are the user's and are never removed here (the caller moves them to done/ or error/ first).
+// A failed long-form job (its segments' folders are inside its own, under segments/) and a
+// failed segment keep their whole folder: retry goes on with their cut inputs and results.
 
 #include <filesystem>
 
@@ -16,7 +18,10 @@ namespace lipsyncd::spool {
 bool tidy_final_spool_folder(const JobRecord& job);
 
 // Removes the hidden temporaries (".result.mp4.<n>.tmp", ...) of writes a kill -9 interrupted.
-// Only while nothing writes into the folder: at recovery. Returns how many were removed.
-int remove_interrupted_temporaries(const std::filesystem::path& job_folder);
+// Only while nothing writes into the folder: at recovery. `skip` (a subfolder: a long-form
+// job's segments/, which other nodes may be writing in) is left alone. Returns how many were
+// removed.
+int remove_interrupted_temporaries(const std::filesystem::path& job_folder,
+                                   const std::filesystem::path& skip = {});
 
 }  // namespace lipsyncd::spool

@@ -48,6 +48,11 @@ std::vector<JobRecord> PostgresJobStore::unfinished_and_recently_finished(std::s
                    {param(static_cast<std::int64_t>(limit))});
 }
 
+std::vector<JobRecord> PostgresJobStore::segments_of(const JobId& parent) const {
+  std::lock_guard lock(mutex_);
+  return pg::load_segments(*connection_, parent);
+}
+
 std::vector<JobRecord> PostgresJobStore::due_deferred(TimePoint now) const {
   std::lock_guard lock(mutex_);
   return load_jobs(*connection_,

@@ -11,14 +11,14 @@ const std::string kSelectJob = std::string("SELECT ") + kJobColumns + " FROM job
 
 constexpr const char* kRecordValues =
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, "
-    "$21, $22, $23, $24, $25, $26, $27";
+    "$21, $22, $23, $24, $25, $26, $27, $28, $29";
 constexpr const char* kRecordAssignments =
     "name = $2, source = $3, state = $4, resume_state = $5, hold_reason = $6, attempts = $7, "
     "next_attempt_at = $8, spool_dir = $9, inputs = $10, options = $11, content_hash = $12, "
     "plan = $13, uploads = $14, endpoint = $15, request_id = $16, submit_intent = $17, "
     "result = $18, delivered_paths = $19, error = $20, created_at = $21, updated_at = $22, "
     "entered_at = $23, request_urls = $24, lease_node = $25, lease_token = $26, "
-    "lease_expires_at = $27";
+    "lease_expires_at = $27, parent_id = $28, segment = $29";
 
 JobRecord read_job(const Result& rows, int row) {
   JobRecord job;
@@ -55,6 +55,10 @@ JobRecord read_job(const Result& rows, int row) {
   job.lease.token = rows.integer(row, 25);
   if (const auto expires = rows.optional_integer(row, 26)) {
     job.lease.expires_at = from_millis(*expires);
+  }
+  // 27, parent_id: the segment's parent, for queries; the record has it in the segment.
+  if (const auto segment = rows.optional_text(row, 28)) {
+    job.segment = codec::decode_segment(*segment);
   }
   return job;
 }
@@ -100,6 +104,8 @@ Params row_params(const JobRecord& job) {
       param(job.lease.node),
       param(job.lease.token),
       job.lease.expires_at ? param(to_millis(*job.lease.expires_at)) : std::nullopt,
+      param(job.segment ? job.segment->parent_id : std::string()),
+      encoded(job.segment),
   };
 }
 
@@ -139,6 +145,14 @@ std::vector<JobRecord> load_jobs(Connection& connection, const std::string& wher
   jobs.reserve(static_cast<std::size_t>(rows.rows()));
   for (int row = 0; row < rows.rows(); ++row) jobs.push_back(read_job(rows, row));
   return jobs;
+}
+
+std::vector<JobRecord> load_segments(Connection& connection, const JobId& parent, RowLock lock) {
+  // Segment ids are the parent's id and a number: by length, then by text, is by index.
+  return load_jobs(connection,
+                   std::string("WHERE parent_id = $1 ORDER BY length(id), id") +
+                       (lock == RowLock::for_update ? " FOR UPDATE" : ""),
+                   {param(parent)});
 }
 
 }  // namespace lipsyncd::spool::pg

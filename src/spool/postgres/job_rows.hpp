@@ -32,5 +32,8 @@ std::optional<JobRecord> load_job(Connection& connection, const JobId& id,
 // The jobs matching `where` (a WHERE clause with ORDER BY / LIMIT and $1.. placeholders).
 std::vector<JobRecord> load_jobs(Connection& connection, const std::string& where,
                                  const Params& params = {});
+// A long-form job's segments, by index.
+std::vector<JobRecord> load_segments(Connection& connection, const JobId& parent,
+                                     RowLock lock = RowLock::none);
 
 }  // namespace lipsyncd::spool::pg

@@ -42,4 +42,35 @@ JobRecord PostgresJobStore::transition(const JobId& id, const std::string& detai
   return *job;
 }
 
+void PostgresJobStore::in_transaction(const std::function<void(Rows&)>& work) {
+  // Every job loaded is locked FOR UPDATE until the commit; a parent before its segments
+  // (its id is their prefix), as every multi-row lock here is taken in id order.
+  class PostgresRows final : public Rows {
+   public:
+    PostgresRows(pg::Connection& connection, SpendLedger& ledger)
+        : connection_(connection), ledger_(ledger) {}
+    std::optional<JobRecord> load(const JobId& id) override {
+      return pg::load_job(connection_, id, pg::RowLock::for_update);
+    }
+    std::vector<JobRecord> load_segments(const JobId& parent) override {
+      return pg::load_segments(connection_, parent, pg::RowLock::for_update);
+    }
+    void insert(const JobRecord& job) override { pg::insert_job(connection_, job); }
+    void update(const JobRecord& job) override { pg::update_job(connection_, job); }
+    void append_event(const JobId& id, const JobEvent& event) override {
+      pg::append_event(connection_, id, event.at, event.from, event.to, event.detail);
+    }
+    SpendLedger& ledger() override { return ledger_; }
+
+   private:
+    pg::Connection& connection_;
+    SpendLedger& ledger_;
+  };
+  std::lock_guard lock(mutex_);
+  pg::Transaction transaction(*connection_);
+  PostgresRows rows(*connection_, *ledger_);
+  work(rows);
+  transaction.commit();
+}
+
 }  // namespace lipsyncd::spool

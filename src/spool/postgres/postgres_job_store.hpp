@@ -34,6 +34,7 @@ class PostgresJobStore final : public JobStore {
   std::map<std::string, int> count_by_reason(JobState state,
                                              std::optional<JobState> stage) const override;
   std::optional<TimePoint> oldest_unfinished_since() const override;
+  std::vector<JobRecord> segments_of(const JobId& parent) const override;
 
   // ── the duplicate guard (duplicate_guard.cpp) ──
   std::optional<JobRecord> find_delivered_duplicate(const std::string& content_hash,
@@ -48,6 +49,7 @@ class PostgresJobStore final : public JobStore {
 
  protected:
   JobRecord transition(const JobId& id, const std::string& detail, const Change& change) override;
+  void in_transaction(const std::function<void(Rows&)>& work) override;
   void insert_claimed(const JobRecord& job, const std::string& detail) override;
   std::vector<JobRecord> duplicate_waits_without_twin() const override;
   std::vector<JobRecord> unfinished_and_recently_finished(std::size_t limit) const override;

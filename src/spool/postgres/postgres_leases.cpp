@@ -54,8 +54,11 @@ void PostgresJobStore::write_heartbeat(const std::string& node, TimePoint now, T
                                        TimePoint started_at) {
   std::lock_guard lock(mutex_);
   pg::Transaction transaction(*connection_);
-  connection_->query("UPDATE jobs SET lease_expires_at = $2 WHERE lease_node = $1", node,
-                     to_millis(expires_at));
+  // Locked in id order, as a long-form job's transaction locks its rows: no deadlock.
+  connection_->query(
+      "UPDATE jobs SET lease_expires_at = $2 WHERE id IN (SELECT id FROM jobs WHERE "
+      "lease_node = $1 ORDER BY id FOR UPDATE)",
+      node, to_millis(expires_at));
   connection_->query(
       "INSERT INTO nodes (node, heartbeat_at, started_at) VALUES ($1, $2, $3) "
       "ON CONFLICT (node) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, "

@@ -86,8 +86,16 @@ CREATE TABLE nodes (
 );
 )sql";
 
+// v2: long-form jobs' segments, child jobs of their parent (JobRecord::segment): the parent's
+// id to find them by, and the segment as JSON. Plans gained "segments" (JSON, no column).
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE jobs ADD COLUMN parent_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN segment TEXT;
+CREATE INDEX jobs_by_parent ON jobs (parent_id);
+)sql";
+
 // Index i holds the step from version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 std::int64_t now_millis() {

@@ -7,7 +7,7 @@
 namespace lipsyncd::spool::pg {
 
 // Bump with every schema change and add the migration step to schema.cpp.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Brings the database to kSchemaVersion in one transaction that holds an advisory lock, so
 // nodes starting at once migrate one after the other (the later ones find nothing to do).

@@ -16,7 +16,7 @@ namespace {
 // claim, so waiters never count. Both arguments are SQL expressions (a parameter or a column).
 std::string in_flight_twin_query(const std::string& hash, const std::string& self) {
   const std::string past_accepted =
-      "('prepared', 'uploaded', 'submitting', 'submitted', 'completed')";
+      "('prepared', 'uploaded', 'submitting', 'submitted', 'segmented', 'completed')";
   return "SELECT o.id FROM jobs o WHERE o.content_hash = " + hash + " AND o.id != " + self +
          " AND o.state NOT IN ('delivered', 'failed', 'cancelled') AND (o.id IN (SELECT "
          "c.job_id FROM content_claims c WHERE c.content_hash = " +

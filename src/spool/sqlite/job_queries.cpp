@@ -48,6 +48,11 @@ std::vector<JobRecord> SqliteJobStore::unfinished_and_recently_finished(std::siz
   return jobs;
 }
 
+std::vector<JobRecord> SqliteJobStore::segments_of(const JobId& parent) const {
+  std::lock_guard lock(mutex_);
+  return sqlite::load_segments(*database_, parent);
+}
+
 std::vector<JobRecord> SqliteJobStore::due_deferred(TimePoint now) const {
   std::lock_guard lock(mutex_);
   return load_jobs(*database_,

@@ -41,6 +41,8 @@ JobRecord read_job(const Statement& row) {
   job.lease.node = row.text(24);
   job.lease.token = row.integer(25);
   if (const auto expires = row.optional_integer(26)) job.lease.expires_at = from_millis(*expires);
+  // 27, parent_id: the segment's parent, for queries; the record has it in the segment.
+  if (const auto segment = row.optional_text(28)) job.segment = codec::decode_segment(*segment);
   return job;
 }
 
@@ -61,7 +63,7 @@ void write_job(Database& database, const JobRecord& job) {
   auto statement = database.prepare(
       std::string("INSERT OR REPLACE INTO jobs (") + kJobColumns +
       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-      "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)");
+      "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)");
   statement.bind(1, job.id)
       .bind(2, job.name)
       .bind(3, to_string(job.source))
@@ -92,7 +94,9 @@ void write_job(Database& database, const JobRecord& job) {
       .bind(25, job.lease.node)
       .bind(26, job.lease.token)
       .bind(27, job.lease.expires_at ? std::optional<std::int64_t>(to_millis(*job.lease.expires_at))
-                                     : std::nullopt);
+                                     : std::nullopt)
+      .bind(28, job.segment ? job.segment->parent_id : std::string())
+      .bind(29, encoded(job.segment));
   statement.run();
 }
 
@@ -123,6 +127,12 @@ std::vector<JobRecord> load_jobs(Database& database, const std::string& where,
   std::vector<JobRecord> jobs;
   while (query.step()) jobs.push_back(read_job(query));
   return jobs;
+}
+
+std::vector<JobRecord> load_segments(Database& database, const JobId& parent) {
+  // Segment ids are the parent's id and a number: by length, then by text, is by index.
+  return load_jobs(database, "WHERE parent_id = ?1 ORDER BY length(id), id",
+                   [&](Statement& query) { query.bind(1, parent); });
 }
 
 }  // namespace lipsyncd::spool::sqlite

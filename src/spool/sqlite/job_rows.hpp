@@ -30,5 +30,7 @@ std::optional<JobRecord> load_job(Database& database, const JobId& id);
 // The jobs matching `where` (a WHERE clause with ORDER BY / LIMIT, parameters bound by `bind`).
 std::vector<JobRecord> load_jobs(Database& database, const std::string& where,
                                  const std::function<void(Statement&)>& bind = {});
+// A long-form job's segments, by index.
+std::vector<JobRecord> load_segments(Database& database, const JobId& parent);
 
 }  // namespace lipsyncd::spool::sqlite

@@ -87,6 +87,14 @@ CREATE TABLE IF NOT EXISTS claim_keys (
 );
 )sql";
 
+// v5: long-form jobs' segments, child jobs of their parent (JobRecord::segment): the parent's
+// id to find them by, and the segment as JSON. Plans gained "segments" (JSON, no column).
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE jobs ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN segment TEXT;
+CREATE INDEX IF NOT EXISTS jobs_by_parent ON jobs(parent_id);
+)sql";
+
 }  // namespace
 
 std::unique_ptr<Database> open_job_database(const std::filesystem::path& file) {
@@ -110,6 +118,7 @@ std::unique_ptr<Database> open_job_database(const std::filesystem::path& file) {
     if (version < 2) database->exec(kSchemaV2);
     if (version < 3) database->exec(kSchemaV3);
     if (version < 4) database->exec(kSchemaV4);
+    if (version < 5) database->exec(kSchemaV5);
     database->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     migration.commit();
   }

@@ -10,7 +10,7 @@
 namespace lipsyncd::spool::sqlite {
 
 // Bump with every schema change and add the migration step to schema.cpp.
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 // Opens (creating if needed) the store's database in WAL mode with synchronous=FULL and
 // migrates it to kSchemaVersion. Throws "store_too_new" for a schema newer than this build.

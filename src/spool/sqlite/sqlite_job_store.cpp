@@ -37,4 +37,34 @@ JobRecord SqliteJobStore::transition(const JobId& id, const std::string& detail,
   return *job;
 }
 
+void SqliteJobStore::in_transaction(const std::function<void(Rows&)>& work) {
+  // The IMMEDIATE transaction holds the write lock on the whole file: nothing it loaded can
+  // change under it.
+  class SqliteRows final : public Rows {
+   public:
+    SqliteRows(Database& database, SpendLedger& ledger) : database_(database), ledger_(ledger) {}
+    std::optional<JobRecord> load(const JobId& id) override {
+      return sqlite::load_job(database_, id);
+    }
+    std::vector<JobRecord> load_segments(const JobId& parent) override {
+      return sqlite::load_segments(database_, parent);
+    }
+    void insert(const JobRecord& job) override { sqlite::write_job(database_, job); }
+    void update(const JobRecord& job) override { sqlite::write_job(database_, job); }
+    void append_event(const JobId& id, const JobEvent& event) override {
+      sqlite::append_event(database_, id, event.at, event.from, event.to, event.detail);
+    }
+    SpendLedger& ledger() override { return ledger_; }
+
+   private:
+    Database& database_;
+    SpendLedger& ledger_;
+  };
+  std::lock_guard lock(mutex_);
+  Transaction transaction(*database_);
+  SqliteRows rows(*database_, *ledger_);
+  work(rows);
+  transaction.commit();
+}
+
 }  // namespace lipsyncd::spool
