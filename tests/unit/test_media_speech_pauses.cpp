@@ -94,7 +94,9 @@ TEST(SpeechPauses, GapsInSpeechAreFoundAndTooShortOnesAreNot) {
   const AudioEnvelope envelope = envelope_of(dir, speech_with_gaps(30, gaps, -6, -60));
   EXPECT_DOUBLE_EQ(envelope.window_s, 0.02);
   EXPECT_NEAR(envelope.duration_s(), 30, 0.02);
-  EXPECT_NEAR(envelope.loudness.peak_dbfs, -6, 1);
+  // The harmonics never add up to the full amplitude: the peak stays a little under -6 dBFS.
+  EXPECT_GT(envelope.loudness.peak_dbfs, -9);
+  EXPECT_LT(envelope.loudness.peak_dbfs, -6);
   const PauseSettings settings;  // 0.3 s, 25 dB below the speech
   expect_pauses_at(find_pauses(envelope, settings), {{5.0, 5.5}, {20.0, 21.0}}, 0.02);
   PauseSettings breaths = settings;
