@@ -133,8 +133,8 @@ Config load_config(const std::filesystem::path& file, const Environment& env) {
 
 double request_limit_s(const Config& config) {
   const CatalogEndpoint* endpoint = find_endpoint(config.fal.endpoint);
-  const double catalog_s = endpoint != nullptr ? endpoint->max_video_s
-                                               : config.media.max_video_duration_s;
+  const double catalog_s =
+      endpoint != nullptr ? endpoint->max_video_s : config.media.max_video_duration_s;
   return std::min(catalog_s, config.media.max_video_duration_s);
 }
 

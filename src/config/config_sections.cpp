@@ -67,9 +67,9 @@ void read_prices(const toml::table& root, PriceOverrides& prices) {
 }  // namespace
 
 void read_sections(const toml::table& root, Config& c, std::set<std::string>* accepted) {
-  static const std::set<std::string> kSections = {"paths", "store",   "fleet",  "fal",    "media",
-                                                  "longform", "face",  "policy",  "budget", "intake", "daemon",
-                                                  "log",   "metrics", "prices"};
+  static const std::set<std::string> kSections = {
+      "paths",  "store",  "fleet",  "fal",    "media", "longform", "face",
+      "policy", "budget", "intake", "daemon", "log",   "metrics",  "prices"};
   for (const auto& [key, value] : root) {
     if (!kSections.contains(std::string(key.str()))) {
       bad_config("unknown section [" + std::string(key.str()) + "]");

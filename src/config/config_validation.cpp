@@ -53,9 +53,9 @@ void validate_longform(const Config& c) {
                " may carry (or [media] max_video_duration_s when lower); lower max_segment_s");
   }
   if (!(longform.max_total_s >= longform.max_segment_s)) {
-    bad_config("[longform] max_total_s = " + plain_decimal(longform.max_total_s, 3) +
-               " must be at least [longform] max_segment_s = " +
-               plain_decimal(longform.max_segment_s, 3));
+    bad_config(
+        "[longform] max_total_s = " + plain_decimal(longform.max_total_s, 3) +
+        " must be at least [longform] max_segment_s = " + plain_decimal(longform.max_segment_s, 3));
   }
   if (!(longform.min_pause_s > 0) || longform.min_pause_s > 5) {
     bad_config("[longform] min_pause_s must be above 0 and at most 5 s (a pause in speech)");

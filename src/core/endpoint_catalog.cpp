@@ -28,7 +28,8 @@ const std::vector<CatalogEndpoint>& endpoint_catalog() {
   static const std::vector<CatalogEndpoint> kCatalog = {
       {"fal-ai/sync-lipsync",
        {{"lipsync-1.9.0-beta", 0.70}, {"lipsync-1.8.0", 0.70}, {"lipsync-1.7.1", 0.70}},
-       0.70, 600},
+       0.70,
+       600},
       {"fal-ai/sync-lipsync/v2", {{"lipsync-2", 3.00}, {"lipsync-2-pro", 5.00}}, 3.00, 600},
       {"fal-ai/sync-lipsync/v3", {}, 8.00, 600},
   };

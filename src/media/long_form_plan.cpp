@@ -72,7 +72,7 @@ std::optional<Cut> cut_in_pause(const LongFormInputs& in, Window window, double 
   for (const Pause& pause : in.pauses) {
     const Window usable{std::max(pause.start_s, window.lo), std::min(pause.end_s, window.hi)};
     if (usable.hi < usable.lo) continue;
-    const double distance = ideal < usable.lo ? usable.lo - ideal
+    const double distance = ideal < usable.lo   ? usable.lo - ideal
                             : ideal > usable.hi ? ideal - usable.hi
                                                 : 0.0;
     const bool nearer = best == nullptr || distance < best_distance ||
@@ -85,8 +85,8 @@ std::optional<Cut> cut_in_pause(const LongFormInputs& in, Window window, double 
   }
   if (best == nullptr) return std::nullopt;
   const double middle = (best_usable.lo + best_usable.hi) / 2;
-  const std::string what = "pause of " + fixed(best->duration_s(), 2) + " s at " +
-                           clock_text(best->start_s);
+  const std::string what =
+      "pause of " + fixed(best->duration_s(), 2) + " s at " + clock_text(best->start_s);
   if (const auto keyframe = keyframe_near(in.keyframes, best_usable.lo, best_usable.hi, middle)) {
     return Cut{*keyframe, CutKind::keyframe_in_pause, what + ", on a keyframe"};
   }
@@ -112,8 +112,8 @@ Cut cut_at_quietest(const LongFormInputs& in, const AudioEnvelope& envelope, Win
       best_time = middle;
     }
   }
-  std::string level_text = std::isfinite(best_level) ? fixed(best_level, 1) + " dBFS"
-                                                     : std::string("digital silence");
+  std::string level_text =
+      std::isfinite(best_level) ? fixed(best_level, 1) + " dBFS" : std::string("digital silence");
   if (best_level == std::numeric_limits<double>::infinity()) level_text = "no audio measured";
   return Cut{frame_inside(best_time, window.lo, window.hi, in.frame_s), CutKind::no_pause,
              "no pause of " + fixed(in.min_pause_s, 2) + " s or more between " +

@@ -129,17 +129,18 @@ LengthVerdict validate_lengths(PairReport& report, const SyncPlan& plan, const C
   if (longform.enabled && within_total && plan.mode == SyncMode::remap) {
     reject(report, "remap_too_long",
            "remap cannot be split into segments: fal fits the whole video to the whole audio, "
-           "and this " + minutes_text(plan.output_duration_s) + " job is over the " +
-               minutes_text(limit) + " one request takes.",
+           "and this " +
+               minutes_text(plan.output_duration_s) + " job is over the " + minutes_text(limit) +
+               " one request takes.",
            "use another sync mode (cut_off, bounce, loop or silence) for a long job, or shorten "
            "the inputs");
     return LengthVerdict::rejected;
   }
   if (longform.enabled && within_total) return LengthVerdict::long_form;
-  const std::string why =
-      !longform.enabled ? " and long-form jobs are off ([longform] enabled = false)"
-                        : " and long-form jobs end at [longform] max_total_s = " +
-                              minutes_text(longform.max_total_s);
+  const std::string why = !longform.enabled
+                              ? " and long-form jobs are off ([longform] enabled = false)"
+                              : " and long-form jobs end at [longform] max_total_s = " +
+                                    minutes_text(longform.max_total_s);
   const std::string hint = !longform.enabled
                                ? "set [longform] enabled = true to split it at speech pauses"
                                : "split the inputs, or raise [longform] max_total_s";
@@ -162,12 +163,12 @@ bool reject_if_silent(PairReport& report, const Loudness& loudness, const Config
   if (loudness.peak_dbfs >= config.media.silence_threshold_dbfs) return false;
   char level[32];
   std::snprintf(level, sizeof level, "%.0f dBFS", loudness.peak_dbfs);
-  reject(report, "audio_silent",
-         "audio: " + report.audio->file.filename().string() + " is silent (peak " +
-             (std::isinf(loudness.peak_dbfs) ? std::string("digital silence")
-                                             : std::string(level)) +
-             "); there is no speech to lip-sync to.",
-         "check that the right audio file was used");
+  reject(
+      report, "audio_silent",
+      "audio: " + report.audio->file.filename().string() + " is silent (peak " +
+          (std::isinf(loudness.peak_dbfs) ? std::string("digital silence") : std::string(level)) +
+          "); there is no speech to lip-sync to.",
+      "check that the right audio file was used");
   return true;
 }
 
@@ -224,8 +225,8 @@ void check_segment_faces(PairReport& report, LongFormPlan& plan, const Config& c
       return std::fabs(entry.first.start_s - span.start_s) < 1e-3 &&
              std::fabs(entry.first.duration_s - span.duration_s) < 1e-3;
     });
-    segment.face = same != checked.end() ? same->second
-                                         : check_faces(*report.video, span, config.face);
+    segment.face =
+        same != checked.end() ? same->second : check_faces(*report.video, span, config.face);
     if (same == checked.end()) checked.emplace_back(span, *segment.face);
   }
 }
@@ -256,8 +257,8 @@ std::string ready_message(const PairReport& report) {
   std::string text = "ready: " + std::string(to_string(report.plan->mode)) + ", " +
                      seconds_text(report.plan->output_duration_s) + " of output";
   if (report.long_form) {
-    text += " as a long-form job of " + std::to_string(report.long_form->segments.size()) +
-            " segments";
+    text +=
+        " as a long-form job of " + std::to_string(report.long_form->segments.size()) + " segments";
   }
   return text + ".";
 }
@@ -267,9 +268,8 @@ std::string ready_message(const PairReport& report) {
 PairReport& check_long_form(PairReport& report, const Config& config) {
   Loudness loudness;
   try {
-    report.long_form =
-        plan_long_form_pair(*report.video, *report.audio, *report.plan, config,
-                            report.video_needs_transcode, &loudness);
+    report.long_form = plan_long_form_pair(*report.video, *report.audio, *report.plan, config,
+                                           report.video_needs_transcode, &loudness);
   } catch (const Error& error) {
     return reject(report, error, "audio");
   }

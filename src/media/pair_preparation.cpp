@@ -20,7 +20,8 @@ PreparedPair prepare_pair(const std::filesystem::path& video, const std::filesys
     throw Error("video_too_long",
                 "the pair needs " + std::to_string(report.long_form->segments.size()) +
                     " requests (a long-form job), which this pipeline cannot run yet.",
-                "cut the inputs below " + std::to_string(static_cast<int>(request_limit_s(config))) +
+                "cut the inputs below " +
+                    std::to_string(static_cast<int>(request_limit_s(config))) +
                     " s, or see `lipsyncd check` for the planned segments",
                 Permanence::permanent);
   }

@@ -139,8 +139,8 @@ void describe_long_form(std::ostream& out, const LongFormPlan& plan) {
       << usd_text(plan.total_estimated_usd) << "\n";
   for (const auto& segment : plan.segments) {
     out << "  " << segment.index << ". " << clock_text(segment.span.start_s) << "\u2013"
-        << clock_text(segment.span.end_s()) << "  " << fixed(segment.span.duration_s, 2)
-        << " s  " << usd_text(segment.estimated_usd);
+        << clock_text(segment.span.end_s()) << "  " << fixed(segment.span.duration_s, 2) << " s  "
+        << usd_text(segment.estimated_usd);
     if (segment.face) {
       out << "  face " << fixed(segment.face->visible_ratio * 100, 0) << "%";
     }

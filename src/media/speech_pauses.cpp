@@ -13,7 +13,9 @@ namespace {
 
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 
-double to_dbfs(double level) { return level > 0 ? 20.0 * std::log10(level) : kMinusInfinity; }
+double to_dbfs(double level) {
+  return level > 0 ? 20.0 * std::log10(level) : kMinusInfinity;
+}
 
 // Sums squares over fixed windows of interleaved samples, however the decoder slices them.
 class EnvelopeBuilder {
@@ -100,8 +102,8 @@ double speech_level_dbfs(const AudioEnvelope& envelope, const PauseSettings& set
     if (std::isfinite(level)) levels.push_back(level);
   }
   if (levels.empty()) return kMinusInfinity;
-  const auto rank = static_cast<std::ptrdiff_t>(
-      std::clamp(settings.speech_percentile, 0.0, 1.0) * static_cast<double>(levels.size() - 1));
+  const auto rank = static_cast<std::ptrdiff_t>(std::clamp(settings.speech_percentile, 0.0, 1.0) *
+                                                static_cast<double>(levels.size() - 1));
   std::nth_element(levels.begin(), levels.begin() + rank, levels.end());
   return levels[static_cast<size_t>(rank)];
 }
@@ -130,7 +132,8 @@ std::vector<Pause> find_pauses(const AudioEnvelope& envelope, const PauseSetting
     }
     const size_t first = i;
     double quietest = levels[i];
-    while (i < levels.size() && levels[i] < threshold) quietest = std::min<double>(quietest, levels[i++]);
+    while (i < levels.size() && levels[i] < threshold)
+      quietest = std::min<double>(quietest, levels[i++]);
     const Pause pause{static_cast<double>(first) * envelope.window_s,
                       static_cast<double>(i) * envelope.window_s, quietest};
     // Half a window of slack: a pause measured in whole windows may be a little short.

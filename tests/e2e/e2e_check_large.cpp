@@ -99,8 +99,8 @@ double mean_volume_around(const std::filesystem::path& file, double at) {
   TempDir dir;
   const auto log = dir / "volume.log";
   const int ran = run_to_completion(
-      {"/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-ss", std::to_string(at - 0.1), "-t",
-       "0.2", "-i", file.string(), "-vn", "-af", "volumedetect", "-f", "null", "-"},
+      {"/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-ss", std::to_string(at - 0.1), "-t", "0.2",
+       "-i", file.string(), "-vn", "-af", "volumedetect", "-f", "null", "-"},
       log, std::chrono::minutes(1));
   EXPECT_EQ(ran, 0) << read_text(log);
   const std::string text = read_text(log);
@@ -148,7 +148,8 @@ TEST(CheckLargeMedia, ElevenMinutesIsTooLongWithLongFormOffOrOverItsTotal) {
             std::string::npos)
       << off.report.at("message").as_string();
   EXPECT_TRUE(off.report.at("long_form").is_null());
-  const MeasuredRun over = check_measured(pair + with_config(dir, "[longform]\nmax_total_s = 600\n"));
+  const MeasuredRun over =
+      check_measured(pair + with_config(dir, "[longform]\nmax_total_s = 600\n"));
   EXPECT_EQ(over.exit_code, 1);
   EXPECT_EQ(over.report.at("reason_code").as_string(), "video_too_long");
   EXPECT_NE(over.report.at("message").as_string().find("[longform] max_total_s"), std::string::npos)
@@ -216,8 +217,7 @@ TEST(CheckLargeMedia, ExactlyTenMinutesIsAccepted) {
 TEST(CheckLargeMedia, TwoHourAudioIsMeasuredInConstantMemory) {
   const auto audio = large_media("long_audio", "long_audio_2h.wav");
   // The clip bounces for 2 hours: 14 segments of at most 9 minutes, one face check of the clip.
-  const MeasuredRun planned =
-      check_measured({media("talk_h264_aac.mp4").string(), audio.string()});
+  const MeasuredRun planned = check_measured({media("talk_h264_aac.mp4").string(), audio.string()});
   EXPECT_EQ(planned.exit_code, 0) << boost::json::serialize(planned.report);
   EXPECT_EQ(planned.report.at("long_form").at("segments").as_array().size(), 14u);
   EXPECT_LT(planned.max_rss_kib, kMaxRssKiB);

@@ -31,13 +31,30 @@ void ffmpeg(const test::TempDir& dir, std::vector<std::string> arguments) {
 std::filesystem::path make_video(const test::TempDir& dir, bool face_throughout) {
   const auto file = dir / (face_throughout ? "face.mp4" : "half_face.mp4");
   const std::string second = face_throughout ? "real_talk_retalk1.mp4" : "noface_testsrc.mp4";
-  ffmpeg(dir, {"-stream_loop", "-1", "-i", test::media("real_talk_retalk1.mp4").string(),
-               "-stream_loop", "-1", "-i", test::media(second).string(), "-filter_complex",
+  ffmpeg(dir, {"-stream_loop",
+               "-1",
+               "-i",
+               test::media("real_talk_retalk1.mp4").string(),
+               "-stream_loop",
+               "-1",
+               "-i",
+               test::media(second).string(),
+               "-filter_complex",
                "[0:v]trim=0:16,setpts=PTS-STARTPTS,fps=25,scale=320:320,setsar=1[a];"
                "[1:v]trim=0:16,setpts=PTS-STARTPTS,fps=25,scale=320:320,setsar=1[b];"
                "[a][b]concat=n=2:v=1[v]",
-               "-map", "[v]", "-an", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50",
-               "-pix_fmt", "yuv420p", file.string()});
+               "-map",
+               "[v]",
+               "-an",
+               "-c:v",
+               "libx264",
+               "-preset",
+               "ultrafast",
+               "-g",
+               "50",
+               "-pix_fmt",
+               "yuv420p",
+               file.string()});
   return file;
 }
 
@@ -49,8 +66,8 @@ std::filesystem::path make_audio(const test::TempDir& dir) {
 }
 
 Config small_limits() {
-  return parse_config("[media]\nmax_video_duration_s = 20\n[longform]\nmax_segment_s = 18\n",
-                      "/b", {});
+  return parse_config("[media]\nmax_video_duration_s = 20\n[longform]\nmax_segment_s = 18\n", "/b",
+                      {});
 }
 
 TEST(LongFormPair, ALongPairIsPlannedInPausesWithAFaceCheckPerSegment) {
@@ -109,14 +126,13 @@ TEST(LongFormPair, WithLongFormOffTheLongPairIsTooLongAsBefore) {
   const auto video = make_video(dir, true);
   const auto audio = make_audio(dir);
   const Config off = parse_config(
-      "[media]\nmax_video_duration_s = 20\n[longform]\nenabled = false\nmax_segment_s = 18\n",
-      "/b", {});
+      "[media]\nmax_video_duration_s = 20\n[longform]\nenabled = false\nmax_segment_s = 18\n", "/b",
+      {});
   const PairReport report = check_pair(video, audio, off);
   EXPECT_EQ(report.verdict, Verdict::reject);
   EXPECT_EQ(report.reason_code, "video_too_long");
   EXPECT_FALSE(report.long_form.has_value());
-  EXPECT_NE(report.message.find("[longform] enabled = false"), std::string::npos)
-      << report.message;
+  EXPECT_NE(report.message.find("[longform] enabled = false"), std::string::npos) << report.message;
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ TEST(LongFormPlan, AKeyframeInsideThePauseIsPreferred) {
   const std::vector<Pause> pauses = {{505, 505.6, -60}};
   std::vector<double> keyframes;
   for (double t = 0; t < 1000; t += 2) keyframes.push_back(t);  // none inside the pause...
-  keyframes.push_back(505.4);                                    // ...but this one
+  keyframes.push_back(505.4);                                   // ...but this one
   std::sort(keyframes.begin(), keyframes.end());
   const LongFormPlan plan =
       plan_long_form(inputs_for(1000, pauses, keyframes), speech_envelope(1000, pauses));

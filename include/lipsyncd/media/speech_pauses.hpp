@@ -21,10 +21,10 @@ struct AudioEnvelope {
 };
 
 struct PauseSettings {
-  double min_pause_s = 0.3;            // [longform] min_pause_s
-  double below_speech_db = 25;         // [longform] pause_below_speech_db
-  double speech_percentile = 0.95;     // the speech level: this percentile of the windows
-  double floor_dbfs = -70;             // the threshold never goes below this
+  double min_pause_s = 0.3;         // [longform] min_pause_s
+  double below_speech_db = 25;      // [longform] pause_below_speech_db
+  double speech_percentile = 0.95;  // the speech level: this percentile of the windows
+  double floor_dbfs = -70;          // the threshold never goes below this
 };
 
 struct Pause {
