@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -128,6 +129,13 @@ Config load_config(const std::filesystem::path& file, const Environment& env) {
   text << in.rdbuf();
   const auto base = std::filesystem::absolute(file).parent_path();
   return parse_config(text.str(), base, env);
+}
+
+double request_limit_s(const Config& config) {
+  const CatalogEndpoint* endpoint = find_endpoint(config.fal.endpoint);
+  const double catalog_s =
+      endpoint != nullptr ? endpoint->max_video_s : config.media.max_video_duration_s;
+  return std::min(catalog_s, config.media.max_video_duration_s);
 }
 
 Config default_config(const Environment& env) {

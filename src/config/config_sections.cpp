@@ -67,9 +67,9 @@ void read_prices(const toml::table& root, PriceOverrides& prices) {
 }  // namespace
 
 void read_sections(const toml::table& root, Config& c, std::set<std::string>* accepted) {
-  static const std::set<std::string> kSections = {"paths", "store",   "fleet",  "fal",    "media",
-                                                  "face",  "policy",  "budget", "intake", "daemon",
-                                                  "log",   "metrics", "prices"};
+  static const std::set<std::string> kSections = {
+      "paths",  "store",  "fleet",  "fal",    "media", "longform", "face",
+      "policy", "budget", "intake", "daemon", "log",   "metrics",  "prices"};
   for (const auto& [key, value] : root) {
     if (!kSections.contains(std::string(key.str()))) {
       bad_config("unknown section [" + std::string(key.str()) + "]");
@@ -120,6 +120,14 @@ void read_sections(const toml::table& root, Config& c, std::set<std::string>* ac
   media.read("x264_crf", c.media.x264_crf);
   media.read("silence_threshold_dbfs", c.media.silence_threshold_dbfs);
   media.reject_unknown_keys();
+
+  SectionReader longform(root, "longform", accepted);
+  longform.read("enabled", c.longform.enabled);
+  longform.read("max_segment_s", c.longform.max_segment_s);
+  longform.read("max_total_s", c.longform.max_total_s);
+  longform.read("min_pause_s", c.longform.min_pause_s);
+  longform.read("pause_below_speech_db", c.longform.pause_below_speech_db);
+  longform.reject_unknown_keys();
 
   SectionReader face(root, "face", accepted);
   face.read("samples_per_second", c.face.samples_per_second);

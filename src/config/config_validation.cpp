@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config_steps.hpp"
+#include "lipsyncd/core/number_format.hpp"
 #include "section_reader.hpp"
 
 namespace lipsyncd {
@@ -40,9 +41,34 @@ void validate_detector(const FaceConfig& face) {
   }
 }
 
+// A segment must fit one request; the planner needs a positive length and a whole that is
+// at least one segment.
+void validate_longform(const Config& c) {
+  const LongformConfig& longform = c.longform;
+  const double limit = request_limit_s(c);
+  if (!(longform.max_segment_s > 0) || longform.max_segment_s > limit) {
+    bad_config("[longform] max_segment_s = " + plain_decimal(longform.max_segment_s, 3) +
+               " must be above 0 and at most " + plain_decimal(limit, 3) +
+               " s, the most one request to " + c.fal.endpoint +
+               " may carry (or [media] max_video_duration_s when lower); lower max_segment_s");
+  }
+  if (!(longform.max_total_s >= longform.max_segment_s)) {
+    bad_config(
+        "[longform] max_total_s = " + plain_decimal(longform.max_total_s, 3) +
+        " must be at least [longform] max_segment_s = " + plain_decimal(longform.max_segment_s, 3));
+  }
+  if (!(longform.min_pause_s > 0) || longform.min_pause_s > 5) {
+    bad_config("[longform] min_pause_s must be above 0 and at most 5 s (a pause in speech)");
+  }
+  if (!(longform.pause_below_speech_db > 0) || longform.pause_below_speech_db > 80) {
+    bad_config("[longform] pause_below_speech_db must be above 0 and at most 80 dB");
+  }
+}
+
 }  // namespace
 
 void validate(const Config& c) {
+  validate_longform(c);
   validate_store(c.store);
   validate_fleet(c.fleet);
   if (c.fal.max_in_flight < 1) bad_config("[fal] max_in_flight must be at least 1");

@@ -23,13 +23,15 @@ const CatalogModel* CatalogEndpoint::find_model(std::string_view name) const noe
 
 const std::vector<CatalogEndpoint>& endpoint_catalog() {
   // fal-protocol.md §9.1-9.2: v1 $0.70/min for every model; v2 $3/min, lipsync-2-pro about
-  // 1.67x that; v3 (sync-3) has no model field and costs $8/min.
+  // 1.67x that; v3 (sync-3) has no model field and costs $8/min. Every endpoint takes about
+  // 10 minutes of video per request (sync-lipsync-model.md "Limitations").
   static const std::vector<CatalogEndpoint> kCatalog = {
       {"fal-ai/sync-lipsync",
        {{"lipsync-1.9.0-beta", 0.70}, {"lipsync-1.8.0", 0.70}, {"lipsync-1.7.1", 0.70}},
-       0.70},
-      {"fal-ai/sync-lipsync/v2", {{"lipsync-2", 3.00}, {"lipsync-2-pro", 5.00}}, 3.00},
-      {"fal-ai/sync-lipsync/v3", {}, 8.00},
+       0.70,
+       600},
+      {"fal-ai/sync-lipsync/v2", {{"lipsync-2", 3.00}, {"lipsync-2-pro", 5.00}}, 3.00, 600},
+      {"fal-ai/sync-lipsync/v3", {}, 8.00, 600},
   };
   return kCatalog;
 }

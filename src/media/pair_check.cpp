@@ -1,11 +1,15 @@
 #include "lipsyncd/media/pair_check.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/media/long_form_plan.hpp"
 #include "lipsyncd/media/normalizer.hpp"
 
 namespace lipsyncd::media {
@@ -110,24 +114,61 @@ bool validate_audio(PairReport& report, const MediaInfo& audio, const MediaConfi
   return true;
 }
 
-// The model takes at most max_video_duration_s of video and renders as long as the plan says.
-bool validate_lengths(PairReport& report, const SyncPlan& plan, const MediaConfig& config) {
-  const double limit = config.max_video_duration_s + kDurationSlackS;
-  if (plan.video_span.duration_s > limit) {
+enum class LengthVerdict { fits, long_form, rejected };
+
+// One request takes at most `limit` seconds of video and renders as long as the plan says.
+// Longer is a long-form job when [longform] allows it, else a rejection that says which key.
+LengthVerdict validate_lengths(PairReport& report, const SyncPlan& plan, const Config& config) {
+  const double limit = request_limit_s(config);
+  const double with_slack = limit + kDurationSlackS;
+  const bool video_over = plan.video_span.duration_s > with_slack;
+  if (!video_over && plan.output_duration_s <= with_slack) return LengthVerdict::fits;
+  const LongformConfig& longform = config.longform;
+  const double longest = std::max(plan.video_span.duration_s, plan.output_duration_s);
+  const bool within_total = longest <= longform.max_total_s + kDurationSlackS;
+  if (longform.enabled && within_total && plan.mode == SyncMode::remap) {
+    reject(report, "remap_too_long",
+           "remap cannot be split into segments: fal fits the whole video to the whole audio, "
+           "and this " +
+               minutes_text(plan.output_duration_s) + " job is over the " + minutes_text(limit) +
+               " one request takes.",
+           "use another sync mode (cut_off, bounce, loop or silence) for a long job, or shorten "
+           "the inputs");
+    return LengthVerdict::rejected;
+  }
+  if (longform.enabled && within_total) return LengthVerdict::long_form;
+  const std::string why = !longform.enabled
+                              ? " and long-form jobs are off ([longform] enabled = false)"
+                              : " and long-form jobs end at [longform] max_total_s = " +
+                                    minutes_text(longform.max_total_s);
+  const std::string hint = !longform.enabled
+                               ? "set [longform] enabled = true to split it at speech pauses"
+                               : "split the inputs, or raise [longform] max_total_s";
+  if (video_over) {
     reject(report, "video_too_long",
            "video: the " + std::string(to_string(plan.mode)) + " plan uses " +
-               minutes_text(plan.video_span.duration_s) + " of video; the model accepts at most " +
-               minutes_text(config.max_video_duration_s) + ".",
-           "cut the video, or use a shorter audio with sync mode cut_off");
-    return false;
-  }
-  if (plan.output_duration_s > limit) {
+               minutes_text(plan.video_span.duration_s) + " of video; one request takes at most " +
+               minutes_text(limit) + why + ".",
+           hint + ", or cut the video, or use a shorter audio with sync mode cut_off");
+  } else {
     reject(report, "output_too_long",
            "the lip-synced result would last " + minutes_text(plan.output_duration_s) +
-               "; the model renders at most " + minutes_text(config.max_video_duration_s) + ".",
-           "split the audio into shorter parts");
-    return false;
+               "; one request renders at most " + minutes_text(limit) + why + ".",
+           hint);
   }
+  return LengthVerdict::rejected;
+}
+
+bool reject_if_silent(PairReport& report, const Loudness& loudness, const Config& config) {
+  if (loudness.peak_dbfs >= config.media.silence_threshold_dbfs) return false;
+  char level[32];
+  std::snprintf(level, sizeof level, "%.0f dBFS", loudness.peak_dbfs);
+  reject(
+      report, "audio_silent",
+      "audio: " + report.audio->file.filename().string() + " is silent (peak " +
+          (std::isinf(loudness.peak_dbfs) ? std::string("digital silence") : std::string(level)) +
+          "); there is no speech to lip-sync to.",
+      "check that the right audio file was used");
   return true;
 }
 
@@ -157,6 +198,94 @@ std::string face_hint(const FaceReport& face) {
          "time, or lower [face] min_visible_ratio";
 }
 
+// The pair's verdict from a face report: reject, warn, or nothing to say ("" reason).
+bool apply_face_verdict(PairReport& report, const FaceReport& face, const std::string& where) {
+  if (face.reason_code.empty()) return false;
+  report.verdict = face.is_warning ? Verdict::accept_with_warning : Verdict::reject;
+  report.reason_code = face.reason_code;
+  report.message = where + face.message;
+  report.hint = face_hint(face);
+  return true;
+}
+
+// "segment 2 (9:01.3-18:03.0): "
+std::string segment_label(const PlannedSegment& segment) {
+  return "segment " + std::to_string(segment.index) + " (" + clock_text(segment.span.start_s) +
+         "\u2013" + clock_text(segment.span.end_s()) + "): ";
+}
+
+// Every segment must show the face itself: a long talk may have a stretch of slides. The
+// segments of a looped or bounced clip often show the same part of it, checked once.
+void check_segment_faces(PairReport& report, LongFormPlan& plan, const Config& config) {
+  std::vector<std::pair<TimeSpan, FaceReport>> checked;
+  const double video_s = report.plan->video_duration_s;
+  for (PlannedSegment& segment : plan.segments) {
+    const TimeSpan span = source_span_of(report.plan->mode, video_s, segment.span);
+    const auto same = std::find_if(checked.begin(), checked.end(), [&](const auto& entry) {
+      return std::fabs(entry.first.start_s - span.start_s) < 1e-3 &&
+             std::fabs(entry.first.duration_s - span.duration_s) < 1e-3;
+    });
+    segment.face =
+        same != checked.end() ? same->second : check_faces(*report.video, span, config.face);
+    if (same == checked.end()) checked.emplace_back(span, *segment.face);
+  }
+}
+
+// The pair's face verdict from its segments': the first rejection, else the first warning,
+// else the segment that showed the face least (report.face keeps the usual fields).
+void judge_segment_faces(PairReport& report, const LongFormPlan& plan) {
+  const PlannedSegment* warning = nullptr;
+  const PlannedSegment* weakest = nullptr;
+  for (const PlannedSegment& segment : plan.segments) {
+    const FaceReport& face = *segment.face;
+    if (!face.reason_code.empty() && !face.is_warning) {
+      report.face = face;
+      apply_face_verdict(report, face, "video: " + segment_label(segment));
+      return;
+    }
+    if (!face.reason_code.empty() && warning == nullptr) warning = &segment;
+    if (weakest == nullptr || face.visible_ratio < weakest->face->visible_ratio) weakest = &segment;
+  }
+  const PlannedSegment& shown = warning != nullptr ? *warning : *weakest;
+  report.face = *shown.face;
+  if (warning != nullptr) {
+    apply_face_verdict(report, *warning->face, "video: " + segment_label(*warning));
+  }
+}
+
+std::string ready_message(const PairReport& report) {
+  std::string text = "ready: " + std::string(to_string(report.plan->mode)) + ", " +
+                     seconds_text(report.plan->output_duration_s) + " of output";
+  if (report.long_form) {
+    text +=
+        " as a long-form job of " + std::to_string(report.long_form->segments.size()) + " segments";
+  }
+  return text + ".";
+}
+
+// A pair longer than one request: planned in segments at speech pauses, each with its own face
+// check, all before anything is uploaded.
+PairReport& check_long_form(PairReport& report, const Config& config) {
+  Loudness loudness;
+  try {
+    report.long_form = plan_long_form_pair(*report.video, *report.audio, *report.plan, config,
+                                           report.video_needs_transcode, &loudness);
+  } catch (const Error& error) {
+    return reject(report, error, "audio");
+  }
+  report.audio->loudness = loudness;
+  if (reject_if_silent(report, loudness, config)) return report;
+  try {
+    check_segment_faces(report, *report.long_form, config);
+  } catch (const Error& error) {
+    return reject(report, error, "video");
+  }
+  report.verdict = Verdict::accept;
+  report.message = ready_message(report);
+  judge_segment_faces(report, *report.long_form);
+  return report;
+}
+
 }  // namespace
 
 PairReport check_pair(const std::filesystem::path& video_file,
@@ -181,40 +310,25 @@ PairReport check_pair(const std::filesystem::path& video_file,
       video_needs_transcode(*report.video, report.plan->video_span, config.media);
   report.audio_needs_transcode =
       audio_needs_transcode(*report.audio, report.plan->audio_span, config.media);
-  if (!validate_lengths(report, *report.plan, config.media)) return report;
+  const LengthVerdict length = validate_lengths(report, *report.plan, config);
+  if (length == LengthVerdict::rejected) return report;
+  if (length == LengthVerdict::long_form) return check_long_form(report, config);
 
   try {
     report.audio->loudness = measure_loudness(*report.audio);
   } catch (const Error& error) {
     return reject(report, error, "audio");
   }
-  if (!(report.audio->loudness->peak_dbfs >= config.media.silence_threshold_dbfs)) {
-    char level[32];
-    std::snprintf(level, sizeof level, "%.0f dBFS", report.audio->loudness->peak_dbfs);
-    return reject(
-        report, "audio_silent",
-        "audio: " + audio_file.filename().string() + " is silent (peak " +
-            (std::isinf(report.audio->loudness->peak_dbfs) ? std::string("digital silence")
-                                                           : std::string(level)) +
-            "); there is no speech to lip-sync to.",
-        "check that the right audio file was used");
-  }
+  if (reject_if_silent(report, *report.audio->loudness, config)) return report;
 
   try {
     report.face = check_faces(*report.video, report.plan->video_span, config.face);
   } catch (const Error& error) {
     return reject(report, error, "video");
   }
-  if (!report.face->reason_code.empty()) {
-    report.verdict = report.face->is_warning ? Verdict::accept_with_warning : Verdict::reject;
-    report.reason_code = report.face->reason_code;
-    report.message = "video: " + report.face->message;
-    report.hint = face_hint(*report.face);
-    return report;
-  }
+  if (apply_face_verdict(report, *report.face, "video: ")) return report;
   report.verdict = Verdict::accept;
-  report.message = "ready: " + std::string(to_string(report.plan->mode)) + ", " +
-                   seconds_text(report.plan->output_duration_s) + " of output.";
+  report.message = ready_message(report);
   return report;
 }
 

@@ -70,6 +70,39 @@ json::object span_json(const TimeSpan& span) {
   return {{"start_s", number(span.start_s)}, {"duration_s", number(span.duration_s)}};
 }
 
+json::object segment_json(const PlannedSegment& segment) {
+  json::object object;
+  object["index"] = segment.index;
+  object["start_s"] = number(segment.span.start_s);
+  object["end_s"] = number(segment.span.end_s());
+  object["duration_s"] = number(segment.span.duration_s);
+  object["end_cut"] = to_string(segment.end_cut);
+  object["cut_reason"] = segment.cut_reason;
+  object["starts_on_keyframe"] = segment.starts_on_keyframe;
+  object["ends_on_keyframe"] = segment.ends_on_keyframe;
+  object["estimated_cost_usd"] = json_decimal(segment.estimated_usd, kUsdDecimals);
+  object["face"] = segment.face ? json::value(face_json(*segment.face)) : json::value(nullptr);
+  object["face_reason_code"] = segment.face && !segment.face->reason_code.empty()
+                                   ? json::value(segment.face->reason_code)
+                                   : json::value(nullptr);
+  return object;
+}
+
+json::value long_form_json(const std::optional<LongFormPlan>& plan) {
+  if (!plan) return nullptr;
+  json::object object;
+  object["request_limit_s"] = number(plan->request_limit_s);
+  object["max_segment_s"] = number(plan->max_segment_s);
+  object["total_estimated_cost_usd"] = json_decimal(plan->total_estimated_usd, kUsdDecimals);
+  json::array segments;
+  for (const auto& segment : plan->segments) segments.push_back(segment_json(segment));
+  object["segments"] = std::move(segments);
+  json::array notes;
+  for (const auto& note : plan->notes) notes.push_back(json::value(note));
+  object["notes"] = std::move(notes);
+  return object;
+}
+
 std::string fixed(double value, int decimals) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", decimals, value);
@@ -98,6 +131,23 @@ std::string describe_input(const MediaInfo& info, bool needs_transcode) {
   if (info.loudness) out << ", peak " + fixed(info.loudness->peak_dbfs, 1) + " dBFS";
   out << ") -> " << (needs_transcode ? "transcode" : "no re-encode");
   return out.str();
+}
+
+// One line a segment: its range, length, estimate, face and why it ends where it does.
+void describe_long_form(std::ostream& out, const LongFormPlan& plan) {
+  out << "segments: " << plan.segments.size() << ", estimated total "
+      << usd_text(plan.total_estimated_usd) << "\n";
+  for (const auto& segment : plan.segments) {
+    out << "  " << segment.index << ". " << clock_text(segment.span.start_s) << "\u2013"
+        << clock_text(segment.span.end_s()) << "  " << fixed(segment.span.duration_s, 2) << " s  "
+        << usd_text(segment.estimated_usd);
+    if (segment.face) {
+      out << "  face " << fixed(segment.face->visible_ratio * 100, 0) << "%";
+    }
+    out << (segment.starts_on_keyframe && segment.ends_on_keyframe ? "  copy" : "  re-encode")
+        << "\n     ends: " << segment.cut_reason << "\n";
+  }
+  for (const auto& note : plan.notes) out << "  note: " << note << "\n";
 }
 
 }  // namespace
@@ -141,6 +191,7 @@ std::string to_json(const PairReport& report) {
       object[key] = nullptr;
     }
   }
+  object["long_form"] = long_form_json(report.long_form);
   return json_text(object);
 }
 
@@ -163,6 +214,7 @@ std::string to_text(const PairReport& report) {
         << "output:   " << fixed(report.plan->output_duration_s, 3) + " s"
         << ", estimated cost " + usd_text(report.plan->estimated_cost_usd) << "\n";
   }
+  if (report.long_form) describe_long_form(out, *report.long_form);
   out << "verdict:  " << to_string(report.verdict);
   if (!report.reason_code.empty()) out << " [" << report.reason_code << "]";
   out << "\n          " << report.message << "\n";

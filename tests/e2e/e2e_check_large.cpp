@@ -81,7 +81,38 @@ MeasuredRun check_measured(const std::vector<std::string>& arguments) {
   return run;
 }
 
-TEST(CheckLargeMedia, ElevenMinuteVideoIsPreTrimmedOrRejectedAsTooLong) {
+// A configuration file in `dir` with `toml` in it, as check --config arguments.
+std::vector<std::string> with_config(const TempDir& dir, const std::string& toml) {
+  const auto file = dir / "lipsyncd.toml";
+  std::ofstream(file) << toml;
+  return {"--config", file.string()};
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// The mean level of [at - 0.1 s, at + 0.1 s] of the file's audio, by ffmpeg's volumedetect:
+// a measurement independent of lipsyncd's own envelope.
+double mean_volume_around(const std::filesystem::path& file, double at) {
+  TempDir dir;
+  const auto log = dir / "volume.log";
+  const int ran = run_to_completion(
+      {"/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-ss", std::to_string(at - 0.1), "-t", "0.2",
+       "-i", file.string(), "-vn", "-af", "volumedetect", "-f", "null", "-"},
+      log, std::chrono::minutes(1));
+  EXPECT_EQ(ran, 0) << read_text(log);
+  const std::string text = read_text(log);
+  const auto where = text.find("mean_volume: ");
+  if (where == std::string::npos) {
+    ADD_FAILURE() << "no mean_volume in " << text;
+    return 0;
+  }
+  return std::stod(text.substr(where + 13));
+}
+
+TEST(CheckLargeMedia, ElevenMinuteVideoIsPreTrimmedOrPlannedAsTwoSegments) {
   const auto video = large_media("over_10min", "over_10min.mp4");
   // Default policy: the audio is shorter, so only 42 s of the video would be used...
   const MeasuredRun trimmed =
@@ -92,12 +123,78 @@ TEST(CheckLargeMedia, ElevenMinuteVideoIsPreTrimmedOrRejectedAsTooLong) {
   EXPECT_EQ(trimmed.report.at("verdict").as_string(), "accept");
   EXPECT_TRUE(trimmed.report.at("reason_code").is_null());
   EXPECT_EQ(trimmed.report.at("face").at("max_faces").to_number<int>(), 1);
-  // Keeping the whole 11 minutes is more than the model takes.
+  EXPECT_TRUE(trimmed.report.at("long_form").is_null());
+  // Keeping the whole 11 minutes (silence pads the audio) is more than one request takes: a
+  // long-form job of two segments, the cut in the padded silence after the speech.
   const MeasuredRun whole = check_measured(
       {video.string(), media("real_speech_42s.mp3").string(), "--sync-mode", "silence"});
-  EXPECT_EQ(whole.exit_code, 1);
-  EXPECT_EQ(whole.report.at("reason_code").as_string(), "video_too_long");
+  EXPECT_EQ(whole.exit_code, 0) << boost::json::serialize(whole.report);
+  const auto& segments = whole.report.at("long_form").at("segments").as_array();
+  ASSERT_EQ(segments.size(), 2u) << boost::json::serialize(whole.report);
+  EXPECT_NE(segments[0].at("end_cut").as_string(), "no_pause");
   EXPECT_LT(trimmed.max_rss_kib, kMaxRssKiB);
+  EXPECT_LT(whole.max_rss_kib, kMaxRssKiB);
+}
+
+TEST(CheckLargeMedia, ElevenMinutesIsTooLongWithLongFormOffOrOverItsTotal) {
+  const auto video = large_media("over_10min", "over_10min.mp4");
+  TempDir dir;
+  const std::vector<std::string> pair = {video.string(), media("real_speech_42s.mp3").string(),
+                                         "--sync-mode", "silence"};
+  const MeasuredRun off = check_measured(pair + with_config(dir, "[longform]\nenabled = false\n"));
+  EXPECT_EQ(off.exit_code, 1);
+  EXPECT_EQ(off.report.at("reason_code").as_string(), "video_too_long");
+  EXPECT_NE(off.report.at("message").as_string().find("[longform] enabled = false"),
+            std::string::npos)
+      << off.report.at("message").as_string();
+  EXPECT_TRUE(off.report.at("long_form").is_null());
+  const MeasuredRun over =
+      check_measured(pair + with_config(dir, "[longform]\nmax_total_s = 600\n"));
+  EXPECT_EQ(over.exit_code, 1);
+  EXPECT_EQ(over.report.at("reason_code").as_string(), "video_too_long");
+  EXPECT_NE(over.report.at("message").as_string().find("[longform] max_total_s"), std::string::npos)
+      << over.report.at("message").as_string();
+  // remap cannot be split.
+  const MeasuredRun remap =
+      check_measured({video.string(), video.string(), "--sync-mode", "remap"});
+  EXPECT_EQ(remap.exit_code, 1);
+  EXPECT_EQ(remap.report.at("reason_code").as_string(), "remap_too_long");
+}
+
+TEST(CheckLargeMedia, ElevenMinuteTalkIsTwoSegmentsCutInsideSpeechPauses) {
+  const auto video = large_media("over_10min", "over_10min.mp4");
+  // Its own speech as the audio: cut_off, 660 s of output, over the 600 s of one request.
+  const MeasuredRun run = check_measured({video.string(), video.string()});
+  EXPECT_EQ(run.exit_code, 0) << boost::json::serialize(run.report);
+  EXPECT_EQ(run.report.at("sync_mode").as_string(), "cut_off");
+  const auto& plan = run.report.at("long_form");
+  ASSERT_TRUE(plan.is_object()) << boost::json::serialize(run.report);
+  const auto& segments = plan.at("segments").as_array();
+  ASSERT_EQ(segments.size(), 2u);
+  double total_usd = 0;
+  double at = 0;
+  for (const auto& value : segments) {
+    const auto& segment = value.as_object();
+    EXPECT_NEAR(segment.at("start_s").to_number<double>(), at, 1e-3);
+    EXPECT_LE(segment.at("duration_s").to_number<double>(), 540);
+    EXPECT_GE(segment.at("face").at("visible_ratio").to_number<double>(), 0.9);
+    total_usd += segment.at("estimated_cost_usd").to_number<double>();
+    at = segment.at("end_s").to_number<double>();
+  }
+  EXPECT_NEAR(at, 660, 0.05);
+  EXPECT_NEAR(total_usd, 7.70, 0.01);
+  EXPECT_NEAR(plan.at("total_estimated_cost_usd").to_number<double>(), 7.70, 0.01);
+  EXPECT_NEAR(run.report.at("estimated_cost_usd").to_number<double>(), 7.70, 0.01);
+  // Near even sizes, and the cut lies in a pause: ffmpeg hears the 0.2 s around it at least
+  // 20 dB below the speech.
+  const auto& first = segments[0].as_object();
+  const std::string kind(first.at("end_cut").as_string());
+  EXPECT_TRUE(kind == "pause" || kind == "keyframe_in_pause") << kind;
+  const double cut = first.at("end_s").to_number<double>();
+  EXPECT_NEAR(cut, 330, 60);
+  const double speech = run.report.at("audio").at("rms_dbfs").to_number<double>();
+  EXPECT_LT(mean_volume_around(video, cut), speech - 20) << "cut at " << cut;
+  EXPECT_LT(run.max_rss_kib, kMaxRssKiB);
 }
 
 TEST(CheckLargeMedia, ExactlyTenMinutesIsAccepted) {
@@ -119,8 +216,15 @@ TEST(CheckLargeMedia, ExactlyTenMinutesIsAccepted) {
 
 TEST(CheckLargeMedia, TwoHourAudioIsMeasuredInConstantMemory) {
   const auto audio = large_media("long_audio", "long_audio_2h.wav");
+  // The clip bounces for 2 hours: 14 segments of at most 9 minutes, one face check of the clip.
+  const MeasuredRun planned = check_measured({media("talk_h264_aac.mp4").string(), audio.string()});
+  EXPECT_EQ(planned.exit_code, 0) << boost::json::serialize(planned.report);
+  EXPECT_EQ(planned.report.at("long_form").at("segments").as_array().size(), 14u);
+  EXPECT_LT(planned.max_rss_kib, kMaxRssKiB);
+  TempDir dir;
   const MeasuredRun too_long =
-      check_measured({media("talk_h264_aac.mp4").string(), audio.string()});
+      check_measured({media("talk_h264_aac.mp4").string(), audio.string(), "--config",
+                      with_config(dir, "[longform]\nmax_total_s = 3600\n")[1]});
   EXPECT_EQ(too_long.exit_code, 1);
   EXPECT_EQ(too_long.report.at("reason_code").as_string(), "output_too_long");
   // With cut_off only 4 s are used, but the loudness is still measured over all 2 hours.

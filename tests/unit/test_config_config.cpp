@@ -294,6 +294,51 @@ TEST(Config, DuplicateInFlightIsWaitOrHold) {
             std::string::npos);
 }
 
+TEST(ConfigLongform, DefaultsAreOnWithNineMinuteSegmentsUpToFourHours) {
+  const Config c = parse_config("", "/b", {});
+  EXPECT_TRUE(c.longform.enabled);
+  EXPECT_DOUBLE_EQ(c.longform.max_segment_s, 540);
+  EXPECT_DOUBLE_EQ(c.longform.max_total_s, 14400);
+  EXPECT_DOUBLE_EQ(c.longform.min_pause_s, 0.3);
+  EXPECT_DOUBLE_EQ(c.longform.pause_below_speech_db, 25);
+  EXPECT_DOUBLE_EQ(request_limit_s(c), 600);
+  const Config set = parse_config(
+      "[longform]\nenabled = false\nmax_segment_s = 300\nmax_total_s = 3600\n"
+      "min_pause_s = 0.5\npause_below_speech_db = 30\n",
+      "/b", {});
+  EXPECT_FALSE(set.longform.enabled);
+  EXPECT_DOUBLE_EQ(set.longform.max_segment_s, 300);
+  EXPECT_DOUBLE_EQ(set.longform.max_total_s, 3600);
+  EXPECT_DOUBLE_EQ(set.longform.min_pause_s, 0.5);
+  EXPECT_DOUBLE_EQ(set.longform.pause_below_speech_db, 30);
+}
+
+TEST(ConfigLongform, RequestLimitIsTheLowerOfCatalogAndMediaLimit) {
+  const Config lower = parse_config(
+      "[media]\nmax_video_duration_s = 300\n[longform]\nmax_segment_s = 290\n", "/b", {});
+  EXPECT_DOUBLE_EQ(request_limit_s(lower), 300);
+  const Config higher = parse_config("[media]\nmax_video_duration_s = 900\n", "/b", {});
+  EXPECT_DOUBLE_EQ(request_limit_s(higher), 600);  // the catalog's limit still holds
+}
+
+TEST(ConfigLongform, SegmentAboveTheRequestLimitOrTotalBelowASegmentIsRefused) {
+  const auto over = bad_config_message("[longform]\nmax_segment_s = 601\n");
+  EXPECT_NE(over.find("[longform] max_segment_s = 601"), std::string::npos) << over;
+  EXPECT_NE(over.find("at most 600"), std::string::npos) << over;
+  const auto media_lower =
+      bad_config_message("[media]\nmax_video_duration_s = 300\n");  // 540 > 300
+  EXPECT_NE(media_lower.find("max_video_duration_s"), std::string::npos) << media_lower;
+  bad_config_message("[longform]\nmax_segment_s = 0\n");
+  bad_config_message("[longform]\nmax_segment_s = -5\n");
+  const auto total = bad_config_message("[longform]\nmax_total_s = 500\n");
+  EXPECT_NE(total.find("max_total_s = 500 must be at least [longform] max_segment_s = 540"),
+            std::string::npos)
+      << total;
+  bad_config_message("[longform]\nmin_pause_s = 0\n");
+  bad_config_message("[longform]\npause_below_speech_db = 0\n");
+  bad_config_message("[longform]\nmax_segments = 3\n");  // a typo names the key
+}
+
 TEST(Config, RemembersWhatTheFileSet) {
   const Config c = parse_config("[budget]\ndaily_usd = 5\n[log]\n", "/b", {});
   EXPECT_EQ(c.file_keys, (std::set<std::string>{"budget", "budget.daily_usd", "log"}));

@@ -93,5 +93,12 @@ TEST(EndpointCatalog, EstimateIsOutputMinutesTimesRate) {
   EXPECT_DOUBLE_EQ(estimate_usd(0, 8.00), 0.0);
 }
 
+TEST(EndpointCatalog, EveryEndpointTakesTenMinutesOfVideoPerRequest) {
+  // sync-lipsync-model.md "Limitations": about 10 minutes of video per request.
+  for (const auto& endpoint : endpoint_catalog()) {
+    EXPECT_DOUBLE_EQ(endpoint.max_video_s, 600) << endpoint.id;
+  }
+}
+
 }  // namespace
 }  // namespace lipsyncd

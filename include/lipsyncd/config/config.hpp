@@ -61,6 +61,20 @@ struct MediaConfig {
   bool operator==(const MediaConfig&) const = default;
 };
 
+// Long-form jobs: a pair whose output is longer than one fal request allows (request_limit_s())
+// is split at speech pauses into segments of at most max_segment_s, one request each, and the
+// results are stitched. Read when a job is prepared, so a reload applies to the next job.
+struct LongformConfig {
+  bool enabled = true;
+  double max_segment_s = 540;  // below the endpoint's limit: room for rounding and padding
+  double max_total_s = 14400;  // longer outputs are refused (video_too_long / output_too_long)
+  double min_pause_s = 0.3;    // the shortest gap in speech a cut may sit in
+  // A pause is quieter than the speech level (the envelope's loud percentile) by this much.
+  double pause_below_speech_db = 25;
+
+  bool operator==(const LongformConfig&) const = default;
+};
+
 struct FaceConfig {
   double samples_per_second = 1.0;
   int min_samples = 8;
@@ -166,6 +180,7 @@ struct Config {
   FleetConfig fleet;
   FalConfig fal;
   MediaConfig media;
+  LongformConfig longform;
   FaceConfig face;
   PolicyConfig policy;
   BudgetConfig budget;
@@ -193,6 +208,9 @@ Config parse_config(std::string_view toml_text, const std::filesystem::path& bas
 // Every "section.key" the file may set ([prices] entries aside, which name catalog endpoints):
 // what the man page lipsyncd.toml(5) and config/lipsyncd.toml must document (a test checks).
 std::set<std::string> accepted_keys();
+// The most seconds of video one fal request may carry: the endpoint catalog's limit for
+// [fal] endpoint, or [media] max_video_duration_s when that is lower.
+double request_limit_s(const Config& config);
 // Defaults plus environment, for commands run without a config file.
 Config default_config(const Environment& env);
 

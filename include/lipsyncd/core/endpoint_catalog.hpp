@@ -21,6 +21,9 @@ struct CatalogEndpoint {
   std::string_view id;               // e.g. "fal-ai/sync-lipsync/v2"
   std::vector<CatalogModel> models;  // default first; empty: the input has no `model` field
   double usd_per_minute = 0;         // the price when the input has no `model` field
+  // The longest video one request may carry (sync-lipsync-model.md "Limitations": about 10
+  // minutes). Longer pairs are long-form jobs, split into several requests.
+  double max_video_s = 600;
 
   bool has_model_field() const noexcept { return !models.empty(); }
   // "lipsync-2, lipsync-2-pro", or "none (this endpoint has no model field)".
