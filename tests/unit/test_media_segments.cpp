@@ -11,6 +11,7 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -223,6 +224,29 @@ TEST(CutVideo, ASpanToTheStreamsEndNeedsOnlyAKeyframeAtItsStart) {
   const NormalizedFile cut = cut_video(info, {2, 1.2}, dir / "cut.mp4", lossless());
   EXPECT_EQ(cut.method, NormalizeMethod::remux);
   EXPECT_NEAR(video_seconds(probe(cut.file)), 1.2, kFrame);
+}
+
+TEST(CutVideo, KeyframesOpeningAnOpenGopAreNoCutPoints) {
+  test::TempDir dir;
+  const fs::path closed = pattern_video(dir, "closed.mp4", 4);
+  EXPECT_EQ(video_keyframes(probe(closed)), (std::vector<double>{0, 1, 2, 3}));
+  // Open GOPs: the B-frames shown just before each later keyframe are decoded after it and
+  // reference it, so neither segment around such a keyframe could be copied.
+  const fs::path open = dir / "open.mp4";
+  ffmpeg(dir,
+         {"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "4", "-c:v", "libx264",
+          "-preset", "veryfast", "-x264-params", "open-gop=1:keyint=25:min-keyint=25:scenecut=0",
+          "-pix_fmt", "yuv420p", "-an", open.string()});
+  const MediaInfo info = probe(open);
+  const std::vector<double> keyframes = video_keyframes(info);
+  ASSERT_FALSE(keyframes.empty());
+  EXPECT_EQ(keyframes.front(), 0);
+  // x264 decides GOP by GOP whether B-frames lead it; those at 1 s and 2 s do here.
+  EXPECT_EQ(std::count(keyframes.begin(), keyframes.end(), 1.0), 0);
+  EXPECT_EQ(std::count(keyframes.begin(), keyframes.end(), 2.0), 0);
+  const NormalizedFile cut = cut_video(info, {1, 2}, dir / "cut.mp4", lossless());
+  EXPECT_EQ(cut.method, NormalizeMethod::transcode);
+  EXPECT_NEAR(video_seconds(probe(cut.file)), 2, kFrame);
 }
 
 TEST(CutVideo, ASpanOffKeyframesIsReencodedFrameAccurately) {
