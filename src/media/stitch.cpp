@@ -4,6 +4,7 @@
 #include "lipsyncd/media/stitch.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -111,10 +112,19 @@ std::string difference(const AVStream* first, const AVStream* other) {
   return {};
 }
 
-// The whole original audio track, cut at the output's length, as AAC (libavcodec's native
-// encoder) into its own stream of the output; written in step with the video so the file is
-// interleaved without the muxer buffering either stream.
-class AacTrack {
+// The audio stream of the output, written in step with the video (up to the time of each video
+// packet) so the file is interleaved without the muxer buffering either stream.
+class AudioTrack {
+ public:
+  virtual ~AudioTrack() = default;
+  // Writes the audio up to `seconds` of the timeline (or its end).
+  virtual void write_until(double seconds) = 0;
+  virtual void finish() = 0;
+};
+
+// The whole original audio track, cut at the output's length, encoded to AAC (libavcodec's
+// native encoder).
+class AacTrack final : public AudioTrack {
  public:
   AacTrack(const std::filesystem::path& audio, OutputFile& output, double length_s)
       : file_(audio), decoder_(audio, AVMEDIA_TYPE_AUDIO, 1), output_(output) {
@@ -154,12 +164,11 @@ class AacTrack {
   AacTrack(const AacTrack&) = delete;
   AacTrack& operator=(const AacTrack&) = delete;
 
-  // Writes the audio up to `seconds` of the timeline (or its end).
-  void write_until(double seconds) {
+  void write_until(double seconds) override {
     const int64_t wanted = std::min(limit_, static_cast<int64_t>(std::ceil(seconds * rate_)));
     while (!finished_ && encoded_ < wanted) step();
   }
-  void finish() {
+  void finish() override {
     while (!finished_) step();
   }
 
@@ -258,6 +267,79 @@ class AacTrack {
   libav::Packet packet_ = libav::make_packet();
 };
 
+// A track encode_audio_track() made: its AAC packets copied, those starting at or after the
+// output's length left out.
+class CopiedAacTrack final : public AudioTrack {
+ public:
+  CopiedAacTrack(const std::filesystem::path& audio, OutputFile& output, double length_s)
+      : file_(audio), input_(open_input(audio)), output_(output) {
+    const int index = av_find_best_stream(input_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    libav::check(index, "no_audio_stream", "no audio stream in", audio);
+    in_stream_ = input_->streams[index];
+    for (unsigned i = 0; i < input_->nb_streams; ++i) {
+      if (static_cast<int>(i) != index) input_->streams[i]->discard = AVDISCARD_ALL;
+    }
+    limit_ = std::llround(length_s / av_q2d(in_stream_->time_base));
+    stream_ = output.add_stream();
+    libav::check(avcodec_parameters_copy(stream_->codecpar, in_stream_->codecpar), "disk_error",
+                 "cannot prepare", audio);
+    stream_->codecpar->codec_tag = 0;
+    stream_->time_base = in_stream_->time_base;
+  }
+
+  void write_until(double seconds) override {
+    while (!finished_ && written_until_s_ < seconds) copy_one();
+  }
+  void finish() override {
+    while (!finished_) copy_one();
+  }
+
+ private:
+  void copy_one() {
+    const int read = av_read_frame(input_.get(), packet_.get());
+    if (read == AVERROR_EOF) {
+      finished_ = true;
+      return;
+    }
+    libav::check(read, "not_decodable", "cannot read", file_);
+    if (packet_->stream_index == in_stream_->index &&
+        (packet_->pts == AV_NOPTS_VALUE || packet_->pts < limit_)) {
+      if (packet_->pts != AV_NOPTS_VALUE) {
+        written_until_s_ = static_cast<double>(packet_->pts) * av_q2d(in_stream_->time_base);
+      }
+      av_packet_rescale_ts(packet_.get(), in_stream_->time_base, stream_->time_base);
+      packet_->stream_index = stream_->index;
+      packet_->pos = -1;
+      output_.write(packet_.get());
+    } else if (packet_->stream_index == in_stream_->index) {
+      finished_ = true;  // past the output's length
+    }
+    av_packet_unref(packet_.get());
+  }
+
+  std::filesystem::path file_;
+  libav::InputFormat input_;
+  OutputFile& output_;
+  AVStream* in_stream_ = nullptr;  // owned by input_
+  AVStream* stream_ = nullptr;     // owned by output_
+  int64_t limit_ = 0;              // the output's length in the input's time base
+  double written_until_s_ = 0;
+  bool finished_ = false;
+  libav::Packet packet_ = libav::make_packet();
+};
+
+// An AAC track (from encode_audio_track()) is copied; anything else is encoded now.
+std::unique_ptr<AudioTrack> audio_track(const std::filesystem::path& audio, OutputFile& output,
+                                        double length_s) {
+  const bool aac = [&] {
+    const libav::InputFormat input = open_input(audio);
+    const int index = av_find_best_stream(input.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    return index >= 0 && input->streams[index]->codecpar->codec_id == AV_CODEC_ID_AAC;
+  }();
+  if (aac) return std::make_unique<CopiedAacTrack>(audio, output, length_s);
+  return std::make_unique<AacTrack>(audio, output, length_s);
+}
+
 // A segment opened for its video packets.
 struct SegmentInput {
   libav::InputFormat format;
@@ -293,7 +375,7 @@ class Stitcher {
     video->codecpar->codec_tag = 0;
     video->time_base = first.video->time_base;
     video->avg_frame_rate = first.video->avg_frame_rate;
-    AacTrack audio(request_.audio, output, length_s);
+    const std::unique_ptr<AudioTrack> audio = audio_track(request_.audio, output, length_s);
     output.write_header(true);
 
     std::vector<long> first_frames;
@@ -335,7 +417,7 @@ class Stitcher {
         }
         last_dts = packet->dts != AV_NOPTS_VALUE ? packet->dts : last_dts;
         if (packet->pts != AV_NOPTS_VALUE) end = std::max(end, packet->pts + packet->duration);
-        audio.write_until(static_cast<double>(packet->dts) * av_q2d(video->time_base));
+        audio->write_until(static_cast<double>(packet->dts) * av_q2d(video->time_base));
         packet->stream_index = video->index;
         packet->pos = -1;
         output.write(packet.get());
@@ -343,7 +425,7 @@ class Stitcher {
       }
       offset = end;
     }
-    audio.finish();
+    audio->finish();
     output.finish();
     return first_frames;
   }
@@ -360,9 +442,9 @@ class Stitcher {
     OutputFile output(destination_, "mp4");
     H264Encoder encoder(output, H264Settings{width, height, rate, tb}, config_,
                         request_.segments[0]);
-    AacTrack audio(request_.audio, output, length_s);
+    const std::unique_ptr<AudioTrack> audio = audio_track(request_.audio, output, length_s);
     encoder.set_sink([&](AVPacket* packet) {
-      audio.write_until(static_cast<double>(packet->dts) * av_q2d(encoder.stream()->time_base));
+      audio->write_until(static_cast<double>(packet->dts) * av_q2d(encoder.stream()->time_base));
       output.write(packet);
     });
     output.write_header(true);
@@ -385,7 +467,7 @@ class Stitcher {
       offset_s += video_seconds(infos_[k]);
     }
     encoder.flush();
-    audio.finish();
+    audio->finish();
     output.finish();
     return first_frames;
   }
@@ -410,6 +492,20 @@ std::string reencode_reason(const StitchRequest& request) {
 
 }  // namespace
 
+NormalizedFile encode_audio_track(const MediaInfo& audio, double length_s,
+                                  const std::filesystem::path& destination) {
+  libav::initialize();
+  if (!audio.audio) {
+    throw Error("no_audio_stream", audio.file.filename().string() + " has no audio stream.");
+  }
+  OutputFile output(destination, "mp4");
+  AacTrack track(audio.file, output, length_s);
+  output.write_header(true);
+  track.finish();
+  output.finish();
+  return {destination, std::min(length_s, audio_seconds(audio)), NormalizeMethod::transcode};
+}
+
 StitchResult stitch_segments(const StitchRequest& request, const std::filesystem::path& destination,
                              const MediaConfig& config) {
   libav::initialize();
@@ -424,12 +520,25 @@ StitchResult stitch_segments(const StitchRequest& request, const std::filesystem
   if (layout.expected_duration_s <= 0) {
     for (const double planned : request.planned_durations_s) layout.expected_duration_s += planned;
   }
+  const auto started = std::chrono::steady_clock::now();
   std::vector<MediaInfo> infos = probe_segments(request);
   const std::string why = reencode_reason(request);
   Stitcher stitcher(request, std::move(infos), destination, config);
   layout.first_frames = why.empty() ? stitcher.copy(layout.expected_duration_s)
                                     : stitcher.reencode(layout.expected_duration_s);
-  StitchResult result = check_stitched(destination, layout);
+  const auto written = std::chrono::steady_clock::now();
+  StitchResult result;
+  try {
+    result = check_stitched(destination, layout);
+  } catch (const Error&) {
+    // A file that failed its checks must not look like a result to anyone.
+    std::error_code ignored;
+    std::filesystem::remove(destination, ignored);
+    throw;
+  }
+  result.write_seconds = std::chrono::duration<double>(written - started).count();
+  result.check_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - written).count();
   result.reencoded = !why.empty();
   result.reencode_reason = why;
   return result;

@@ -179,18 +179,32 @@ std::vector<double> keyframe_presentation_seconds(const std::filesystem::path& f
   for (unsigned i = 0; i < format->nb_streams; ++i) {
     if (static_cast<int>(i) != index) format->streams[i]->discard = AVDISCARD_ALL;
   }
-  const int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
-  std::vector<double> result;
+  // A keyframe opens a closed GOP unless a packet decoded after it is shown before it (an open
+  // GOP's leading B-frames, which reference the GOP before): cutting there would break them.
+  struct Keyframe {
+    int64_t pts = 0;
+    bool open = false;
+  };
+  std::vector<Keyframe> keyframes;
   libav::Packet packet = libav::make_packet();
   while (true) {
     const int read = av_read_frame(format.get(), packet.get());
     if (read == AVERROR_EOF) break;
     libav::check(read, "not_decodable", "cannot read", file, kDamagedHint);
-    if (packet->stream_index == index && (packet->flags & AV_PKT_FLAG_KEY) != 0 &&
-        packet->pts != AV_NOPTS_VALUE) {
-      result.push_back(static_cast<double>(packet->pts - start) * av_q2d(stream->time_base));
+    if (packet->stream_index == index && packet->pts != AV_NOPTS_VALUE) {
+      if ((packet->flags & AV_PKT_FLAG_KEY) != 0) {
+        keyframes.push_back({packet->pts, false});
+      } else if (!keyframes.empty() && packet->pts < keyframes.back().pts) {
+        keyframes.back().open = true;
+      }
     }
     av_packet_unref(packet.get());
+  }
+  const int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
+  std::vector<double> result;
+  for (const Keyframe& keyframe : keyframes) {
+    if (keyframe.open) continue;
+    result.push_back(static_cast<double>(keyframe.pts - start) * av_q2d(stream->time_base));
   }
   std::sort(result.begin(), result.end());
   return result;

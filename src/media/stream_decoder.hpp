@@ -49,8 +49,9 @@ class StreamDecoder {
 };
 
 // Presentation times (seconds from the stream's start, ascending) of the keyframes of the shown
-// video stream, read from its packets (no decoding). Unlike keyframe_seconds() these are exact
-// when B-frames shift decoding times away from presentation times.
+// video stream that begin a closed GOP (nothing decoded after them is shown before them), read
+// from its packets (no decoding): where the stream can be cut without a re-encode. Unlike
+// keyframe_seconds() these are exact when B-frames shift decoding times from presentation.
 std::vector<double> keyframe_presentation_seconds(const std::filesystem::path& file);
 
 // Opens a file for reading with content sniffing; Error not_decodable when libav cannot.

@@ -72,6 +72,7 @@ void expect_same_settings(const Config& a, const Config& b, const std::string& c
   EXPECT_TRUE(a.fleet == b.fleet) << context << ": [fleet] differs";
   EXPECT_TRUE(a.fal == b.fal) << context << ": [fal] differs";
   EXPECT_TRUE(a.media == b.media) << context << ": [media] differs";
+  EXPECT_TRUE(a.longform == b.longform) << context << ": [longform] differs";
   EXPECT_TRUE(a.face == b.face) << context << ": [face] differs";
   EXPECT_TRUE(a.policy == b.policy) << context << ": [policy] differs";
   EXPECT_TRUE(a.budget == b.budget) << context << ": [budget] differs";

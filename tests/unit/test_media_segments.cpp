@@ -11,6 +11,7 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -146,6 +147,27 @@ std::vector<Picture> pictures_of(const fs::path& file) {
   return pictures;
 }
 
+// The compressed packets of a file's audio stream, in order.
+std::vector<std::string> audio_packets(const fs::path& file) {
+  std::vector<std::string> packets;
+  AVFormatContext* format = nullptr;
+  EXPECT_EQ(avformat_open_input(&format, file.c_str(), nullptr, nullptr), 0);
+  if (format == nullptr) return packets;
+  EXPECT_GE(avformat_find_stream_info(format, nullptr), 0);
+  const int index = av_find_best_stream(format, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  AVPacket* packet = av_packet_alloc();
+  while (av_read_frame(format, packet) >= 0) {
+    if (packet->stream_index == index) {
+      packets.emplace_back(reinterpret_cast<const char*>(packet->data),
+                           static_cast<size_t>(packet->size));
+    }
+    av_packet_unref(packet);
+  }
+  av_packet_free(&packet);
+  avformat_close_input(&format);
+  return packets;
+}
+
 // The samples of a mono s16le WAV.
 std::vector<std::int16_t> samples_of(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -202,6 +224,29 @@ TEST(CutVideo, ASpanToTheStreamsEndNeedsOnlyAKeyframeAtItsStart) {
   const NormalizedFile cut = cut_video(info, {2, 1.2}, dir / "cut.mp4", lossless());
   EXPECT_EQ(cut.method, NormalizeMethod::remux);
   EXPECT_NEAR(video_seconds(probe(cut.file)), 1.2, kFrame);
+}
+
+TEST(CutVideo, KeyframesOpeningAnOpenGopAreNoCutPoints) {
+  test::TempDir dir;
+  const fs::path closed = pattern_video(dir, "closed.mp4", 4);
+  EXPECT_EQ(video_keyframes(probe(closed)), (std::vector<double>{0, 1, 2, 3}));
+  // Open GOPs: the B-frames shown just before each later keyframe are decoded after it and
+  // reference it, so neither segment around such a keyframe could be copied.
+  const fs::path open = dir / "open.mp4";
+  ffmpeg(dir,
+         {"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "4", "-c:v", "libx264",
+          "-preset", "veryfast", "-x264-params", "open-gop=1:keyint=25:min-keyint=25:scenecut=0",
+          "-pix_fmt", "yuv420p", "-an", open.string()});
+  const MediaInfo info = probe(open);
+  const std::vector<double> keyframes = video_keyframes(info);
+  ASSERT_FALSE(keyframes.empty());
+  EXPECT_EQ(keyframes.front(), 0);
+  // x264 decides GOP by GOP whether B-frames lead it; those at 1 s and 2 s do here.
+  EXPECT_EQ(std::count(keyframes.begin(), keyframes.end(), 1.0), 0);
+  EXPECT_EQ(std::count(keyframes.begin(), keyframes.end(), 2.0), 0);
+  const NormalizedFile cut = cut_video(info, {1, 2}, dir / "cut.mp4", lossless());
+  EXPECT_EQ(cut.method, NormalizeMethod::transcode);
+  EXPECT_NEAR(video_seconds(probe(cut.file)), 2, kFrame);
 }
 
 TEST(CutVideo, ASpanOffKeyframesIsReencodedFrameAccurately) {
@@ -390,6 +435,26 @@ TEST(Stitch, MatchingSegmentsAreJoinedWithoutReencodingOnTheOriginalAudio) {
   EXPECT_LT(bytes.find("moov"), bytes.find("mdat"));
 }
 
+TEST(Stitch, AnAudioTrackEncodedBeforehandIsCopied) {
+  test::TempDir dir;
+  Segments s = three_segments(dir);
+  const NormalizedFile track = encode_audio_track(probe(s.request.audio), 6, dir / "original.m4a");
+  EXPECT_NEAR(track.duration_s, 6, 1e-9);
+  const MediaInfo track_info = probe(track.file);
+  ASSERT_TRUE(track_info.audio);
+  EXPECT_EQ(track_info.audio->codec, "aac");
+  EXPECT_NEAR(track_info.audio->duration_s, 6, 0.07);
+
+  s.request.audio = track.file;
+  const fs::path out = dir / "out.mp4";
+  const StitchResult result = stitch_segments(s.request, out, lossless());
+  EXPECT_FALSE(result.reencoded);
+  ASSERT_EQ(result.seams.size(), 2U);
+  for (const SeamCheck& seam : result.seams) EXPECT_LE(std::fabs(seam.offset_s), kFrame);
+  EXPECT_EQ(audio_packets(out), audio_packets(track.file)) << "copied, not encoded again";
+  EXPECT_NEAR(probe(out).audio->duration_s, 6, 0.07);
+}
+
 TEST(Stitch, TheAudioIsCutAtTheExpectedLength) {
   test::TempDir dir;
   Segments s = three_segments(dir);
@@ -460,6 +525,7 @@ TEST(Stitch, AnOutputOffThePlannedDurationFailsItsCheck) {
     EXPECT_FALSE(error.is_transient());
     EXPECT_NE(std::string(error.what()).find("the plan 6.5"), std::string::npos) << error.what();
   }
+  EXPECT_FALSE(fs::exists(dir / "out.mp4")) << "a file that failed its checks is removed";
 }
 
 TEST(Stitch, DriftThatAddsUpToMoreThanAFrameAtASeamFailsItsCheck) {

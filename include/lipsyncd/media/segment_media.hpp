@@ -19,8 +19,9 @@
 
 namespace lipsyncd::media {
 
-// When the keyframes of `video` are shown, in seconds from its start (ascending), read from its
-// packets without decoding: where a segment can start without a re-encode.
+// When the keyframes of `video` that begin a closed GOP are shown, in seconds from its start
+// (ascending), read from its packets without decoding: where a segment can start (and the one
+// before it end) without a re-encode.
 std::vector<double> video_keyframes(const MediaInfo& video);
 
 // Whether `span` of `video` can be cut without re-encoding: its start falls on a keyframe and
