@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "lipsyncd/media/keyframes.hpp"
 #include "lipsyncd/media/long_form_plan.hpp"
+#include "lipsyncd/media/segment_media.hpp"
 
 namespace lipsyncd::media {
 namespace {
@@ -51,7 +51,7 @@ LongFormPlan plan_long_form_pair(const MediaInfo& video, const MediaInfo& audio,
   inputs.pauses = find_pauses(envelope, settings);
   inputs.frame_s = video.video && video.video->fps > 0 ? 1.0 / video.video->fps : kDefaultFrameS;
   if (keyframes_usable(sync, video_needs_transcode, inputs.frame_s)) {
-    inputs.keyframes = keyframe_times(video);
+    inputs.keyframes = video_keyframes(video);  // the cut points cut_video() copies at
   }
   inputs.usd_per_minute = config.policy.price_per_minute_usd;
   inputs.min_pause_s = settings.min_pause_s;

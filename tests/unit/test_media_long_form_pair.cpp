@@ -12,6 +12,7 @@
 #include "child_process.hpp"
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/media/pair_check.hpp"
+#include "lipsyncd/media/pair_preparation.hpp"
 #include "lipsyncd/media/pair_report.hpp"
 #include "lipsyncd/media/speech_pauses.hpp"
 #include "test_media.hpp"
@@ -106,6 +107,37 @@ TEST(LongFormPair, ALongPairIsPlannedInPausesWithAFaceCheckPerSegment) {
   EXPECT_NE(text.find("segments: 2"), std::string::npos) << text;
   EXPECT_NE(text.find("ends: "), std::string::npos) << text;
   EXPECT_NE(to_json(report).find("\"long_form\":{"), std::string::npos);
+}
+
+// prepare_pair of a long-form pair: the whole pair normalized, each segment cut from it into
+// segments/NN/ (a video and an audio of the segment's exact length), and the whole audio track
+// encoded once for the stitch.
+TEST(LongFormPair, PreparingALongPairCutsEachSegmentToItsPlannedLength) {
+  test::TempDir dir;
+  const auto video = make_video(dir, true);
+  const auto audio = make_audio(dir);
+  const auto out = dir / "prepared";
+  std::filesystem::create_directories(out);
+  const PreparedPair prepared = prepare_pair(video, audio, out, small_limits());
+  ASSERT_TRUE(prepared.report.long_form.has_value());
+  ASSERT_EQ(prepared.segments.size(), 2u);
+  for (std::size_t i = 0; i < prepared.segments.size(); ++i) {
+    const auto& segment = prepared.segments[i];
+    const auto& planned = prepared.report.long_form->segments[i];
+    EXPECT_EQ(segment.index, planned.index);
+    EXPECT_DOUBLE_EQ(segment.span.start_s, planned.span.start_s);
+    EXPECT_EQ(segment.video.file.parent_path(), out / "segments" / ("0" + std::to_string(i + 1)));
+    const auto cut_video = probe(segment.video.file);
+    const auto cut_audio = probe(segment.audio.file);
+    EXPECT_NEAR(video_seconds(cut_video), planned.span.duration_s, 1.0 / 25) << segment.index;
+    EXPECT_NEAR(audio_seconds(cut_audio), planned.span.duration_s, 1.0 / 16000) << segment.index;
+    EXPECT_FALSE(cut_video.audio.has_value()) << "fal gets the segment's audio from its WAV";
+  }
+  EXPECT_NEAR(prepared.segments[1].span.end_s(), 32, 1.0 / 25);
+  const auto track = probe(prepared.audio_track.file);
+  ASSERT_TRUE(track.audio.has_value());
+  EXPECT_EQ(track.audio->codec, "aac");
+  EXPECT_NEAR(audio_seconds(track), 32, 0.05);
 }
 
 TEST(LongFormPair, ASegmentWithoutAFaceRejectsThePairNamingIt) {

@@ -85,7 +85,7 @@ TimeSpan source_span_of(SyncMode mode, double video_s, TimeSpan output_span);
 // can be stream-copied (cut_off, or silence with the video covering the output, and no
 // transcode while normalizing), and plans with the configured rate. Fills `loudness` (the
 // audio's, as measure_loudness() gives it) when given. I/O; throws Error like
-// measure_envelope() and keyframe_times().
+// measure_envelope() and video_keyframes().
 LongFormPlan plan_long_form_pair(const MediaInfo& video, const MediaInfo& audio,
                                  const SyncPlan& sync, const Config& config,
                                  bool video_needs_transcode, Loudness* loudness = nullptr);
