@@ -7,11 +7,37 @@
 
 namespace lipsyncd::outbox {
 
-std::string to_json(const Sidecar& s) {
+namespace {
+
+boost::json::object stages_json(const std::map<std::string, double>& stage_seconds) {
   boost::json::object stages;
-  for (const auto& [stage, seconds] : s.stage_seconds) {
+  for (const auto& [stage, seconds] : stage_seconds) {
     stages[stage] = json_decimal(seconds, kSecondsDecimals);
   }
+  return stages;
+}
+
+boost::json::array segments_json(const std::vector<SidecarSegment>& segments) {
+  boost::json::array list;
+  for (const auto& segment : segments) {
+    list.push_back(boost::json::object{
+        {"index", segment.index},
+        {"job_id", segment.job_id},
+        {"request_id", segment.request_id},
+        {"start_s", json_decimal(segment.start_s, kSecondsDecimals)},
+        {"end_s", json_decimal(segment.end_s, kSecondsDecimals)},
+        {"estimated_cost_usd", json_decimal(segment.estimated_cost_usd, kUsdDecimals)},
+        {"cut_reason", segment.cut_reason},
+        {"stage_seconds", stages_json(segment.stage_seconds)},
+    });
+  }
+  return list;
+}
+
+}  // namespace
+
+std::string to_json(const Sidecar& s) {
+  auto stages = stages_json(s.stage_seconds);
   boost::json::array inputs;
   for (const auto& name : s.inputs) inputs.emplace_back(name);
   boost::json::object root{
@@ -32,6 +58,7 @@ std::string to_json(const Sidecar& s) {
       {"delivered_at", s.delivered_at},
   };
   if (s.duplicate_of) root["duplicate_of"] = *s.duplicate_of;
+  if (!s.segments.empty()) root["segments"] = segments_json(s.segments);
   return json_text(root) + "\n";
 }
 

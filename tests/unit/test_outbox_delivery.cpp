@@ -107,6 +107,44 @@ TEST(OutboxDelivery, DeliverPlacesVideoAndSidecarWithMatchingNames) {
   EXPECT_FALSE(std::filesystem::exists(dir / "outbox/clip.lipsync-3.mp4"));
 }
 
+TEST(OutboxDelivery, ALongFormSidecarListsItsSegmentsInOrder) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", kFakeMp4);
+  Sidecar sidecar;
+  sidecar.job_id = "J3";
+  sidecar.segments = {
+      {.index = 1,
+       .job_id = "J3-s01",
+       .request_id = "req-a",
+       .start_s = 0,
+       .end_s = 512.44,
+       .estimated_cost_usd = 0.43,
+       .cut_reason = "pause 0.62 s at 8:32.4",
+       .stage_seconds = {{"fal", 12.5}}},
+      {.index = 2, .job_id = "J3-s02", .request_id = "req-b", .start_s = 512.44, .end_s = 1500}};
+  const auto delivered =
+      deliver_result(dir / "spool/result.mp4", dir / "outbox", "talk.lipsync.mp4", sidecar);
+  const auto json = read_json(delivered.sidecar);
+  const auto& segments = json.at("segments").as_array();
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[0].at("index").as_int64(), 1);
+  EXPECT_EQ(segments[0].at("request_id").as_string(), "req-a");
+  EXPECT_DOUBLE_EQ(segments[0].at("end_s").as_double(), 512.44);
+  EXPECT_DOUBLE_EQ(segments[0].at("estimated_cost_usd").as_double(), 0.43);
+  EXPECT_EQ(segments[0].at("cut_reason").as_string(), "pause 0.62 s at 8:32.4");
+  EXPECT_DOUBLE_EQ(segments[0].at("stage_seconds").at("fal").as_double(), 12.5);
+  EXPECT_EQ(segments[1].at("job_id").as_string(), "J3-s02");
+  EXPECT_DOUBLE_EQ(segments[1].at("start_s").as_double(), 512.44);
+}
+
+TEST(OutboxDelivery, AnOrdinarySidecarHasNoSegmentsKey) {
+  TempDir dir;
+  write(dir / "spool/result.mp4", kFakeMp4);
+  const auto delivered =
+      deliver_result(dir / "spool/result.mp4", dir / "outbox", "one.lipsync.mp4", Sidecar{});
+  EXPECT_FALSE(read_json(delivered.sidecar).contains("segments"));
+}
+
 TEST(OutboxDelivery, RejectMovesInputsAndWritesTheReport) {
   TempDir dir;
   write(dir / "spool/J2/talk me.mp4", "video");

@@ -9,6 +9,19 @@
 
 namespace lipsyncd::outbox {
 
+// One part of a long-form job: its own fal request, the range of the output it made, its
+// share of the estimate and how long fal took.
+struct SidecarSegment {
+  int index = 0;  // 1-based
+  std::string job_id{};
+  std::string request_id{};
+  double start_s = 0;  // on the delivered video's timeline
+  double end_s = 0;
+  double estimated_cost_usd = 0;
+  std::string cut_reason{};                       // why the segment ends where it does
+  std::map<std::string, double> stage_seconds{};  // "upload", "submit", "fal", "download"
+};
+
 // Every member has an initializer, so designated initializers may name only what they set.
 struct Sidecar {
   std::string job_id{};
@@ -28,6 +41,7 @@ struct Sidecar {
   double usd_per_minute = 0;    // the endpoint + model's rate (catalog or [prices])
   std::map<std::string, double> stage_seconds{};  // "prepare", "upload", "queue", "download", ...
   std::optional<std::string> duplicate_of{};      // job whose result was reused, if any
+  std::vector<SidecarSegment> segments{};         // a long-form job's parts, in order
   std::string delivered_at{};                     // ISO-8601 UTC
 };
 
