@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "lipsyncd/core/atomic_file.hpp"
 #include "lipsyncd/daemon/job_pipeline.hpp"
@@ -39,6 +40,10 @@ class InstantMedia : public daemon::MediaWork {
     return prepared;
   }
   VideoFacts probe_video(const fs::path&) override { return {true, 2}; }
+  // Its pairs are short: no long-form job, so nothing is ever stitched.
+  daemon::StitchSummary stitch(const daemon::StitchWork&, const fs::path&) override {
+    throw std::logic_error("bench_daemon_pipeline plans no long-form job");
+  }
 };
 
 class InstantFal : public daemon::FalService {

@@ -128,6 +128,15 @@ void JobPipeline::handle_failure(const spool::JobId& id, JobState acted_on,
             .severity = blocked ? std::optional(observe::Severity::error) : std::nullopt});
       return;
     }
+    if (job->is_segment()) {
+      // The inputs are the parent's: its own failure (which names this segment) moves them to
+      // error/. Nothing of the segment is removed: a retry of the parent reuses what it has.
+      context_.store.fail(id, error);
+      spdlog::error("job {}: segment {}/{} failed at stage {}: {} ({})", job->segment->parent_id,
+                    job->segment->index, job->segment->count, stage, what.message,
+                    what.reason_code);
+      return;
+    }
     outbox::ErrorReport report{.job_id = id,
                                .stage = stage,
                                .reason_code = what.reason_code,

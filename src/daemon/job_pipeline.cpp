@@ -80,26 +80,11 @@ std::string JobPipeline::stage_name(JobState state) {
       return "fal";
     case JobState::completed:
       return "deliver";
+    case JobState::segmented:
+      return "segments";
     default:
       return std::string(spool::to_string(state));
   }
-}
-
-template <typename Work>
-auto JobPipeline::on_cpu(Work& work) -> awaitable<decltype(work())> {
-  using Result = decltype(work());
-  // Hop to the pool, work, and hop back: the store and fal are only touched on the loop.
-  co_await boost::asio::post(context_.cpu, use_awaitable);
-  std::exception_ptr failure;
-  std::optional<Result> result;
-  try {
-    result.emplace(work());
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  co_await boost::asio::post(context_.io, use_awaitable);
-  if (failure) std::rethrow_exception(failure);
-  co_return std::move(*result);
 }
 
 void JobPipeline::emit(const observe::JobEvent& event) const {
@@ -141,12 +126,20 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
           }
           co_await prepare(*job);
           continue;
+        case JobState::prepared:
+          if (!job->plan || !job->plan->is_long_form()) break;
+          if (!start_segments(*job)) co_return;
+          continue;
+        case JobState::segmented:
+          if (!co_await collect_segments(*job)) co_return;  // its segments are still running
+          continue;
         default:
           break;
       }
       if (!fal_unit) {
         if (job->state == JobState::prepared) {
-          if (hold_for_budget(*job)) co_return;
+          // A segment's share of the budget was reserved with its parent's whole estimate.
+          if (!job->is_segment() && hold_for_budget(*job)) co_return;
           co_await fal_slots_.acquire();
         } else {
           fal_slots_.acquire_now();  // already at fal (or done there): follow it regardless
@@ -170,7 +163,11 @@ awaitable<void> JobPipeline::run(spool::JobId id) {
           co_await follow(*job);
           break;
         case JobState::completed:
-          co_await deliver(*job);
+          if (job->is_segment()) {
+            co_await deliver_segment(*job);
+          } else {
+            co_await deliver(*job);
+          }
           break;
         default:
           co_return;
@@ -209,6 +206,9 @@ awaitable<void> JobPipeline::prepare(const JobRecord& job) {
   std::string message = "sync_mode " + std::string(to_string(plan.sync_mode)) + " (" + plan.reason +
                         "), output " + seconds_text(plan.output_s) + ", estimate " +
                         usd_text(plan.estimated_usd);
+  if (plan.is_long_form()) {
+    message += "; long-form: " + std::to_string(plan.segments.size()) + " segments";
+  }
   for (const auto& warning : prepared.warnings) message += "; warning: " + warning;
   const double seconds = seconds_since(started);
   emit({.event = EventName::prepared,
@@ -252,7 +252,10 @@ awaitable<void> JobPipeline::submit(const JobRecord& job) {
   // The cap check that reserves the estimate in the same transaction: the check before the
   // upload only saves work, this one is what stops two processes spending the last dollar.
   try {
-    context_.store.mark_submitting(job.id, context_.fal.endpoint(), config_->budget);
+    // A segment reserves nothing: its parent reserved the whole purchase.
+    context_.store.mark_submitting(
+        job.id, context_.fal.endpoint(),
+        job.is_segment() ? std::optional<BudgetConfig>() : std::optional(config_->budget));
   } catch (const spool::BudgetExceeded& exceeded) {
     hold_for(job, exceeded.breach());
     co_return;
@@ -339,6 +342,11 @@ awaitable<void> JobPipeline::download_result(const JobRecord& job) {
   const auto& result = job.result.value();
   std::error_code ec;
   if (std::filesystem::exists(result_path, ec)) co_return;
+  if (job.plan && job.plan->is_long_form()) {
+    // Stitched before, and lost since (a failed check discarded it): the segments are kept.
+    co_await stitch_result(job, context_.store.segments_of(job.id));
+    co_return;
+  }
   if (result.url.empty()) {
     throw Error("result_missing",
                 "the result reused from job " + result.duplicate_of.value_or("?") +
@@ -381,7 +389,10 @@ awaitable<void> JobPipeline::deliver(const JobRecord& job) {
 
   // Delivery, then the record: every step finds its own earlier work after a crash, and the
   // spool copy of the result is removed only once recorded.
-  const auto sidecar = sidecar_for(job, origin, facts, context_.store.now());
+  auto sidecar = sidecar_for(job, origin, facts, context_.store.now());
+  if (job.plan && job.plan->is_long_form()) {
+    sidecar.segments = sidecar_segments(*job.plan, context_.store.segments_of(job.id));
+  }
   const auto delivered =
       outbox::deliver({.verified = result_path,
                        .name = {job.options.output_name, config->intake.output_pattern, job.name},

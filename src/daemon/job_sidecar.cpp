@@ -24,6 +24,33 @@ std::optional<double> stage_seconds(const spool::JobRecord& job, JobState from, 
   return std::chrono::duration<double>(end->second - start->second).count();
 }
 
+std::vector<outbox::SidecarSegment> sidecar_segments(
+    const spool::JobPlan& parent_plan, const std::vector<spool::JobRecord>& children) {
+  std::vector<outbox::SidecarSegment> segments;
+  for (const auto& child : children) {
+    if (!child.segment) continue;
+    outbox::SidecarSegment segment{
+        .index = child.segment->index,
+        .job_id = child.id,
+        .request_id = child.request_id,
+        .start_s = child.segment->start_s,
+        .end_s = child.segment->end_s,
+        .estimated_cost_usd = child.plan ? child.plan->estimated_usd : 0};
+    for (const auto& planned : parent_plan.segments) {
+      if (planned.index == segment.index) segment.cut_reason = planned.cut_reason;
+    }
+    for (const auto& [name, from, to] :
+         {std::tuple{"upload", JobState::prepared, JobState::uploaded},
+          std::tuple{"submit", JobState::submitting, JobState::submitted},
+          std::tuple{"fal", JobState::submitted, JobState::completed},
+          std::tuple{"download", JobState::completed, JobState::delivered}}) {
+      if (const auto s = stage_seconds(child, from, to)) segment.stage_seconds[name] = *s;
+    }
+    segments.push_back(std::move(segment));
+  }
+  return segments;
+}
+
 outbox::Sidecar sidecar_for(const spool::JobRecord& job, const ResultOrigin& origin,
                             const VideoFacts& facts, spool::TimePoint now) {
   const auto& plan = origin.plan;

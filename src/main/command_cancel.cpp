@@ -53,6 +53,13 @@ int cancel_job(const CancelOptions& options) {
     std::cout << "job " << job.id << " is already " << spool::to_string(job.state) << "\n";
     return kExitFailure;
   }
+  if (job.is_segment()) {
+    // Its inputs are cut from its job's, and the job cannot be delivered without it.
+    std::cout << "job " << job.id << " is segment " << job.segment->index << "/"
+              << job.segment->count << " of job " << job.segment->parent_id << ": cancel `"
+              << job.segment->parent_id << "` instead\n";
+    return kExitFailure;
+  }
   const auto stage = spool::to_string(job.stage());
   // A long-form job's segments are cancelled with it: those at fal are cancelled there too.
   const auto segments = store.segments_of(job.id);

@@ -42,7 +42,7 @@ class FakeMedia : public MediaWork {
   int prepares = 0;
 
   PreparedJob prepare(const std::filesystem::path& video, const std::filesystem::path& audio,
-                      const std::filesystem::path&, std::optional<SyncMode>,
+                      const std::filesystem::path& out_dir, std::optional<SyncMode>,
                       const ModelChoice& price) override {
     ++prepares;
     if (reject) throw *reject;
@@ -57,9 +57,52 @@ class FakeMedia : public MediaWork {
     prepared.plan.output_s = output_s;
     prepared.plan.usd_per_minute = price.usd_per_minute;
     prepared.plan.estimated_usd = estimate_usd(output_s, price.usd_per_minute);
+    if (segments > 0) plan_segments(prepared, out_dir, price);
     return prepared;
   }
-  VideoFacts probe_video(const std::filesystem::path&) override { return {true, result_s}; }
+  VideoFacts probe_video(const std::filesystem::path& file) override {
+    // A segment's result lies in <parent spool>/segments/NN/.
+    const bool segment = file.parent_path().parent_path().filename() == "segments";
+    return {true, segment ? segment_s : result_s};
+  }
+
+  StitchSummary stitch(const StitchWork& work, const std::filesystem::path& destination) override {
+    ++stitches;
+    last_stitch = work;
+    if (stitch_failure) throw *stitch_failure;
+    write_file_atomically(destination, kFakeMp4);
+    return {.duration_s = work.expected_s};
+  }
+
+  // Long-form: a plan of `segments` parts of segment_s each, their files in out_dir/segments/.
+  int segments = 0;
+  double segment_s = 2.0;
+  int stitches = 0;
+  StitchWork last_stitch;
+  std::optional<Error> stitch_failure;
+
+  void plan_segments(PreparedJob& prepared, const std::filesystem::path& out_dir,
+                     const ModelChoice& price) const {
+    for (int i = 1; i <= segments; ++i) {
+      const auto folder = out_dir / "segments" / ("0" + std::to_string(i));
+      std::filesystem::create_directories(folder);
+      write_file_atomically(folder / "video.mp4", "segment video " + std::to_string(i));
+      write_file_atomically(folder / "audio.wav", "segment audio " + std::to_string(i));
+      prepared.plan.segments.push_back(
+          {.index = i,
+           .start_s = (i - 1) * segment_s,
+           .end_s = i * segment_s,
+           .cut_reason = i == segments ? "end of the output" : "pause",
+           .estimated_usd = estimate_usd(segment_s, price.usd_per_minute),
+           .video = folder / "video.mp4",
+           .audio = folder / "audio.wav"});
+    }
+    prepared.plan.sync_mode = SyncMode::cut_off;
+    prepared.plan.output_s = segments * segment_s;
+    prepared.plan.estimated_usd = estimate_usd(prepared.plan.output_s, price.usd_per_minute);
+    result_s_for_long_form = prepared.plan.output_s;
+  }
+  mutable double result_s_for_long_form = 0;
 };
 
 class FakeFal : public FalService {
@@ -747,6 +790,143 @@ TEST_F(JobPipelineTest, AnAmbiguousSubmitHoldSaysItsReasonOnce) {
   ASSERT_NE(held, events.end());
   EXPECT_EQ(held->reason_code, "ambiguous_submit");
   EXPECT_EQ(held->message.rfind("injected ambiguous_submit; not resent", 0), 0u) << held->message;
+}
+
+// ── long-form jobs: one child job per segment, the parent stitches ─────────────────────────
+
+class LongFormPipelineTest : public JobPipelineTest {
+ protected:
+  LongFormPipelineTest() {
+    media.segments = 3;
+    media.result_s = 6.0;
+  }
+
+  // Runs the parent until its segments exist, then each segment to its end.
+  std::vector<spool::JobId> run_parent_and_segments(const spool::JobId& parent) {
+    run(parent);
+    std::vector<spool::JobId> ids;
+    for (const auto& child : store->segments_of(parent)) ids.push_back(child.id);
+    for (const auto& id : ids) run(id);
+    return ids;
+  }
+};
+
+TEST_F(LongFormPipelineTest, EachSegmentIsOneRequestAndTheParentDeliversOneStitchedVideo) {
+  const auto parent = drop_pair("talk");
+  const auto children = run_parent_and_segments(parent);
+  ASSERT_EQ(children.size(), 3u);
+  EXPECT_EQ(state(parent), JobState::segmented);
+  for (const auto& id : children) EXPECT_EQ(state(id), JobState::delivered);
+  EXPECT_EQ(fal.submits, 3);
+  EXPECT_EQ(fal.last_input.sync_mode, "cut_off");
+  EXPECT_FALSE(std::filesystem::exists(dir / "outbox/talk.lipsync.mp4"));
+  EXPECT_FALSE(saw(observe::EventName::delivered)) << "a segment is not a delivered job";
+
+  run(parent);
+  EXPECT_EQ(state(parent), JobState::delivered);
+  EXPECT_EQ(media.stitches, 1);
+  ASSERT_EQ(media.last_stitch.segments.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(media.last_stitch.segments[i], store->get(children[i]).result_file());
+    EXPECT_DOUBLE_EQ(media.last_stitch.planned_s[i], 2.0);
+  }
+  EXPECT_DOUBLE_EQ(media.last_stitch.expected_s, 6.0);
+  const auto sidecar = boost::json::parse(read_text(dir / "outbox/talk.lipsync.json")).as_object();
+  const auto& segments = sidecar.at("segments").as_array();
+  ASSERT_EQ(segments.size(), 3u);
+  EXPECT_EQ(segments[0].at("request_id").as_string(), "req-1");
+  EXPECT_EQ(segments[2].at("request_id").as_string(), "req-3");
+  EXPECT_DOUBLE_EQ(segments[1].at("start_s").as_double(), 2.0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "done/talk.mp4"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "done/talk.wav"));
+  EXPECT_FALSE(std::filesystem::exists(store->get(parent).spool_dir));
+}
+
+TEST_F(LongFormPipelineTest, TheWholeEstimateIsReservedOnceAndSegmentsAddNothing) {
+  const auto parent = drop_pair("talk");
+  run(parent);
+  const double whole = store->get(parent).plan->estimated_usd;
+  EXPECT_NEAR(store->ledger().spend(now).today_usd, whole, 1e-9);
+  for (const auto& child : store->segments_of(parent)) run(child.id);
+  run(parent);
+  ASSERT_EQ(state(parent), JobState::delivered);
+  EXPECT_NEAR(store->ledger().spend(now).today_usd, whole, 1e-9) << "counted once";
+}
+
+TEST_F(LongFormPipelineTest, AWholeEstimateOverTheCapHoldsTheParentBeforeAnySegmentExists) {
+  media.segment_s = 60;
+  media.result_s = 180;
+  // Two segments would fit, the whole job (three) does not.
+  const double per_segment = resolve_model(fal.endpoint(), "").usd_per_minute;
+  config().budget.daily_usd = 2.5 * per_segment;
+  const auto parent = drop_pair("talk");
+  run(parent);
+  const auto job = store->get(parent);
+  EXPECT_EQ(job.state, JobState::held);
+  EXPECT_EQ(job.hold_reason, spool::HoldReason::budget);
+  EXPECT_TRUE(store->segments_of(parent).empty());
+  EXPECT_EQ(fal.uploads, 0);
+  EXPECT_EQ(fal.submits, 0);
+}
+
+TEST_F(LongFormPipelineTest, AFailedSegmentFailsTheJobNamingItAndRetryPaysForNoSegmentAgain) {
+  const auto parent = drop_pair("talk");
+  run(parent);
+  const auto children = store->segments_of(parent);
+  ASSERT_EQ(children.size(), 3u);
+  run(children[0].id);
+  fal.fail_wait_once = fal::FalErrorKind::app_failure;  // segment 2's request fails at fal
+  run(children[1].id);
+  EXPECT_EQ(state(children[1].id), JobState::failed);
+  EXPECT_TRUE(std::filesystem::exists(children[1].video.path)) << "a segment's inputs stay";
+  run(children[2].id);
+  run(parent);
+  ASSERT_EQ(state(parent), JobState::failed);
+  const auto report = boost::json::parse(read_text(dir / "error/talk.error.json")).as_object();
+  EXPECT_NE(std::string(report.at("message").as_string()).find("segment 2/3"), std::string::npos)
+      << report.at("message").as_string();
+  EXPECT_TRUE(std::filesystem::exists(dir / "error/talk.mp4"));
+  EXPECT_TRUE(std::filesystem::exists(children[0].result_file())) << "paid results are kept";
+  EXPECT_EQ(fal.submits, 3);
+
+  restore_inputs_from_error(store->get(parent), dir / "error");
+  store->retry(parent);
+  EXPECT_EQ(state(parent), JobState::segmented);
+  EXPECT_EQ(state(children[0].id), JobState::delivered);
+  EXPECT_EQ(state(children[1].id), JobState::submitted) << "its request is asked again";
+  run(children[1].id);
+  run(parent);
+  EXPECT_EQ(state(parent), JobState::delivered);
+  EXPECT_EQ(fal.submits, 3) << "no segment was submitted twice";
+  EXPECT_TRUE(std::filesystem::exists(dir / "outbox/talk.lipsync.mp4"));
+}
+
+TEST_F(LongFormPipelineTest, AnAmbiguousSegmentSubmitHoldsTheParentForAPerson) {
+  fal.fail_submit = fal::FalErrorKind::ambiguous_submit;
+  const auto parent = drop_pair("talk");
+  const auto children = run_parent_and_segments(parent);
+  EXPECT_EQ(store->get(children[0]).hold_reason, spool::HoldReason::ambiguous_submit);
+  run(parent);
+  const auto job = store->get(parent);
+  EXPECT_EQ(job.state, JobState::held);
+  EXPECT_EQ(job.hold_reason, spool::HoldReason::ambiguous_submit);
+  EXPECT_NE(job.error->message.find("segment 1/3"), std::string::npos) << job.error->message;
+  run(parent);
+  EXPECT_EQ(fal.submits, 3) << "held segments are never resent by themselves";
+}
+
+TEST_F(LongFormPipelineTest, AStitchThatFailsItsChecksFailsTheJobAndKeepsThePaidSegments) {
+  media.stitch_failure = Error("stitch_check_failed", "segment 2 lasts 1.50 s, planned 2.00 s", "",
+                               Permanence::permanent);
+  const auto parent = drop_pair("talk");
+  const auto children = run_parent_and_segments(parent);
+  run(parent);
+  EXPECT_EQ(state(parent), JobState::failed);
+  EXPECT_EQ(store->get(parent).error->reason_code, "stitch_check_failed");
+  for (const auto& id : children) {
+    EXPECT_TRUE(std::filesystem::exists(store->get(id).result_file())) << id;
+  }
+  EXPECT_EQ(fal.submits, 3);
 }
 
 }  // namespace

@@ -95,5 +95,39 @@ TEST(JobPipelineChangedMeanwhile, OnlyAStateTheStepDidNotMakeCounts) {
   EXPECT_TRUE(changed_meanwhile(JobState::completed, JobState::accepted));
 }
 
+TEST(JobSidecar, ALongFormJobListsEachSegmentsRequestRangeEstimateAndTimings) {
+  const auto t0 = std::chrono::system_clock::now();
+  spool::JobPlan parent_plan;
+  parent_plan.segments = {{.index = 1, .start_s = 0, .end_s = 500.2, .cut_reason = "pause at 8:20"},
+                          {.index = 2, .start_s = 500.2, .end_s = 1000, .cut_reason = "end"}};
+  std::vector<spool::JobRecord> children(2);
+  for (int i = 0; i < 2; ++i) {
+    auto& child = children[i];
+    child.id = "p-s0" + std::to_string(i + 1);
+    child.request_id = "req-" + std::to_string(i + 1);
+    child.segment = spool::JobSegment{.parent_id = "p",
+                                      .index = i + 1,
+                                      .count = 2,
+                                      .start_s = parent_plan.segments[i].start_s,
+                                      .end_s = parent_plan.segments[i].end_s};
+    child.plan = spool::JobPlan{};
+    child.plan->estimated_usd = 0.5 + i;
+    child.entered_at = {{JobState::prepared, t0},        {JobState::uploaded, t0 + 2s},
+                        {JobState::submitting, t0 + 2s}, {JobState::submitted, t0 + 3s},
+                        {JobState::completed, t0 + 13s}, {JobState::delivered, t0 + 14s}};
+  }
+  const auto segments = sidecar_segments(parent_plan, children);
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[0].job_id, "p-s01");
+  EXPECT_EQ(segments[0].request_id, "req-1");
+  EXPECT_EQ(segments[0].cut_reason, "pause at 8:20");
+  EXPECT_DOUBLE_EQ(segments[0].end_s, 500.2);
+  EXPECT_DOUBLE_EQ(segments[1].start_s, 500.2);
+  EXPECT_DOUBLE_EQ(segments[1].estimated_cost_usd, 1.5);
+  EXPECT_DOUBLE_EQ(segments[1].stage_seconds.at("upload"), 2);
+  EXPECT_DOUBLE_EQ(segments[1].stage_seconds.at("fal"), 10);
+  EXPECT_DOUBLE_EQ(segments[1].stage_seconds.at("download"), 1);
+}
+
 }  // namespace
 }  // namespace lipsyncd::daemon

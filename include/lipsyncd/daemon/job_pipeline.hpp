@@ -7,13 +7,17 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/daemon/async_semaphore.hpp"
@@ -88,6 +92,20 @@ class JobPipeline {
   // download before a crash).
   boost::asio::awaitable<void> download_result(const spool::JobRecord& job);
 
+  // Long-form jobs (long_form_steps.cpp). A parent at `prepared` becomes `segmented` with
+  // one child job per segment, its whole estimate reserved at once; false when it was held for
+  // the budget instead.
+  bool start_segments(const spool::JobRecord& parent);
+  // A `segmented` parent: stitched and completed once every segment is delivered (true), held
+  // when a segment's submit was ambiguous, failed (throws, naming the segment) when one
+  // failed; false while it waits.
+  boost::asio::awaitable<bool> collect_segments(const spool::JobRecord& parent);
+  // Joins the parent's segment results into its result file, checked.
+  boost::asio::awaitable<void> stitch_result(const spool::JobRecord& parent,
+                                             const std::vector<spool::JobRecord>& children);
+  // A segment's result, downloaded and checked into its own spool folder for the parent.
+  boost::asio::awaitable<void> deliver_segment(const spool::JobRecord& child);
+
   // The duplicate guard, at `accepted`: reuses a delivered twin's result, parks the job while
   // a twin is in flight ([intake] duplicate_in_flight), or lets it proceed to prepare.
   enum class DuplicateGuard { proceed, reused, parked };
@@ -119,5 +137,22 @@ class JobPipeline {
   // this time, so a full disk is not hammered every pump.
   std::unordered_map<spool::JobId, std::chrono::steady_clock::time_point> unrecorded_retry_at_;
 };
+
+template <typename Work>
+auto JobPipeline::on_cpu(Work& work) -> boost::asio::awaitable<decltype(work())> {
+  using Result = decltype(work());
+  // Hop to the pool, work, and hop back: the store and fal are only touched on the loop.
+  co_await boost::asio::post(context_.cpu, boost::asio::use_awaitable);
+  std::exception_ptr failure;
+  std::optional<Result> result;
+  try {
+    result.emplace(work());
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_await boost::asio::post(context_.io, boost::asio::use_awaitable);
+  if (failure) std::rethrow_exception(failure);
+  co_return std::move(*result);
+}
 
 }  // namespace lipsyncd::daemon

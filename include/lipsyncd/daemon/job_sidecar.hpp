@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lipsyncd/core/video_facts.hpp"
 #include "lipsyncd/outbox/sidecar.hpp"
@@ -23,6 +24,10 @@ ResultOrigin origin_of(const spool::JobRecord& job, const std::optional<spool::J
 // Seconds between the job's last entry into `from` and into `to`, when it entered both.
 std::optional<double> stage_seconds(const spool::JobRecord& job, spool::JobState from,
                                     spool::JobState to);
+
+// A long-form job's parts, from the parent's plan and its child jobs (JobStore::segments_of).
+std::vector<outbox::SidecarSegment> sidecar_segments(const spool::JobPlan& parent_plan,
+                                                     const std::vector<spool::JobRecord>& children);
 
 // The sidecar: what was asked of fal, what came back (`facts`), what it cost and how long each
 // stage took, "deliver" counted up to `now`.

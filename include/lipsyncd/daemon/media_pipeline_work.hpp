@@ -19,6 +19,7 @@ class MediaPipelineWork : public MediaWork {
   PreparedJob prepare(const std::filesystem::path& video, const std::filesystem::path& audio,
                       const std::filesystem::path& out_dir, std::optional<SyncMode> requested,
                       const ModelChoice& price) override;
+  StitchSummary stitch(const StitchWork& work, const std::filesystem::path& destination) override;
   VideoFacts probe_video(const std::filesystem::path& file) override;
 
  private:
