@@ -26,11 +26,11 @@ using spool::JobState;
 using EventName = observe::EventName;
 using media::clock_text;
 
-// "segment 2/3 (8:20.0-16:40.0)": how logs and error reports name a child job.
+// "segment 2/3 (8:20.0–16:40.0)": how logs and error reports name a child job.
 std::string segment_name(const JobRecord& child) {
   const auto& segment = child.segment.value();
   return "segment " + std::to_string(segment.index) + "/" + std::to_string(segment.count) + " (" +
-         clock_text(segment.start_s) + "-" + clock_text(segment.end_s) + ")";
+         clock_text(segment.start_s) + "–" + clock_text(segment.end_s) + ")";
 }
 
 // A failed or cancelled segment fails the whole job: it cannot be delivered without it.
