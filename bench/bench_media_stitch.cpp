@@ -26,8 +26,10 @@
 #include "bench_report.hpp"
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/error.hpp"
+#include "lipsyncd/media/long_form_plan.hpp"
 #include "lipsyncd/media/media_info.hpp"
 #include "lipsyncd/media/stitch.hpp"
+#include "lipsyncd/media/sync_plan.hpp"
 
 extern char** environ;
 
@@ -183,6 +185,21 @@ media::StitchResult stitch(const media::StitchRequest& request, const fs::path& 
 
 }  // namespace
 
+// The long-form planning of a 60-minute pair (the stitched video and its WAV): one decode of
+// the audio into its envelope, the pauses, the video's keyframes from its packets, the plan.
+double time_planning(const fs::path& video_file, const fs::path& audio_file) {
+  const Config config = default_config({});
+  const auto video = media::probe(video_file);
+  const auto audio = media::probe(audio_file);
+  const auto sync = media::plan_sync(video, audio, config.policy);
+  const auto start = std::chrono::steady_clock::now();
+  const auto plan = media::plan_long_form_pair(video, audio, sync, config, false);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "bench_media_stitch: planned %zu segments\n", plan.segments.size());
+  return seconds;
+}
+
 int main() {
   const fs::path dir = large_dir() / "stitch-60min";
   std::fprintf(stderr, "bench_media_stitch: inputs in %s\n", dir.c_str());
@@ -194,6 +211,7 @@ int main() {
 
   // The audio encoded by the stitch itself, then beforehand (as while the segments are at fal).
   const media::StitchResult from_wav = stitch(request, joined, config);
+  const double plan_s = time_planning(joined, request.audio);
   const auto encode_start = std::chrono::steady_clock::now();
   media::encode_audio_track(media::probe(request.audio), request.expected_duration_s, track);
   const double encode_s =
@@ -218,6 +236,8 @@ int main() {
   line("aac_join_only", from_aac.write_seconds, "<=2x");
   line("checks_only", from_aac.check_seconds, "(decodes every frame)");
   line("audio_track_encode", encode_s, "(beforehand, while segments are at fal)");
+  bench::bench_line("media.plan_60min_long_form", plan_s, "s", anchor, remux_s, plan_s / remux_s,
+                    "(envelope, pauses, keyframes, plan; once per job)");
   fs::remove(joined);
   fs::remove(remuxed);
   fs::remove(track);
