@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_paths.hpp"
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/error.hpp"
 #include "lipsyncd/media/face_check.hpp"
@@ -38,29 +39,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace lipsyncd;
 
-fs::path self_path() {
-  return fs::read_symlink("/proc/self/exe");
-}
-
-fs::path env_or(const char* name, const fs::path& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? fs::path(value) : fallback;
-}
-
-// build/bin/bench_x -> <repo>/../shared/media and build/large-media, as bench/run sets them.
-fs::path media_dir() {
-  return env_or(
-      "LIPSYNCD_TEST_MEDIA",
-      self_path().parent_path().parent_path().parent_path().parent_path() / "shared" / "media");
-}
-fs::path models_dir() {
-  return env_or(
-      "LIPSYNCD_TEST_MODELS",
-      self_path().parent_path().parent_path().parent_path().parent_path() / "shared" / "models");
-}
-fs::path large_dir() {
-  return env_or("LIPSYNCD_LARGE_MEDIA", self_path().parent_path().parent_path() / "large-media");
-}
+using bench::large_dir;
+using bench::media_dir;
+using bench::models_dir;
 
 struct ChildResult {
   int exit_code = -1;
@@ -332,8 +313,8 @@ int main(int argc, char** argv) {
              {"media.prepare_peak_rss_60min_480p", "hour_talk_480p.mp4"}}) {
       const fs::path out = work / name;
       fs::create_directories(out);
-      const ChildResult child =
-          run({self_path().string(), "--prepare", (large / file).string(), out.string()}, false);
+      const ChildResult child = run(
+          {bench::self_path().string(), "--prepare", (large / file).string(), out.string()}, false);
       require(child.exit_code == 0, "preparing " + file + " failed");
       const double input_mib = static_cast<double>(fs::file_size(large / file)) / (1 << 20);
       const double rss_mib = static_cast<double>(child.max_rss_kib) / 1024;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "lipsyncd/config/config.hpp"
 #include "lipsyncd/core/error.hpp"
@@ -38,24 +39,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace lipsyncd;
 
-fs::path self_path() {
-  return fs::read_symlink("/proc/self/exe");
-}
-
-fs::path env_or(const char* name, const fs::path& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? fs::path(value) : fallback;
-}
-
-fs::path media_dir() {
-  return env_or(
-      "LIPSYNCD_TEST_MEDIA",
-      self_path().parent_path().parent_path().parent_path().parent_path() / "shared" / "media");
-}
-
-fs::path large_dir() {
-  return env_or("LIPSYNCD_LARGE_MEDIA", self_path().parent_path().parent_path() / "large-media");
-}
+using bench::large_dir;
+using bench::media_dir;
 
 void require(bool ok, const std::string& what) {
   if (!ok) {

@@ -295,15 +295,7 @@ double audio_seconds(const MediaInfo& info) {
 Loudness measure_loudness(const MediaInfo& info) {
   StreamDecoder decoder(info.file, AVMEDIA_TYPE_AUDIO, 1);
   AVCodecContext* codec = decoder.codec();
-  // Convert every decoder format to packed float once, so one loop measures them all.
-  SwrContext* raw = nullptr;
-  libav::check(
-      swr_alloc_set_opts2(&raw, &codec->ch_layout, AV_SAMPLE_FMT_FLT, codec->sample_rate,
-                          &codec->ch_layout, codec->sample_fmt, codec->sample_rate, 0, nullptr),
-      "not_decodable", "cannot convert the audio of", info.file);
-  libav::Swr resampler(raw);
-  libav::check(swr_init(resampler.get()), "not_decodable", "cannot convert the audio of",
-               info.file);
+  const libav::Swr resampler = packed_float_converter(codec, info.file);
 
   std::vector<float> samples;
   double sum_of_squares = 0;

@@ -70,15 +70,7 @@ class EnvelopeBuilder {
 AudioEnvelope measure_envelope(const MediaInfo& info, double window_s) {
   StreamDecoder decoder(info.file, AVMEDIA_TYPE_AUDIO, 1);
   AVCodecContext* codec = decoder.codec();
-  // One loop for every decoder format: convert to packed float at the input's rate.
-  SwrContext* raw = nullptr;
-  libav::check(
-      swr_alloc_set_opts2(&raw, &codec->ch_layout, AV_SAMPLE_FMT_FLT, codec->sample_rate,
-                          &codec->ch_layout, codec->sample_fmt, codec->sample_rate, 0, nullptr),
-      "not_decodable", "cannot convert the audio of", info.file);
-  libav::Swr resampler(raw);
-  libav::check(swr_init(resampler.get()), "not_decodable", "cannot convert the audio of",
-               info.file);
+  const libav::Swr resampler = packed_float_converter(codec, info.file);
 
   const int channels = std::max(1, codec->ch_layout.nb_channels);
   EnvelopeBuilder builder(window_s, codec->sample_rate, channels);

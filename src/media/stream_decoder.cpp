@@ -210,4 +210,15 @@ std::vector<double> keyframe_presentation_seconds(const std::filesystem::path& f
   return result;
 }
 
+libav::Swr packed_float_converter(AVCodecContext* codec, const std::filesystem::path& file) {
+  SwrContext* raw = nullptr;
+  libav::check(
+      swr_alloc_set_opts2(&raw, &codec->ch_layout, AV_SAMPLE_FMT_FLT, codec->sample_rate,
+                          &codec->ch_layout, codec->sample_fmt, codec->sample_rate, 0, nullptr),
+      "not_decodable", "cannot convert the audio of", file);
+  libav::Swr resampler(raw);
+  libav::check(swr_init(resampler.get()), "not_decodable", "cannot convert the audio of", file);
+  return resampler;
+}
+
 }  // namespace lipsyncd::media

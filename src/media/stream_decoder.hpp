@@ -54,6 +54,10 @@ class StreamDecoder {
 // keyframe_seconds() these are exact when B-frames shift decoding times from presentation.
 std::vector<double> keyframe_presentation_seconds(const std::filesystem::path& file);
 
+// A converter from the decoder's sample format to packed float at its own rate and channel
+// layout, so one loop can measure every format; Error not_decodable when libav cannot.
+libav::Swr packed_float_converter(AVCodecContext* codec, const std::filesystem::path& file);
+
 // Opens a file for reading with content sniffing; Error not_decodable when libav cannot.
 libav::InputFormat open_input(const std::filesystem::path& file);
 
