@@ -112,6 +112,15 @@ TEST_F(LongFormE2E, ATwentyFiveMinuteTalkIsThreeRequestsAndOneSeamlessVideoOfIts
   start_daemon();
   drop_file(talk.video, "talk.mp4");
   drop_file(talk.audio, "talk.wav");
+  // While it runs, `status` shows the job with its progress and each segment under it.
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto text = run_cli({"status"});
+        return text.find("segments delivered") != std::string::npos &&
+               text.find("segment 3/3 of ") != std::string::npos;
+      },
+      300s))
+      << run_cli({"status"});
   ASSERT_TRUE(delivered("talk", 20min)) << daemon->log();
 
   EXPECT_EQ(submissions(), 3u);
