@@ -37,7 +37,8 @@ std::string segment_name(const JobRecord& child) {
 [[noreturn]] void throw_segment_failure(const JobRecord& child) {
   if (child.state == JobState::cancelled) {
     throw Error("segment_cancelled", segment_name(child) + " was cancelled",
-                "`lipsyncd retry` the job to run that segment again", Permanence::permanent);
+                "a cancelled segment cannot run again: drop the files into the inbox again",
+                Permanence::permanent);
   }
   const auto error = child.error.value_or(spool::JobError{});
   throw Error(error.reason_code.empty() ? "segment_failed" : error.reason_code,
